@@ -1,0 +1,136 @@
+//! The dialling side of a BTP link: connect, authenticate, hand back the socket.
+
+use bytes::Bytes;
+use futures_util::{SinkExt, StreamExt};
+use proto::btp::BtpPacket;
+use tokio::net::TcpStream;
+use tokio::time::timeout;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::{MaybeTlsStream, connect_async_with_config};
+
+use crate::auth::auth_message;
+use crate::{Authenticated, LinkError, LinkSettings};
+
+/// What we present to the peer we dial. The token is secret: never log it.
+#[derive(Clone)]
+pub struct ClientCredentials {
+    pub token: String,
+    /// Sent as `auth_username` when set (some servers, like ilp-plugin-btp, use it).
+    pub username: Option<String>,
+}
+
+impl std::fmt::Debug for ClientCredentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClientCredentials")
+            .field("token", &"<redacted>")
+            .field("username", &self.username)
+            .finish()
+    }
+}
+
+/// Accepts `ws://…` and `wss://…`, and the `btp+ws://…` spelling of ilp-plugin-btp.
+/// Credentials inside the URL are refused: they would end up in logs and config files.
+pub fn normalize_url(url: &str) -> Result<String, LinkError> {
+    let invalid = |reason| LinkError::InvalidUrl {
+        url: redact_userinfo(url),
+        reason,
+    };
+    let url = url.strip_prefix("btp+").unwrap_or(url);
+    let rest = url
+        .strip_prefix("ws://")
+        .or_else(|| url.strip_prefix("wss://"))
+        .ok_or(invalid("scheme must be ws:// or wss://"))?;
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    if authority.is_empty() {
+        return Err(invalid("missing host"));
+    }
+    if authority.contains('@') {
+        return Err(invalid("credentials in the URL are not allowed; use a secret reference"));
+    }
+    if url.starts_with("wss://") {
+        return Err(invalid("wss:// is not supported by this build yet; terminate TLS in front of the node"));
+    }
+    Ok(url.to_string())
+}
+
+fn redact_userinfo(url: &str) -> String {
+    match (url.find("://"), url.find('@')) {
+        (Some(scheme_end), Some(at)) if at > scheme_end => {
+            format!("{}://<redacted>{}", &url[..scheme_end], &url[at..])
+        }
+        _ => url.to_string(),
+    }
+}
+
+/// Dials `url`, authenticates, and waits for the peer's Response, all within
+/// `settings.auth_timeout`.
+pub async fn connect(
+    url: &str,
+    credentials: &ClientCredentials,
+    settings: &LinkSettings,
+) -> Result<Authenticated<MaybeTlsStream<TcpStream>>, LinkError> {
+    let url = normalize_url(url)?;
+    let limit = settings.auth_timeout;
+    let attempt = async {
+        let (mut ws, _) = connect_async_with_config(url.as_str(), Some(settings.websocket_config()), false)
+            .await
+            .map_err(|e| LinkError::Connect(e.to_string()))?;
+        let request_id: u32 = rand::random();
+        let auth = auth_message(
+            request_id,
+            credentials.token.as_bytes(),
+            credentials.username.as_deref(),
+        );
+        ws.send(Message::Binary(Bytes::from(auth.encode())))
+            .await
+            .map_err(|e| LinkError::WebSocket(e.to_string()))?;
+        loop {
+            let frame = match ws.next().await {
+                None | Some(Ok(Message::Close(_))) => {
+                    return Err(LinkError::AuthFailed("peer closed during authentication".into()));
+                }
+                Some(Err(e)) => return Err(LinkError::WebSocket(e.to_string())),
+                Some(Ok(Message::Binary(frame))) => frame,
+                Some(Ok(_)) => continue,
+            };
+            match BtpPacket::decode(frame) {
+                Ok(BtpPacket::Response { request_id: id, .. }) if id == request_id => return Ok(ws),
+                Ok(BtpPacket::Error { request_id: id, error }) if id == request_id => {
+                    return Err(LinkError::AuthRejected {
+                        code: String::from_utf8_lossy(&error.code).into_owned(),
+                        name: error.name,
+                        message: String::from_utf8_lossy(&error.data).into_owned(),
+                    });
+                }
+                Ok(_) => {
+                    return Err(LinkError::AuthFailed(
+                        "unexpected packet before the auth response".into(),
+                    ));
+                }
+                Err(e) => return Err(LinkError::AuthFailed(format!("undecodable auth response: {e}"))),
+            }
+        }
+    };
+    let ws = timeout(limit, attempt)
+        .await
+        .map_err(|_| LinkError::AuthTimeout(limit))??;
+    Ok(Authenticated {
+        ws,
+        settings: settings.clone(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_are_normalized_and_checked() {
+        assert_eq!(normalize_url("ws://127.0.0.1:3000").as_deref(), Ok("ws://127.0.0.1:3000"));
+        assert_eq!(normalize_url("btp+ws://node-b:3000/btp").as_deref(), Ok("ws://node-b:3000/btp"));
+        assert!(matches!(normalize_url("http://x"), Err(LinkError::InvalidUrl { .. })));
+        assert!(matches!(normalize_url("ws://"), Err(LinkError::InvalidUrl { .. })));
+        let err = normalize_url("btp+ws://alice:s3cret@host:1").unwrap_err();
+        assert!(!err.to_string().contains("s3cret"), "{err}");
+    }
+}

@@ -1,0 +1,480 @@
+//! An authenticated BTP link: request/response correlation, the socket reader and writer tasks,
+//! keepalive, and the limits that protect a node from a misbehaving peer.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+use bytes::Bytes;
+use futures_util::stream::{SplitSink, SplitStream};
+use futures_util::{SinkExt, StreamExt};
+use proto::Timestamp;
+use proto::btp::{BtpError, BtpPacket, ContentType, PROTOCOL_ILP, ProtocolData, error_code};
+use proto::ilp::{TYPE_FULFILL, TYPE_PREPARE, TYPE_REJECT};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::sync::{mpsc, oneshot, watch};
+use tokio::time::{Instant, timeout, timeout_at};
+use tokio_tungstenite::WebSocketStream;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+
+use crate::{IncomingHandler, LinkError, LinkSettings, Violation};
+
+type Reply = Result<Bytes, LinkError>;
+
+/// A socket that passed the BTP auth handshake and is ready to carry ILP packets.
+pub struct Authenticated<S> {
+    pub(crate) ws: WebSocketStream<S>,
+    pub(crate) settings: LinkSettings,
+}
+
+/// A running BTP link. Cloning is cheap; every clone talks over the same socket.
+#[derive(Clone)]
+pub struct Link {
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    out: mpsc::Sender<Message>,
+    pending: Mutex<HashMap<u32, oneshot::Sender<Reply>>>,
+    next_request_id: AtomicU32,
+    /// `None` while the link is open; the reason it ended once it has.
+    closed: watch::Sender<Option<String>>,
+}
+
+impl<S> Authenticated<S>
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    /// Starts the reader and writer tasks. Incoming Prepares go to `handler`.
+    pub fn start<H: IncomingHandler>(self, handler: Arc<H>) -> Link {
+        let (out_tx, out_rx) = mpsc::channel(self.settings.send_queue.max(1));
+        let (closed, _) = watch::channel(None);
+        let shared = Arc::new(Shared {
+            out: out_tx,
+            pending: Mutex::new(HashMap::new()),
+            // Random start: request ids from a previous session of the same peer never match.
+            next_request_id: AtomicU32::new(rand::random()),
+            closed,
+        });
+        let (sink, stream) = self.ws.split();
+        let settings = Arc::new(self.settings);
+        tokio::spawn(write_loop(sink, out_rx, shared.clone(), settings.clone()));
+        tokio::spawn(read_loop(stream, shared.clone(), settings, handler));
+        Link { shared }
+    }
+}
+
+impl Link {
+    /// Sends an ILP Prepare (encoded) and waits for the Fulfill or Reject, at most until
+    /// `deadline`. A late answer is dropped.
+    pub async fn request(&self, prepare: Bytes, deadline: Instant) -> Reply {
+        let (tx, rx) = oneshot::channel();
+        let request_id = self.register(tx)?;
+        let frame = ilp_frame(FrameKind::Message, request_id, prepare);
+        let sent = timeout_at(deadline, self.shared.out.send(Message::Binary(frame))).await;
+        match sent {
+            Ok(Ok(())) => {}
+            Ok(Err(_)) => {
+                self.forget(request_id);
+                return Err(LinkError::Closed);
+            }
+            Err(_) => {
+                self.forget(request_id);
+                return Err(LinkError::Timeout);
+            }
+        }
+        match timeout_at(deadline, rx).await {
+            Ok(Ok(reply)) => reply,
+            Ok(Err(_)) => Err(LinkError::Closed),
+            Err(_) => {
+                self.forget(request_id);
+                Err(LinkError::Timeout)
+            }
+        }
+    }
+
+    /// Closes the link; pending requests fail with [`LinkError::Closed`].
+    pub fn close(&self, reason: &str) {
+        self.shared.finish(reason);
+    }
+
+    pub fn is_closed(&self) -> bool {
+        self.shared.closed.borrow().is_some()
+    }
+
+    /// Why the link ended, once it has.
+    pub fn close_reason(&self) -> Option<String> {
+        self.shared.closed.borrow().clone()
+    }
+
+    /// Resolves once the link has ended, with the reason.
+    pub async fn closed(&self) -> String {
+        let mut rx = self.shared.closed.subscribe();
+        match rx.wait_for(Option::is_some).await {
+            Ok(reason) => reason.clone().unwrap_or_default(),
+            // The sender lives in `shared`, which we hold: it cannot be dropped under us.
+            Err(_) => String::from("link dropped"),
+        }
+    }
+
+    /// Whether two handles belong to the same session (not merely the same peer).
+    pub fn same_session(&self, other: &Link) -> bool {
+        Arc::ptr_eq(&self.shared, &other.shared)
+    }
+
+    fn register(&self, tx: oneshot::Sender<Reply>) -> Result<u32, LinkError> {
+        let mut pending = lock(&self.shared.pending);
+        let mut request_id = self.shared.next_request_id.fetch_add(1, Ordering::Relaxed);
+        while pending.contains_key(&request_id) {
+            request_id = self.shared.next_request_id.fetch_add(1, Ordering::Relaxed);
+        }
+        pending.insert(request_id, tx);
+        drop(pending);
+        // `finish` marks the link closed before draining `pending`; checking after inserting
+        // means a request racing a close is either drained or sees the mark.
+        if self.is_closed() {
+            self.forget(request_id);
+            return Err(LinkError::Closed);
+        }
+        Ok(request_id)
+    }
+
+    fn forget(&self, request_id: u32) {
+        lock(&self.shared.pending).remove(&request_id);
+    }
+}
+
+impl Shared {
+    fn finish(&self, reason: &str) {
+        let first = self.closed.send_if_modified(|state| {
+            if state.is_none() {
+                *state = Some(reason.to_string());
+                true
+            } else {
+                false
+            }
+        });
+        if first {
+            let drained: Vec<_> = lock(&self.pending).drain().collect();
+            for (_, tx) in drained {
+                let _ = tx.send(Err(LinkError::Closed));
+            }
+        }
+    }
+
+    fn complete(&self, request_id: u32, reply: Reply) {
+        // No entry: a late or duplicate answer, which BTP says to ignore.
+        if let Some(tx) = lock(&self.pending).remove(&request_id) {
+            let _ = tx.send(reply);
+        }
+    }
+
+    fn has_pending(&self, request_id: u32) -> bool {
+        lock(&self.pending).contains_key(&request_id)
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    // A panic while holding this lock cannot leave the map inconsistent (single inserts and
+    // removes), so a poisoned lock is still safe to use.
+    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+#[derive(Clone, Copy)]
+enum FrameKind {
+    Message,
+    Response,
+}
+
+fn ilp_frame(kind: FrameKind, request_id: u32, ilp: Bytes) -> Bytes {
+    let protocol_data = vec![ProtocolData {
+        name: PROTOCOL_ILP.to_string(),
+        content_type: ContentType::OCTET_STREAM,
+        data: ilp,
+    }];
+    let packet = match kind {
+        FrameKind::Message => BtpPacket::Message {
+            request_id,
+            protocol_data,
+        },
+        FrameKind::Response => BtpPacket::Response {
+            request_id,
+            protocol_data,
+        },
+    };
+    Bytes::from(packet.encode())
+}
+
+pub(crate) fn error_frame(request_id: u32, code: [u8; 3], name: &str, message: &str) -> Bytes {
+    let packet = BtpPacket::Error {
+        request_id,
+        error: BtpError {
+            code,
+            name: name.to_string(),
+            triggered_at: Timestamp::now(),
+            data: Bytes::copy_from_slice(message.as_bytes()),
+            protocol_data: Vec::new(),
+        },
+    };
+    Bytes::from(packet.encode())
+}
+
+async fn write_loop<S>(
+    mut sink: SplitSink<WebSocketStream<S>, Message>,
+    mut out: mpsc::Receiver<Message>,
+    shared: Arc<Shared>,
+    settings: Arc<LinkSettings>,
+) where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let mut closed = shared.closed.subscribe();
+    let mut ping = tokio::time::interval(settings.ping_interval);
+    ping.tick().await;
+    let result: Result<(), String> = async {
+        loop {
+            tokio::select! {
+                message = out.recv() => {
+                    let Some(message) = message else { return Ok(()) };
+                    sink.feed(message).await.map_err(|e| e.to_string())?;
+                    // Batch whatever else is queued into one flush: fewer syscalls under load.
+                    while let Ok(message) = out.try_recv() {
+                        sink.feed(message).await.map_err(|e| e.to_string())?;
+                    }
+                    sink.flush().await.map_err(|e| e.to_string())?;
+                }
+                _ = ping.tick() => {
+                    sink.send(Message::Ping(Bytes::new())).await.map_err(|e| e.to_string())?;
+                }
+                _ = wait_closed(&mut closed) => return Ok(()),
+            }
+        }
+    }
+    .await;
+    if let Err(error) = result {
+        shared.finish(&format!("write failed: {error}"));
+    }
+    let reason = shared.closed.borrow().clone().unwrap_or_default();
+    let close = CloseFrame {
+        code: if reason.starts_with("protocol violation") {
+            CloseCode::Policy
+        } else {
+            CloseCode::Normal
+        },
+        reason: truncate_reason(&reason).into(),
+    };
+    // Best effort: the peer may already be gone.
+    let _ = timeout(
+        std::time::Duration::from_secs(1),
+        sink.send(Message::Close(Some(close))),
+    )
+    .await;
+}
+
+fn truncate_reason(reason: &str) -> String {
+    // A close frame's reason must fit in 123 bytes; cut on a char boundary.
+    let mut end = reason.len().min(120);
+    while !reason.is_char_boundary(end) {
+        end -= 1;
+    }
+    reason[..end].to_string()
+}
+
+struct ViolationCounter {
+    window_start: Instant,
+    count: u32,
+}
+
+async fn read_loop<S, H>(
+    mut stream: SplitStream<WebSocketStream<S>>,
+    shared: Arc<Shared>,
+    settings: Arc<LinkSettings>,
+    handler: Arc<H>,
+) where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    H: IncomingHandler,
+{
+    let mut closed = shared.closed.subscribe();
+    let in_flight = Arc::new(AtomicUsize::new(0));
+    let mut violations = ViolationCounter {
+        window_start: Instant::now(),
+        count: 0,
+    };
+    let reason = loop {
+        let next = tokio::select! {
+            next = timeout(settings.idle_timeout, stream.next()) => next,
+            _ = wait_closed(&mut closed) => return,
+        };
+        let message = match next {
+            Err(_) => break format!("peer silent for {:?}", settings.idle_timeout),
+            Ok(None) => break String::from("connection closed by peer"),
+            Ok(Some(Err(error))) => break format!("read failed: {error}"),
+            Ok(Some(Ok(message))) => message,
+        };
+        let violation = match message {
+            Message::Binary(frame) => {
+                on_frame(frame, &shared, &settings, &handler, &in_flight).await
+            }
+            Message::Text(_) => Some(Violation::TextFrame),
+            Message::Close(_) => break String::from("connection closed by peer"),
+            Message::Ping(_) | Message::Pong(_) | Message::Frame(_) => None,
+        };
+        if let Some(violation) = violation {
+            handler.violation(violation);
+            let now = Instant::now();
+            if now.duration_since(violations.window_start) > settings.violation_window {
+                violations = ViolationCounter {
+                    window_start: now,
+                    count: 0,
+                };
+            }
+            violations.count += 1;
+            if violations.count > settings.max_violations {
+                break format!(
+                    "protocol violation: more than {} bad frames in {:?}",
+                    settings.max_violations, settings.violation_window
+                );
+            }
+        }
+    };
+    shared.finish(&reason);
+}
+
+/// Handles one binary frame; returns the violation it represents, if any.
+async fn on_frame<H: IncomingHandler>(
+    frame: Bytes,
+    shared: &Arc<Shared>,
+    settings: &LinkSettings,
+    handler: &Arc<H>,
+    in_flight: &Arc<AtomicUsize>,
+) -> Option<Violation> {
+    let packet = match BtpPacket::decode(frame.clone()) {
+        Ok(packet) => packet,
+        Err(error) => {
+            // Answer only what looks like a request: answering a broken response could start
+            // an error ping-pong between two confused peers.
+            if let (Some(&kind), Some(id)) = (frame.first(), frame.get(1..5)) {
+                if kind == proto::btp::TYPE_MESSAGE || kind == proto::btp::TYPE_TRANSFER {
+                    let request_id = u32::from_be_bytes([id[0], id[1], id[2], id[3]]);
+                    let reply = error_frame(
+                        request_id,
+                        error_code::F01_INVALID_FIELDS,
+                        "InvalidFieldsError",
+                        &format!("undecodable BTP packet: {error}"),
+                    );
+                    send(shared, reply).await;
+                }
+            }
+            return Some(Violation::Undecodable);
+        }
+    };
+    let request_id = packet.request_id();
+    match &packet {
+        BtpPacket::Message { .. } | BtpPacket::Response { .. } => {
+            let is_message = matches!(packet, BtpPacket::Message { .. });
+            let Some(ilp) = packet.find(PROTOCOL_ILP).map(|entry| entry.data.clone()) else {
+                if is_message {
+                    let reply = error_frame(
+                        request_id,
+                        error_code::F00_NOT_ACCEPTED,
+                        "NotAcceptedError",
+                        "unsupported sub-protocol: only ilp is served on this link",
+                    );
+                    send(shared, reply).await;
+                    return Some(Violation::Unsupported);
+                }
+                if shared.has_pending(request_id) {
+                    shared.complete(request_id, Err(LinkError::NoIlpPacket));
+                }
+                return None;
+            };
+            // Decide by the ILP type byte, not the BTP wrapper: interledger-rs sends Prepares
+            // in Responses and answers in Messages.
+            match ilp.first().copied() {
+                Some(TYPE_PREPARE) => {
+                    on_prepare(request_id, ilp, shared, settings, handler, in_flight).await
+                }
+                Some(TYPE_FULFILL) | Some(TYPE_REJECT) => {
+                    if shared.has_pending(request_id) {
+                        shared.complete(request_id, Ok(ilp));
+                        None
+                    } else {
+                        // A late answer (we already timed out) is normal; nothing to do.
+                        None
+                    }
+                }
+                _ => {
+                    if is_message {
+                        let reply = error_frame(
+                            request_id,
+                            error_code::F01_INVALID_FIELDS,
+                            "InvalidFieldsError",
+                            "ilp entry holds no ILPv4 packet",
+                        );
+                        send(shared, reply).await;
+                    }
+                    Some(Violation::Unsupported)
+                }
+            }
+        }
+        BtpPacket::Error { error, .. } => {
+            let message = String::from_utf8_lossy(&error.data).into_owned();
+            shared.complete(
+                request_id,
+                Err(LinkError::Remote {
+                    code: String::from_utf8_lossy(&error.code).into_owned(),
+                    name: error.name.clone(),
+                    message,
+                }),
+            );
+            None
+        }
+        BtpPacket::Transfer { .. } => {
+            let reply = error_frame(
+                request_id,
+                error_code::F00_NOT_ACCEPTED,
+                "NotAcceptedError",
+                "BTP transfers are not supported on this link",
+            );
+            send(shared, reply).await;
+            Some(Violation::Unsupported)
+        }
+    }
+}
+
+async fn on_prepare<H: IncomingHandler>(
+    request_id: u32,
+    prepare: Bytes,
+    shared: &Arc<Shared>,
+    settings: &LinkSettings,
+    handler: &Arc<H>,
+    in_flight: &Arc<AtomicUsize>,
+) -> Option<Violation> {
+    if in_flight.fetch_add(1, Ordering::AcqRel) >= settings.max_incoming_in_flight {
+        in_flight.fetch_sub(1, Ordering::AcqRel);
+        let reply = ilp_frame(FrameKind::Response, request_id, handler.busy_reject());
+        send(shared, reply).await;
+        return Some(Violation::Overloaded);
+    }
+    let shared = shared.clone();
+    let handler = handler.clone();
+    let in_flight = in_flight.clone();
+    tokio::spawn(async move {
+        let answer = handler.handle_prepare(prepare).await;
+        in_flight.fetch_sub(1, Ordering::AcqRel);
+        send(&shared, ilp_frame(FrameKind::Response, request_id, answer)).await;
+    });
+    None
+}
+
+/// Resolves once the link is marked closed. The watch guard is dropped inside, so callers'
+/// futures stay `Send`.
+async fn wait_closed(closed: &mut watch::Receiver<Option<String>>) {
+    let _ = closed.wait_for(Option::is_some).await.map(|_| ());
+}
+
+async fn send(shared: &Shared, frame: Bytes) {
+    // If the writer is gone the link is closing; the peer will not get this answer either way.
+    let _ = shared.out.send(Message::Binary(frame)).await;
+}

@@ -1,0 +1,124 @@
+//! Per-peer balances, exact in i128.
+//!
+//! The balance is what the peer owes us: it grows when we forward one of its Prepares and that
+//! Prepare is fulfilled, and shrinks when a Prepare we sent to it is fulfilled. Its credit limit
+//! bounds what it may owe, counting Prepares still in flight, so a burst of concurrent Prepares
+//! cannot overshoot the limit.
+
+use std::sync::{Arc, Mutex, MutexGuard};
+
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct BalanceSnapshot {
+    /// What the peer owes us from fulfilled packets (negative: what we owe it).
+    pub balance: i128,
+    /// Amounts of the peer's Prepares we are still forwarding.
+    pub pending_incoming: i128,
+}
+
+#[derive(Debug, Default)]
+pub struct Balance {
+    state: Mutex<BalanceSnapshot>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("amount {amount} would take the balance to {would_be}, above the credit limit {limit}")]
+pub struct CreditExceeded {
+    pub amount: u64,
+    pub would_be: i128,
+    pub limit: u64,
+}
+
+impl Balance {
+    pub fn snapshot(&self) -> BalanceSnapshot {
+        *self.lock()
+    }
+
+    /// Holds `amount` against the credit limit until the Prepare is settled one way or the
+    /// other. Dropping the reservation without committing rolls it back.
+    pub fn reserve(self: &Arc<Self>, amount: u64, credit_limit: Option<u64>) -> Result<Reservation, CreditExceeded> {
+        let mut state = self.lock();
+        let would_be = state.balance + state.pending_incoming + i128::from(amount);
+        if let Some(limit) = credit_limit
+            && would_be > i128::from(limit)
+        {
+            return Err(CreditExceeded { amount, would_be, limit });
+        }
+        state.pending_incoming += i128::from(amount);
+        Ok(Reservation {
+            balance: Some(self.clone()),
+            amount,
+        })
+    }
+
+    /// A Prepare we sent to this peer was fulfilled: we owe it `amount` more.
+    pub fn outgoing_fulfilled(&self, amount: u64) -> i128 {
+        let mut state = self.lock();
+        state.balance -= i128::from(amount);
+        state.balance
+    }
+
+    fn lock(&self) -> MutexGuard<'_, BalanceSnapshot> {
+        // Updates are single additions; a poisoned lock still holds a consistent value.
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// An incoming Prepare's amount held against its sender's credit limit.
+#[derive(Debug)]
+pub struct Reservation {
+    balance: Option<Arc<Balance>>,
+    amount: u64,
+}
+
+impl Reservation {
+    /// The Prepare was fulfilled: the sender owes us its amount. Returns the new balance.
+    pub fn commit(mut self) -> i128 {
+        match self.balance.take() {
+            Some(balance) => {
+                let mut state = balance.lock();
+                state.pending_incoming -= i128::from(self.amount);
+                state.balance += i128::from(self.amount);
+                state.balance
+            }
+            None => 0,
+        }
+    }
+}
+
+impl Drop for Reservation {
+    fn drop(&mut self) {
+        if let Some(balance) = self.balance.take() {
+            balance.lock().pending_incoming -= i128::from(self.amount);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reservations_count_against_the_limit_until_settled() {
+        let balance = Arc::new(Balance::default());
+        let first = balance.reserve(600, Some(1000)).unwrap();
+        let refused = balance.reserve(500, Some(1000)).unwrap_err();
+        assert_eq!(refused.would_be, 1100);
+        drop(first); // rejected downstream: rolled back
+        assert_eq!(balance.snapshot(), BalanceSnapshot::default());
+        let second = balance.reserve(1000, Some(1000)).unwrap();
+        assert_eq!(second.commit(), 1000);
+        assert!(balance.reserve(1, Some(1000)).is_err(), "limit is inclusive of what is owed");
+        assert_eq!(balance.outgoing_fulfilled(300), 700);
+        assert!(balance.reserve(300, Some(1000)).is_ok());
+    }
+
+    #[test]
+    fn no_limit_and_exact_large_amounts() {
+        let balance = Arc::new(Balance::default());
+        for _ in 0..4 {
+            balance.reserve(u64::MAX, None).unwrap().commit();
+        }
+        assert_eq!(balance.snapshot().balance, 4 * i128::from(u64::MAX));
+        assert_eq!(balance.snapshot().pending_incoming, 0);
+    }
+}

@@ -1,0 +1,82 @@
+//! The YAML schema of `CONFIG_FILE`, as written by operators.
+
+use serde::Deserialize;
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct FileConfig {
+    pub ilp_address: Option<String>,
+    /// The node id.
+    pub name: Option<String>,
+    pub btp_server: Option<BtpServerSection>,
+    pub health: Option<HealthSection>,
+    pub asset: Option<AssetSection>,
+    #[serde(default)]
+    pub peers: Vec<PeerSection>,
+    #[serde(default)]
+    pub routes: Vec<RouteSection>,
+    pub logging: Option<LoggingSection>,
+    pub forwarding: Option<ForwardingSection>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct BtpServerSection {
+    pub host: Option<String>,
+    pub port: Option<u16>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct HealthSection {
+    pub host: Option<String>,
+    pub port: Option<u16>,
+}
+
+/// Defaults for peers that do not state their asset.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct AssetSection {
+    pub code: Option<String>,
+    pub scale: Option<u8>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PeerSection {
+    pub id: String,
+    pub url: Option<String>,
+    pub relation: Option<String>,
+    pub asset_code: Option<String>,
+    pub asset_scale: Option<u8>,
+    pub max_packet_amount: Option<u64>,
+    pub credit_limit: Option<u64>,
+    pub secret_ref: Option<String>,
+    /// Sent as `auth_username` when we dial this peer.
+    pub auth_username: Option<String>,
+    /// Never accepted: present only so that a literal secret gets a clear refusal instead of
+    /// "unknown field".
+    pub secret: Option<yaml_serde::Value>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RouteSection {
+    pub prefix: String,
+    pub peer: String,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct LoggingSection {
+    pub level: Option<String>,
+    pub format: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ForwardingSection {
+    pub expiry_margin_ms: Option<u64>,
+    pub max_hold_time_ms: Option<u64>,
+    pub shutdown_timeout_ms: Option<u64>,
+}

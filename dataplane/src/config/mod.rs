@@ -1,0 +1,365 @@
+//! Node configuration: the YAML file (`CONFIG_FILE`) overlaid with environment variables, checked
+//! field by field. Every error names the field and says what is wrong.
+
+mod env;
+mod file;
+mod secret;
+
+use std::collections::{BTreeMap, HashSet};
+use std::time::Duration;
+
+use proto::Address;
+
+pub use secret::{Secret, SecretRef};
+
+pub const DEFAULT_BTP_PORT: u16 = 3000;
+pub const DEFAULT_HEALTH_PORT: u16 = 8080;
+pub const DEFAULT_ASSET_CODE: &str = "USD";
+pub const DEFAULT_ASSET_SCALE: u8 = 9;
+
+/// A configuration problem: which field, and what is wrong with it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{field}: {problem}")]
+pub struct ConfigError {
+    pub field: String,
+    pub problem: String,
+}
+
+impl ConfigError {
+    pub fn new(field: impl Into<String>, problem: impl Into<String>) -> ConfigError {
+        ConfigError {
+            field: field.into(),
+            problem: problem.into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Json,
+    Text,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Relation {
+    Peer,
+    Parent,
+    Child,
+}
+
+impl Relation {
+    fn parse(text: &str) -> Option<Relation> {
+        match text {
+            "peer" => Some(Relation::Peer),
+            "parent" => Some(Relation::Parent),
+            "child" => Some(Relation::Child),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Relation::Peer => "peer",
+            Relation::Parent => "parent",
+            Relation::Child => "child",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PeerConfig {
+    pub id: String,
+    /// Set when this node dials the peer; without it, the peer dials us.
+    pub url: Option<String>,
+    pub relation: Relation,
+    pub asset_code: String,
+    pub asset_scale: u8,
+    /// Largest incoming Prepare accepted from this peer (inclusive).
+    pub max_packet_amount: Option<u64>,
+    /// How much this peer may owe us (fulfilled plus in-flight Prepares it sent).
+    pub credit_limit: Option<u64>,
+    pub secret_ref: SecretRef,
+    pub auth_username: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RouteConfig {
+    pub prefix: String,
+    pub peer: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ForwardingConfig {
+    /// Taken off each Prepare's expiry before forwarding; also the least time a forwarded
+    /// Prepare must have left (else R02).
+    pub expiry_margin: Duration,
+    /// No forwarded Prepare expires later than now + this.
+    pub max_hold_time: Duration,
+    /// How long SIGTERM waits for in-flight Prepares.
+    pub shutdown_timeout: Duration,
+}
+
+impl Default for ForwardingConfig {
+    fn default() -> Self {
+        ForwardingConfig {
+            expiry_margin: Duration::from_millis(1000),
+            max_hold_time: Duration::from_millis(30_000),
+            shutdown_timeout: Duration::from_millis(30_000),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NodeConfig {
+    pub node_id: String,
+    pub ilp_address: Address,
+    pub btp_host: String,
+    pub btp_port: u16,
+    pub health_host: String,
+    pub health_port: u16,
+    pub log_level: String,
+    pub log_format: LogFormat,
+    pub forwarding: ForwardingConfig,
+    pub peers: Vec<PeerConfig>,
+    pub routes: Vec<RouteConfig>,
+}
+
+impl NodeConfig {
+    /// Loads the configuration from `CONFIG_FILE` (if set) and the environment; the
+    /// environment wins.
+    pub fn from_env_map(env: &BTreeMap<String, String>) -> Result<NodeConfig, ConfigError> {
+        let file = match env.get("CONFIG_FILE").filter(|path| !path.is_empty()) {
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .map_err(|e| ConfigError::new("CONFIG_FILE", format!("cannot read {path}: {e}")))?;
+                parse_yaml(&text)?
+            }
+            None => file::FileConfig::default(),
+        };
+        build(file, env)
+    }
+
+    /// Parses YAML text with no environment overlay (used by tests and tools).
+    pub fn from_yaml(text: &str) -> Result<NodeConfig, ConfigError> {
+        build(parse_yaml(text)?, &BTreeMap::new())
+    }
+}
+
+fn parse_yaml(text: &str) -> Result<file::FileConfig, ConfigError> {
+    yaml_serde::from_str(text).map_err(|e| {
+        // One line for the operator: serde's message already names the path (peers[1].foo).
+        let message = e.to_string().replace('\n', " ");
+        ConfigError::new("CONFIG_FILE", message)
+    })
+}
+
+fn build(file: file::FileConfig, env: &BTreeMap<String, String>) -> Result<NodeConfig, ConfigError> {
+    let get = |name: &str| env.get(name).filter(|v| !v.is_empty()).cloned();
+
+    let address_text = get("ILP_ADDRESS")
+        .or(file.ilp_address)
+        .ok_or_else(|| ConfigError::new("ILP_ADDRESS", "required (or ilpAddress in CONFIG_FILE)"))?;
+    let ilp_address = Address::new(&address_text)
+        .map_err(|e| ConfigError::new("ilpAddress", format!("{address_text:?} is not an ILP address: {e}")))?;
+    let default_id = ilp_address
+        .as_str()
+        .rsplit('.')
+        .next()
+        .unwrap_or_default()
+        .to_string();
+    let node_id = get("NODE_ID").or(file.name).unwrap_or(default_id);
+    check_identifier("name", &node_id)?;
+
+    let btp = file.btp_server.unwrap_or_default();
+    let btp_host = get("BTP_SERVER_HOST").or(btp.host).unwrap_or_else(|| "0.0.0.0".into());
+    let btp_port = match get("BTP_SERVER_PORT") {
+        Some(text) => parse_port("BTP_SERVER_PORT", &text)?,
+        None => btp.port.unwrap_or(DEFAULT_BTP_PORT),
+    };
+    let health = file.health.unwrap_or_default();
+    let health_host = get("HEALTH_CHECK_HOST").or(health.host).unwrap_or_else(|| "0.0.0.0".into());
+    let health_port = match get("HEALTH_CHECK_PORT") {
+        Some(text) => parse_port("HEALTH_CHECK_PORT", &text)?,
+        None => health.port.unwrap_or(DEFAULT_HEALTH_PORT),
+    };
+
+    let logging = file.logging.unwrap_or_default();
+    let log_level = get("LOG_LEVEL").or(logging.level).unwrap_or_else(|| "info".into());
+    if !matches!(log_level.as_str(), "trace" | "debug" | "info" | "warn" | "error") {
+        return Err(ConfigError::new(
+            "logging.level",
+            format!("{log_level:?} is not one of trace, debug, info, warn, error"),
+        ));
+    }
+    let log_format = match get("LOG_FORMAT").or(logging.format).as_deref() {
+        None | Some("json") => LogFormat::Json,
+        Some("text") => LogFormat::Text,
+        Some(other) => {
+            return Err(ConfigError::new("logging.format", format!("{other:?} is not json or text")));
+        }
+    };
+
+    let forwarding = forwarding_config(file.forwarding.unwrap_or_default(), &get)?;
+
+    let asset = file.asset.unwrap_or_default();
+    let default_asset_code = get("ASSET_CODE").or(asset.code).unwrap_or_else(|| DEFAULT_ASSET_CODE.into());
+    let default_asset_scale = match get("ASSET_SCALE") {
+        Some(text) => text
+            .parse::<u8>()
+            .map_err(|_| ConfigError::new("ASSET_SCALE", format!("{text:?} is not an integer 0..=255")))?,
+        None => asset.scale.unwrap_or(DEFAULT_ASSET_SCALE),
+    };
+
+    let mut peers = Vec::with_capacity(file.peers.len());
+    for (index, section) in file.peers.into_iter().enumerate() {
+        let field = |name: &str| format!("peers[{index}].{name}");
+        if section.secret.is_some() {
+            return Err(ConfigError::new(
+                field("secret"),
+                "literal secrets are refused; use secretRef: env:NAME or file:/path",
+            ));
+        }
+        check_identifier(&field("id"), &section.id)?;
+        let secret_ref = match section.secret_ref {
+            Some(text) => SecretRef::parse(&text).map_err(|e| ConfigError::new(field("secretRef"), e))?,
+            None => match env::seeded_secret(env, &section.id) {
+                Some(reference) => reference,
+                None => return Err(ConfigError::new(field("secretRef"), "required")),
+            },
+        };
+        let relation = match section.relation.as_deref() {
+            None => Relation::Peer,
+            Some(text) => Relation::parse(text)
+                .ok_or_else(|| ConfigError::new(field("relation"), format!("{text:?} is not peer, parent or child")))?,
+        };
+        peers.push(PeerConfig {
+            id: section.id,
+            url: section.url,
+            relation,
+            asset_code: section.asset_code.unwrap_or_else(|| default_asset_code.clone()),
+            asset_scale: section.asset_scale.unwrap_or(default_asset_scale),
+            max_packet_amount: section.max_packet_amount,
+            credit_limit: section.credit_limit,
+            secret_ref,
+            auth_username: section.auth_username,
+        });
+    }
+    let mut routes: Vec<RouteConfig> = file
+        .routes
+        .into_iter()
+        .map(|r| RouteConfig {
+            prefix: r.prefix,
+            peer: r.peer,
+        })
+        .collect();
+
+    env::apply_peer_seeds(env, &mut peers, &mut routes, &default_asset_code, default_asset_scale)?;
+
+    let config = NodeConfig {
+        node_id,
+        ilp_address,
+        btp_host,
+        btp_port,
+        health_host,
+        health_port,
+        log_level,
+        log_format,
+        forwarding,
+        peers,
+        routes,
+    };
+    validate(&config)?;
+    Ok(config)
+}
+
+fn forwarding_config(
+    section: file::ForwardingSection,
+    get: &dyn Fn(&str) -> Option<String>,
+) -> Result<ForwardingConfig, ConfigError> {
+    let defaults = ForwardingConfig::default();
+    let millis = |env_name: &str, file_value: Option<u64>, default: Duration| -> Result<Duration, ConfigError> {
+        match get(env_name) {
+            Some(text) => text
+                .parse::<u64>()
+                .map(Duration::from_millis)
+                .map_err(|_| ConfigError::new(env_name, format!("{text:?} is not a whole number of milliseconds"))),
+            None => Ok(file_value.map(Duration::from_millis).unwrap_or(default)),
+        }
+    };
+    let config = ForwardingConfig {
+        expiry_margin: millis("EXPIRY_MARGIN_MS", section.expiry_margin_ms, defaults.expiry_margin)?,
+        max_hold_time: millis("MAX_HOLD_TIME_MS", section.max_hold_time_ms, defaults.max_hold_time)?,
+        shutdown_timeout: millis("SHUTDOWN_TIMEOUT_MS", section.shutdown_timeout_ms, defaults.shutdown_timeout)?,
+    };
+    if config.expiry_margin.is_zero() {
+        return Err(ConfigError::new("forwarding.expiryMarginMs", "must be greater than 0"));
+    }
+    if config.max_hold_time < config.expiry_margin * 2 {
+        return Err(ConfigError::new(
+            "forwarding.maxHoldTimeMs",
+            "must be at least twice forwarding.expiryMarginMs, or nothing could be forwarded",
+        ));
+    }
+    Ok(config)
+}
+
+fn validate(config: &NodeConfig) -> Result<(), ConfigError> {
+    let mut ids = HashSet::new();
+    for (index, peer) in config.peers.iter().enumerate() {
+        let field = |name: &str| format!("peers[{index}].{name}");
+        if !ids.insert(peer.id.as_str()) {
+            return Err(ConfigError::new(field("id"), format!("duplicate peer id {:?}", peer.id)));
+        }
+        if let Some(url) = &peer.url {
+            btp_link::normalize_url(url).map_err(|e| ConfigError::new(field("url"), e.to_string()))?;
+        }
+        let code = &peer.asset_code;
+        if code.is_empty() || code.len() > 16 || !code.chars().all(|c| c.is_ascii_alphanumeric()) {
+            return Err(ConfigError::new(
+                field("assetCode"),
+                format!("{code:?} must be 1 to 16 letters or digits"),
+            ));
+        }
+        if peer.max_packet_amount == Some(0) {
+            return Err(ConfigError::new(field("maxPacketAmount"), "must be greater than 0 (omit it for no limit)"));
+        }
+    }
+    let mut prefixes = HashSet::new();
+    for (index, route) in config.routes.iter().enumerate() {
+        let field = |name: &str| format!("routes[{index}].{name}");
+        proto::address::validate_prefix(&route.prefix)
+            .map_err(|e| ConfigError::new(field("prefix"), format!("{:?} is not an ILP prefix: {e}", route.prefix)))?;
+        if route.prefix.starts_with("peer.") || route.prefix == "peer" {
+            return Err(ConfigError::new(field("prefix"), "peer.* addresses are link-local and never routed"));
+        }
+        if !ids.contains(route.peer.as_str()) {
+            return Err(ConfigError::new(field("peer"), format!("unknown peer {:?}", route.peer)));
+        }
+        if !prefixes.insert(route.prefix.as_str()) {
+            return Err(ConfigError::new(field("prefix"), format!("duplicate route for {:?}", route.prefix)));
+        }
+    }
+    Ok(())
+}
+
+fn check_identifier(field: &str, id: &str) -> Result<(), ConfigError> {
+    let valid = !id.is_empty()
+        && id.len() <= 64
+        && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.');
+    if valid {
+        Ok(())
+    } else {
+        Err(ConfigError::new(
+            field,
+            format!("{id:?} must be 1 to 64 characters of letters, digits, '-', '_' or '.'"),
+        ))
+    }
+}
+
+fn parse_port(field: &str, text: &str) -> Result<u16, ConfigError> {
+    text.parse::<u16>()
+        .map_err(|_| ConfigError::new(field, format!("{text:?} is not a port number (0..=65535)")))
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,86 @@
+//! The operations endpoint: `/health`, `/health/live`, `/health/ready`, `/metrics`.
+
+use std::sync::Arc;
+use std::time::UNIX_EPOCH;
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use serde_json::json;
+
+use crate::node::Node;
+
+pub fn router(node: Arc<Node>) -> Router {
+    Router::new()
+        .route("/health", get(health))
+        .route("/health/live", get(live))
+        .route("/health/ready", get(ready))
+        .route("/metrics", get(metrics))
+        .with_state(node)
+}
+
+async fn health(State(node): State<Arc<Node>>) -> Response {
+    let snapshot = node.snapshot();
+    let mut peers: Vec<_> = snapshot
+        .peers
+        .values()
+        .map(|peer| {
+            let status = peer.status();
+            let balance = peer.balance.snapshot();
+            json!({
+                "id": &*peer.id,
+                "relation": peer.config.relation.as_str(),
+                "url": peer.config.url,
+                "linkState": status.state.as_str(),
+                "lastError": status.last_error,
+                "stateSinceMs": status.since.duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0),
+                // Strings: balances are i128 and JSON numbers lose precision past 2^53.
+                "balance": balance.balance.to_string(),
+                "pendingIncoming": balance.pending_incoming.to_string(),
+            })
+        })
+        .collect();
+    peers.sort_by(|a, b| a["id"].as_str().cmp(&b["id"].as_str()));
+    let status = if node.is_draining() {
+        "draining"
+    } else if node.is_ready() {
+        "ok"
+    } else {
+        "starting"
+    };
+    axum::Json(json!({
+        "status": status,
+        "nodeId": node.node_id,
+        "ilpAddress": node.address.as_str(),
+        "version": env!("CARGO_PKG_VERSION"),
+        "uptimeSeconds": node.uptime().as_secs(),
+        "ready": node.is_ready(),
+        "inFlight": node.in_flight(),
+        "routes": snapshot.routes.len(),
+        "peers": peers,
+    }))
+    .into_response()
+}
+
+async fn live() -> Response {
+    axum::Json(json!({ "status": "live" })).into_response()
+}
+
+async fn ready(State(node): State<Arc<Node>>) -> Response {
+    if node.is_ready() {
+        axum::Json(json!({ "status": "ready" })).into_response()
+    } else {
+        let status = if node.is_draining() { "draining" } else { "starting" };
+        (StatusCode::SERVICE_UNAVAILABLE, axum::Json(json!({ "status": status }))).into_response()
+    }
+}
+
+async fn metrics(State(node): State<Arc<Node>>) -> Response {
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+        node.metrics.render(),
+    )
+        .into_response()
+}

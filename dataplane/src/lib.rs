@@ -1,0 +1,121 @@
+//! The data plane: BTP links to peers and the RFC 27 forwarding pipeline between them.
+//!
+//! [`run`] starts a node from a [`config::NodeConfig`]: it listens for peers on the BTP port,
+//! dials the peers that have a URL, serves `/health` and `/metrics`, and on shutdown drains
+//! in-flight Prepares before closing its links.
+
+pub mod backoff;
+pub mod balance;
+pub mod config;
+pub mod healthcheck;
+pub mod http;
+pub mod links;
+pub mod logging;
+pub mod metrics;
+pub mod node;
+pub mod peer;
+pub mod pipeline;
+pub mod routing;
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tracing::{info, warn};
+
+use crate::config::{ConfigError, NodeConfig};
+use crate::node::Node;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("invalid configuration: {0}")]
+    Config(#[from] ConfigError),
+    #[error("cannot listen for {what} on {address}: {source}")]
+    Bind {
+        what: &'static str,
+        address: String,
+        source: std::io::Error,
+    },
+}
+
+/// Runs a node until `shutdown` resolves, then drains and stops.
+pub async fn run(config: NodeConfig, shutdown: impl Future<Output = ()>) -> Result<(), StartError> {
+    let node = Arc::new(Node::new(&config)?);
+    let btp_address = format!("{}:{}", config.btp_host, config.btp_port);
+    let btp_listener = TcpListener::bind(&btp_address).await.map_err(|source| StartError::Bind {
+        what: "BTP peers",
+        address: btp_address.clone(),
+        source,
+    })?;
+    let health_address = format!("{}:{}", config.health_host, config.health_port);
+    let health_listener = TcpListener::bind(&health_address).await.map_err(|source| StartError::Bind {
+        what: "health checks",
+        address: health_address.clone(),
+        source,
+    })?;
+    // Port 0 means "any": report the ports actually bound.
+    let btp_port = btp_listener.local_addr().map(|a| a.port()).unwrap_or(config.btp_port);
+    let health_port = health_listener.local_addr().map(|a| a.port()).unwrap_or(config.health_port);
+
+    let (stop_links, stop) = watch::channel(false);
+    let (stop_http, http_stop) = watch::channel(false);
+    let mut tasks = tokio::task::JoinSet::new();
+    let router = http::router(node.clone());
+    tasks.spawn(async move {
+        let mut http_stop = http_stop;
+        let served = axum::serve(health_listener, router)
+            .with_graceful_shutdown(async move {
+                let _ = http_stop.wait_for(|stop| *stop).await;
+            })
+            .await;
+        if let Err(error) = served {
+            warn!(%error, "health_server_failed");
+        }
+    });
+    tasks.spawn(links::serve(node.clone(), btp_listener, stop.clone()));
+    node.set_listening();
+    for peer in node.snapshot().peers.values() {
+        if peer.config.url.is_some() {
+            tasks.spawn(links::dial(node.clone(), peer.clone(), stop.clone()));
+        }
+    }
+    info!(
+        nodeId = %node.node_id,
+        ilpAddress = %node.address,
+        btpServerPort = btp_port,
+        healthPort = health_port,
+        peers = node.snapshot().peers.len(),
+        routes = node.snapshot().routes.len(),
+        version = env!("CARGO_PKG_VERSION"),
+        "connector_started"
+    );
+
+    shutdown.await;
+    info!(nodeId = %node.node_id, inFlight = node.in_flight(), "connector_draining");
+    node.start_draining();
+    let drained = wait_for_drain(&node, config.forwarding.shutdown_timeout).await;
+    let _ = stop_links.send(true);
+    for peer in node.snapshot().peers.values() {
+        peer.close_link("node shutting down");
+    }
+    let _ = stop_http.send(true);
+    // Give the tasks a moment to send their close frames; none of them holds anything that
+    // must be saved.
+    let _ = tokio::time::timeout(Duration::from_secs(2), async { while tasks.join_next().await.is_some() {} }).await;
+    info!(nodeId = %node.node_id, drained, abandoned = node.in_flight(), "connector_shutdown");
+    Ok(())
+}
+
+/// Waits until no Prepare is in flight, or `limit` passes. True if everything finished.
+async fn wait_for_drain(node: &Node, limit: Duration) -> bool {
+    let deadline = tokio::time::Instant::now() + limit;
+    while node.in_flight() > 0 {
+        if tokio::time::Instant::now() >= deadline {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    true
+}

@@ -1,0 +1,178 @@
+//! The data plane's Prometheus metrics. Labels are bounded: peer ids come from configuration,
+//! codes are three characters, and no destination address or packet id is ever a label.
+
+use prometheus::{
+    Encoder, Gauge, GaugeVec, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge,
+    IntGaugeVec, Opts, Registry, TextEncoder,
+};
+
+use crate::peer::LinkState;
+
+pub struct Metrics {
+    registry: Registry,
+    pub packets: IntCounterVec,
+    pub forward_duration: HistogramVec,
+    pub in_flight: IntGauge,
+    pub link_up: IntGaugeVec,
+    pub link_state: IntGaugeVec,
+    pub link_reconnects: IntCounterVec,
+    pub violations: IntCounterVec,
+    pub auth_failures: IntCounterVec,
+    pub balance: GaugeVec,
+    pub routes: IntGauge,
+    pub ready: IntGauge,
+}
+
+/// One peer's metric handles, resolved once so the packet path does no label lookups.
+pub struct PeerMetrics {
+    pub incoming_prepares: IntCounter,
+    pub incoming_fulfills: IntCounter,
+    pub outgoing_prepares: IntCounter,
+    pub outgoing_fulfills: IntCounter,
+    pub link_up: IntGauge,
+    pub link_reconnects: IntCounter,
+    pub balance: Gauge,
+    peer: String,
+}
+
+impl Metrics {
+    pub fn new() -> Metrics {
+        let registry = Registry::new();
+        let packets = IntCounterVec::new(
+            Opts::new(
+                "ilp_packets_total",
+                "ILP packets by peer, direction (incoming: from that peer and our answers to it; outgoing: to it and its answers), type and reject code",
+            ),
+            &["peer", "direction", "type", "code"],
+        )
+        .expect("static metric definition");
+        let forward_duration = HistogramVec::new(
+            HistogramOpts::new(
+                "ilp_forward_duration_seconds",
+                "Time from receiving a Prepare to answering it, by outcome",
+            )
+            .buckets(vec![
+                0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+                10.0, 30.0,
+            ]),
+            &["outcome"],
+        )
+        .expect("static metric definition");
+        let in_flight = IntGauge::new("ilp_packets_in_flight", "Prepares being forwarded right now")
+            .expect("static metric definition");
+        let link_up = IntGaugeVec::new(
+            Opts::new("btp_link_up", "1 if the BTP link to the peer is authenticated and open"),
+            &["peer"],
+        )
+        .expect("static metric definition");
+        let link_state = IntGaugeVec::new(
+            Opts::new("btp_link_state", "1 for the link's current state (connecting, up, backoff, disconnected)"),
+            &["peer", "state"],
+        )
+        .expect("static metric definition");
+        let link_reconnects = IntCounterVec::new(
+            Opts::new("btp_link_reconnects_total", "Times a link to the peer came up again after being down"),
+            &["peer"],
+        )
+        .expect("static metric definition");
+        let violations = IntCounterVec::new(
+            Opts::new("btp_protocol_violations_total", "Bad frames and refused requests from a peer, by kind"),
+            &["peer", "kind"],
+        )
+        .expect("static metric definition");
+        let auth_failures = IntCounterVec::new(
+            Opts::new("btp_auth_failures_total", "Refused BTP authentication attempts, by reason"),
+            &["reason"],
+        )
+        .expect("static metric definition");
+        let balance = GaugeVec::new(
+            Opts::new("ilp_peer_balance", "What the peer owes us in its asset's smallest unit (negative: we owe it)"),
+            &["peer"],
+        )
+        .expect("static metric definition");
+        let routes = IntGauge::new("ilp_routes", "Routes in the table being served").expect("static metric definition");
+        let ready = IntGauge::new("dataplane_ready", "1 once the node listens and serves a route table")
+            .expect("static metric definition");
+        let metrics = Metrics {
+            registry,
+            packets,
+            forward_duration,
+            in_flight,
+            link_up,
+            link_state,
+            link_reconnects,
+            violations,
+            auth_failures,
+            balance,
+            routes,
+            ready,
+        };
+        metrics.register_all();
+        metrics
+    }
+
+    fn register_all(&self) {
+        let collectors: Vec<Box<dyn prometheus::core::Collector>> = vec![
+            Box::new(self.packets.clone()),
+            Box::new(self.forward_duration.clone()),
+            Box::new(self.in_flight.clone()),
+            Box::new(self.link_up.clone()),
+            Box::new(self.link_state.clone()),
+            Box::new(self.link_reconnects.clone()),
+            Box::new(self.violations.clone()),
+            Box::new(self.auth_failures.clone()),
+            Box::new(self.balance.clone()),
+            Box::new(self.routes.clone()),
+            Box::new(self.ready.clone()),
+        ];
+        for collector in collectors {
+            // Names are distinct constants; a clash would be a programming error caught by tests.
+            self.registry.register(collector).expect("metric names are unique");
+        }
+    }
+
+    pub fn peer(&self, peer: &str) -> PeerMetrics {
+        let packets = |direction: &str, kind: &str| self.packets.with_label_values(&[peer, direction, kind, ""]);
+        let handles = PeerMetrics {
+            incoming_prepares: packets("incoming", "prepare"),
+            incoming_fulfills: packets("incoming", "fulfill"),
+            outgoing_prepares: packets("outgoing", "prepare"),
+            outgoing_fulfills: packets("outgoing", "fulfill"),
+            link_up: self.link_up.with_label_values(&[peer]),
+            link_reconnects: self.link_reconnects.with_label_values(&[peer]),
+            balance: self.balance.with_label_values(&[peer]),
+            peer: peer.to_string(),
+        };
+        for state in LinkState::ALL {
+            self.link_state.with_label_values(&[peer, state.as_str()]).set(0);
+        }
+        handles
+    }
+
+    pub fn set_link_state(&self, peer: &str, state: LinkState) {
+        for candidate in LinkState::ALL {
+            self.link_state
+                .with_label_values(&[peer, candidate.as_str()])
+                .set(i64::from(candidate == state));
+        }
+    }
+
+    pub fn reject(&self, peer: &PeerMetrics, direction: &str, code: &str) {
+        self.packets.with_label_values(&[&peer.peer, direction, "reject", code]).inc();
+    }
+
+    pub fn render(&self) -> String {
+        let mut out = Vec::new();
+        // Encoding our own registry into memory cannot fail short of allocation failure.
+        if TextEncoder::new().encode(&self.registry.gather(), &mut out).is_err() {
+            return String::new();
+        }
+        String::from_utf8(out).unwrap_or_default()
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Metrics::new()
+    }
+}

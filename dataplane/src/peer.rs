@@ -1,0 +1,141 @@
+//! A peer at run time: its settings, its current BTP link, the link's state, its balance and
+//! its metric handles. It outlives any one link (and, later, any one route snapshot).
+
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::SystemTime;
+
+use arc_swap::ArcSwapOption;
+use btp_link::Link;
+
+use crate::balance::Balance;
+use crate::config::{PeerConfig, Secret};
+use crate::metrics::{Metrics, PeerMetrics};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LinkState {
+    /// Dialling or authenticating.
+    Connecting,
+    Up,
+    /// Waiting before dialling again.
+    Backoff,
+    /// No link, waiting for the peer to dial us.
+    Disconnected,
+}
+
+impl LinkState {
+    pub const ALL: [LinkState; 4] = [LinkState::Connecting, LinkState::Up, LinkState::Backoff, LinkState::Disconnected];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LinkState::Connecting => "connecting",
+            LinkState::Up => "up",
+            LinkState::Backoff => "backoff",
+            LinkState::Disconnected => "disconnected",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct LinkStatus {
+    pub state: LinkState,
+    pub last_error: Option<String>,
+    pub since: SystemTime,
+    pub sessions: u64,
+}
+
+pub struct Peer {
+    pub id: Arc<str>,
+    pub config: PeerConfig,
+    pub secret: Secret,
+    /// SHA-256 of the secret: what incoming tokens are compared against, in constant time.
+    pub token_digest: [u8; 32],
+    link: ArcSwapOption<Link>,
+    status: Mutex<LinkStatus>,
+    pub balance: Arc<Balance>,
+    pub metrics: PeerMetrics,
+}
+
+impl Peer {
+    pub fn new(config: PeerConfig, secret: Secret, metrics: &Metrics) -> Peer {
+        let id: Arc<str> = Arc::from(config.id.as_str());
+        let initial = if config.url.is_some() { LinkState::Connecting } else { LinkState::Disconnected };
+        metrics.set_link_state(&id, initial);
+        Peer {
+            metrics: metrics.peer(&id),
+            token_digest: secret.digest(),
+            secret,
+            id,
+            config,
+            link: ArcSwapOption::empty(),
+            status: Mutex::new(LinkStatus {
+                state: initial,
+                last_error: None,
+                since: SystemTime::now(),
+                sessions: 0,
+            }),
+            balance: Arc::new(Balance::default()),
+        }
+    }
+
+    /// The open link, if any.
+    pub fn link(&self) -> Option<Arc<Link>> {
+        self.link.load_full().filter(|link| !link.is_closed())
+    }
+
+    pub fn status(&self) -> LinkStatus {
+        self.lock_status().clone()
+    }
+
+    /// Installs a freshly authenticated link; an older session of the same peer is closed.
+    pub fn link_up(&self, link: Link, metrics: &Metrics) {
+        let previous = self.link.swap(Some(Arc::new(link)));
+        if let Some(previous) = previous {
+            previous.close("replaced by a new session of the same peer");
+        }
+        let mut status = self.lock_status();
+        if status.sessions > 0 {
+            self.metrics.link_reconnects.inc();
+        }
+        status.sessions += 1;
+        status.state = LinkState::Up;
+        status.since = SystemTime::now();
+        drop(status);
+        self.metrics.link_up.set(1);
+        metrics.set_link_state(&self.id, LinkState::Up);
+    }
+
+    /// Records that `link` ended; ignored if a newer session has already replaced it.
+    pub fn link_down(&self, link: &Link, reason: &str, next: LinkState, metrics: &Metrics) -> bool {
+        let current = self.link.load();
+        let is_current = current.as_ref().is_some_and(|c| c.same_session(link));
+        if !is_current {
+            return false;
+        }
+        self.link.store(None);
+        self.set_state(next, Some(reason.to_string()), metrics);
+        true
+    }
+
+    pub fn set_state(&self, state: LinkState, error: Option<String>, metrics: &Metrics) {
+        let mut status = self.lock_status();
+        status.state = state;
+        if error.is_some() {
+            status.last_error = error;
+        }
+        status.since = SystemTime::now();
+        drop(status);
+        self.metrics.link_up.set(i64::from(state == LinkState::Up));
+        metrics.set_link_state(&self.id, state);
+    }
+
+    /// Closes the current link, if any (shutdown).
+    pub fn close_link(&self, reason: &str) {
+        if let Some(link) = self.link.swap(None) {
+            link.close(reason);
+        }
+    }
+
+    fn lock_status(&self) -> MutexGuard<'_, LinkStatus> {
+        self.status.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}

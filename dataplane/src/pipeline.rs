@@ -1,0 +1,334 @@
+//! The RFC 27 forwarding pipeline: what happens to one Prepare from the moment a peer sends it
+//! until we answer it.
+//!
+//! Order of checks (each failure answers with our own Reject, `triggeredBy` = our address):
+//! draining → T03; undecodable → F01; already expired → R00 (we read an expired Prepare as a
+//! transfer that timed out, as interledger-rs does; JS answers R02); above the sender's max
+//! packet amount → F08 with its 16-byte data; `peer.*` → F02; no route → F02; next hop not
+//! connected → T01; amount conversion; expiry shortened (and capped) with too little left → R02;
+//! sender past its credit limit → T04. Then the Prepare goes out with its amount and expiry
+//! rewritten, and we wait at most until the new expiry (→ R00). A Fulfill is checked against
+//! the condition (→ F05 if wrong) before it is passed on unchanged and balances move; a Reject
+//! from downstream is relayed unchanged.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use btp_link::{IncomingHandler, LinkError, Violation};
+use proto::Timestamp;
+use proto::ilp::{
+    AmountTooLarge, ErrorCode, Fulfill, Prepare, Reject, RejectBuilder, TYPE_FULFILL, TYPE_REJECT,
+    fulfillment_matches,
+};
+use tracing::{debug, warn};
+
+use crate::node::Node;
+use crate::peer::Peer;
+
+/// The answer to one Prepare and, for metrics, what kind it is.
+pub struct Answer {
+    pub bytes: Bytes,
+    /// `None` for a Fulfill.
+    pub code: Option<ErrorCode>,
+}
+
+impl Node {
+    /// Handles one Prepare from `from`, counting it in metrics and in-flight.
+    pub async fn handle_incoming(&self, from: &Peer, raw: Bytes) -> Bytes {
+        let started = std::time::Instant::now();
+        from.metrics.incoming_prepares.inc();
+        let answer = {
+            let _in_flight = self.track_in_flight();
+            self.forward(from, raw).await
+        };
+        let elapsed = started.elapsed().as_secs_f64();
+        match answer.code {
+            None => {
+                from.metrics.incoming_fulfills.inc();
+                self.metrics.forward_duration.with_label_values(&["fulfilled"]).observe(elapsed);
+            }
+            Some(code) => {
+                self.metrics.reject(&from.metrics, "incoming", code.as_str());
+                self.metrics.forward_duration.with_label_values(&["rejected"]).observe(elapsed);
+            }
+        }
+        answer.bytes
+    }
+
+    async fn forward(&self, from: &Peer, raw: Bytes) -> Answer {
+        if self.is_draining() {
+            return self.reject(ErrorCode::T03_CONNECTOR_BUSY, "connector is shutting down", &[]);
+        }
+        let mut prepare = match Prepare::decode(raw) {
+            Ok(prepare) => prepare,
+            Err(error) => {
+                warn!(peer = %from.id, error = %error, "invalid_prepare");
+                self.metrics.violations.with_label_values(&[&from.id, "invalid_prepare"]).inc();
+                return self.reject(ErrorCode::F01_INVALID_PACKET, &format!("invalid packet: {error}"), &[]);
+            }
+        };
+        let now = Timestamp::now();
+        if prepare.expires_at() <= now {
+            return self.reject(ErrorCode::R00_TRANSFER_TIMED_OUT, "packet had already expired when it arrived", &[]);
+        }
+        let amount = prepare.amount();
+        if let Some(maximum) = from.config.max_packet_amount
+            && amount > maximum
+        {
+            let data = AmountTooLarge {
+                received_amount: amount,
+                maximum_amount: maximum,
+            }
+            .encode();
+            return self.reject(
+                ErrorCode::F08_AMOUNT_TOO_LARGE,
+                &format!("amount {amount} exceeds the maximum packet amount {maximum}"),
+                &data,
+            );
+        }
+        let destination = prepare.destination().as_str();
+        if prepare.destination().scheme() == "peer" {
+            return self.reject(ErrorCode::F02_UNREACHABLE, "peer.* addresses are link-local and not served here", &[]);
+        }
+        let snapshot = self.snapshot();
+        let Some(route) = snapshot.routes.lookup(destination) else {
+            return self.reject(ErrorCode::F02_UNREACHABLE, &format!("no route to {destination}"), &[]);
+        };
+        let Some(next) = snapshot.peers.get(route.peer) else {
+            return self.reject(ErrorCode::F02_UNREACHABLE, &format!("no route to {destination}"), &[]);
+        };
+        let Some(link) = next.link() else {
+            return self.reject(
+                ErrorCode::T01_PEER_UNREACHABLE,
+                &format!("next hop {} is not connected", next.id),
+                &[],
+            );
+        };
+        let outgoing_amount = match convert_amount(amount, from, next) {
+            Ok(converted) => converted,
+            Err((code, message)) => return self.reject(code, &message, &[]),
+        };
+        let Some(outgoing_expiry) = self.outgoing_expiry(prepare.expires_at(), now) else {
+            return self.reject(
+                ErrorCode::R02_INSUFFICIENT_TIMEOUT,
+                "too little time left before expiry to forward",
+                &[],
+            );
+        };
+        let reservation = match from.balance.reserve(amount, from.config.credit_limit) {
+            Ok(reservation) => reservation,
+            Err(exceeded) => {
+                debug!(peer = %from.id, %exceeded, "credit_limit_exceeded");
+                return self.reject(
+                    ErrorCode::T04_INSUFFICIENT_LIQUIDITY,
+                    "sender has exceeded its credit limit",
+                    &[],
+                );
+            }
+        };
+        let condition = *prepare.execution_condition();
+        prepare.set_amount(outgoing_amount);
+        prepare.set_expires_at(outgoing_expiry);
+        let wait = Duration::from_millis(u64::try_from(outgoing_expiry.unix_ms() - now.unix_ms()).unwrap_or(0));
+        let deadline = tokio::time::Instant::now() + wait;
+        next.metrics.outgoing_prepares.inc();
+        let reply = link.request(prepare.encode(), deadline).await;
+        let reply = match reply {
+            Ok(reply) => reply,
+            Err(error) => {
+                let (code, message) = match error {
+                    LinkError::Timeout => (
+                        ErrorCode::R00_TRANSFER_TIMED_OUT,
+                        format!("no answer from {} before expiry", next.id),
+                    ),
+                    LinkError::Closed => (
+                        ErrorCode::T01_PEER_UNREACHABLE,
+                        format!("link to {} closed while waiting for an answer", next.id),
+                    ),
+                    other => (ErrorCode::T00_INTERNAL_ERROR, format!("sending to {} failed: {other}", next.id)),
+                };
+                self.metrics.reject(&next.metrics, "outgoing", code.as_str());
+                return self.reject(code, &message, &[]);
+            }
+        };
+        match reply.first().copied() {
+            Some(TYPE_FULFILL) => match Fulfill::decode(reply.clone()) {
+                Ok(fulfill) if fulfillment_matches(fulfill.fulfillment(), &condition) => {
+                    next.metrics.outgoing_fulfills.inc();
+                    let owed_by_sender = reservation.commit();
+                    let owed_by_next = next.balance.outgoing_fulfilled(outgoing_amount);
+                    from.metrics.balance.set(owed_by_sender as f64);
+                    next.metrics.balance.set(owed_by_next as f64);
+                    Answer {
+                        bytes: reply,
+                        code: None,
+                    }
+                }
+                Ok(_) => {
+                    warn!(peer = %next.id, "fulfillment_mismatch");
+                    self.metrics.reject(&next.metrics, "outgoing", "F05");
+                    self.reject(
+                        ErrorCode::F05_WRONG_CONDITION,
+                        &format!("{} returned a fulfillment that does not match the condition", next.id),
+                        &[],
+                    )
+                }
+                Err(error) => {
+                    warn!(peer = %next.id, %error, "invalid_fulfill");
+                    self.metrics.reject(&next.metrics, "outgoing", "T00");
+                    self.reject(ErrorCode::T00_INTERNAL_ERROR, &format!("invalid fulfill from {}", next.id), &[])
+                }
+            },
+            Some(TYPE_REJECT) => match Reject::decode(reply.clone()) {
+                Ok(reject) => {
+                    self.metrics.reject(&next.metrics, "outgoing", reject.code().as_str());
+                    Answer {
+                        bytes: reply,
+                        code: Some(reject.code()),
+                    }
+                }
+                Err(error) => {
+                    warn!(peer = %next.id, %error, "invalid_reject");
+                    self.metrics.reject(&next.metrics, "outgoing", "T00");
+                    self.reject(ErrorCode::T00_INTERNAL_ERROR, &format!("invalid reject from {}", next.id), &[])
+                }
+            },
+            _ => {
+                warn!(peer = %next.id, "invalid_answer");
+                self.metrics.reject(&next.metrics, "outgoing", "T00");
+                self.reject(ErrorCode::T00_INTERNAL_ERROR, &format!("invalid answer from {}", next.id), &[])
+            }
+        }
+    }
+
+    /// `min(incoming − margin, now + max hold)`, or `None` if that leaves less than the margin.
+    fn outgoing_expiry(&self, incoming: Timestamp, now: Timestamp) -> Option<Timestamp> {
+        let margin = millis(self.forwarding.expiry_margin);
+        let shortened = incoming.saturating_sub_ms(margin);
+        let cap = now.checked_add_ms(millis(self.forwarding.max_hold_time))?;
+        let outgoing = shortened.min(cap);
+        (outgoing.unix_ms() - now.unix_ms() >= margin).then_some(outgoing)
+    }
+
+    /// Our own Reject.
+    pub fn reject(&self, code: ErrorCode, message: &str, data: &[u8]) -> Answer {
+        Answer {
+            bytes: self.reject_bytes(code, message, data),
+            code: Some(code),
+        }
+    }
+
+    pub fn reject_bytes(&self, code: ErrorCode, message: &str, data: &[u8]) -> Bytes {
+        let message = truncate(message, proto::ilp::MAX_MESSAGE_LEN);
+        let built = RejectBuilder {
+            code,
+            triggered_by: Some(&self.address),
+            message,
+            data,
+        }
+        .build();
+        match built {
+            Ok(reject) => reject.encode(),
+            // Unreachable with a truncated message and our small data; keep answering anyway.
+            Err(_) => Bytes::from_static(b"\x0e\x06T00\x00\x00\x00"),
+        }
+    }
+}
+
+fn millis(duration: Duration) -> i64 {
+    i64::try_from(duration.as_millis()).unwrap_or(i64::MAX)
+}
+
+fn truncate(text: &str, max: usize) -> &str {
+    if text.len() <= max {
+        return text;
+    }
+    let mut end = max;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
+}
+
+/// Converts between the two peers' units. Same asset: scale only (exact, rounding down);
+/// different assets need a rate source this node does not have yet.
+fn convert_amount(amount: u64, from: &Peer, to: &Peer) -> Result<u64, (ErrorCode, String)> {
+    if from.config.asset_code != to.config.asset_code {
+        return Err((
+            ErrorCode::F02_UNREACHABLE,
+            format!(
+                "no exchange rate from {} to {}",
+                from.config.asset_code, to.config.asset_code
+            ),
+        ));
+    }
+    scale_amount(amount, from.config.asset_scale, to.config.asset_scale)
+}
+
+fn scale_amount(amount: u64, from_scale: u8, to_scale: u8) -> Result<u64, (ErrorCode, String)> {
+    use std::cmp::Ordering;
+    let factor = |diff: u8| 10u128.checked_pow(u32::from(diff));
+    match to_scale.cmp(&from_scale) {
+        Ordering::Equal => Ok(amount),
+        Ordering::Greater => factor(to_scale - from_scale)
+            .and_then(|f| u128::from(amount).checked_mul(f))
+            .and_then(|v| u64::try_from(v).ok())
+            .ok_or((ErrorCode::F08_AMOUNT_TOO_LARGE, "amount overflows the next hop's units".to_string())),
+        Ordering::Less => {
+            let converted = match factor(from_scale - to_scale) {
+                Some(f) => u128::from(amount) / f,
+                None => 0,
+            };
+            if converted == 0 && amount > 0 {
+                return Err((
+                    ErrorCode::R01_INSUFFICIENT_SOURCE_AMOUNT,
+                    "amount is too small to forward in the next hop's units".to_string(),
+                ));
+            }
+            Ok(u64::try_from(converted).unwrap_or(u64::MAX))
+        }
+    }
+}
+
+/// Serves one peer's link: its Prepares go through the pipeline.
+pub struct PeerHandler {
+    pub node: Arc<Node>,
+    pub peer: Arc<Peer>,
+}
+
+impl IncomingHandler for PeerHandler {
+    async fn handle_prepare(&self, prepare: Bytes) -> Bytes {
+        self.node.handle_incoming(&self.peer, prepare).await
+    }
+
+    fn busy_reject(&self) -> Bytes {
+        self.node.reject_bytes(ErrorCode::T03_CONNECTOR_BUSY, "too many requests in flight on this link", &[])
+    }
+
+    fn violation(&self, violation: Violation) {
+        warn!(peer = %self.peer.id, kind = violation.as_str(), "protocol_violation");
+        self.node
+            .metrics
+            .violations
+            .with_label_values(&[&self.peer.id, violation.as_str()])
+            .inc();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scaling_is_exact_and_rounds_down() {
+        assert_eq!(scale_amount(123, 2, 2), Ok(123));
+        assert_eq!(scale_amount(123, 2, 4), Ok(12300));
+        assert_eq!(scale_amount(12399, 4, 2), Ok(123));
+        assert_eq!(scale_amount(0, 4, 2), Ok(0));
+        assert_eq!(scale_amount(99, 4, 2).unwrap_err().0, ErrorCode::R01_INSUFFICIENT_SOURCE_AMOUNT);
+        assert_eq!(scale_amount(u64::MAX, 0, 1).unwrap_err().0, ErrorCode::F08_AMOUNT_TOO_LARGE);
+        assert_eq!(scale_amount(5, 0, 255).unwrap_err().0, ErrorCode::F08_AMOUNT_TOO_LARGE);
+        assert_eq!(scale_amount(5, 255, 0).unwrap_err().0, ErrorCode::R01_INSUFFICIENT_SOURCE_AMOUNT);
+    }
+}

@@ -1,0 +1,145 @@
+//! The BTP packet frame: type, requestId, length-delimited contents.
+
+use bytes::Bytes;
+
+use super::protocol_data::{self, ProtocolData};
+use super::{BtpError, TYPE_ERROR, TYPE_MESSAGE, TYPE_RESPONSE, TYPE_TRANSFER};
+use crate::error::DecodeError;
+use crate::oer::{self, Reader};
+
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub enum BtpPacket {
+    Response {
+        request_id: u32,
+        protocol_data: Vec<ProtocolData>,
+    },
+    Error {
+        request_id: u32,
+        error: BtpError,
+    },
+    Message {
+        request_id: u32,
+        protocol_data: Vec<ProtocolData>,
+    },
+    Transfer {
+        request_id: u32,
+        amount: u64,
+        protocol_data: Vec<ProtocolData>,
+    },
+}
+
+impl BtpPacket {
+    /// Decodes exactly one packet: any byte left inside the contents or after the packet is an
+    /// error. Types other than 1, 2, 6, 7 (including BTP/1.0's 3, 4, 5) are
+    /// [`DecodeError::UnknownPacketType`].
+    pub fn decode(buf: Bytes) -> Result<BtpPacket, DecodeError> {
+        let mut r = Reader::new(&buf, 0, buf.len());
+        let packet_type = r.read_u8("BTP type")?;
+        let name = match packet_type {
+            TYPE_RESPONSE => "BTP Response",
+            TYPE_ERROR => "BTP Error",
+            TYPE_MESSAGE => "BTP Message",
+            TYPE_TRANSFER => "BTP Transfer",
+            other => return Err(DecodeError::UnknownPacketType(other)),
+        };
+        let request_id = r.read_u32("BTP requestId")?;
+        let contents = r.read_var_octets("BTP contents")?;
+        if r.remaining() > 0 {
+            return Err(DecodeError::TrailingBytesAfterPacket {
+                field: name,
+                count: r.remaining(),
+            });
+        }
+        let mut r = Reader::new(&buf, contents.start, contents.end);
+        let packet = match packet_type {
+            TYPE_RESPONSE => BtpPacket::Response {
+                request_id,
+                protocol_data: protocol_data::read_list(&mut r, &buf)?,
+            },
+            TYPE_ERROR => BtpPacket::Error {
+                request_id,
+                error: BtpError::read(&mut r, &buf)?,
+            },
+            TYPE_MESSAGE => BtpPacket::Message {
+                request_id,
+                protocol_data: protocol_data::read_list(&mut r, &buf)?,
+            },
+            _ => BtpPacket::Transfer {
+                request_id,
+                amount: r.read_u64("BTP Transfer.amount")?,
+                protocol_data: protocol_data::read_list(&mut r, &buf)?,
+            },
+        };
+        r.finish(name)?;
+        Ok(packet)
+    }
+
+    /// The canonical encoding (BTP Error `triggeredAt` always as `YYYYMMDDHHmmss.fffZ`).
+    pub fn encode(&self) -> Vec<u8> {
+        let contents_len = match self {
+            BtpPacket::Response { protocol_data, .. } | BtpPacket::Message { protocol_data, .. } => {
+                protocol_data::list_encoded_len(protocol_data)
+            }
+            BtpPacket::Error { error, .. } => error.encoded_len(),
+            BtpPacket::Transfer { protocol_data, .. } => {
+                8 + protocol_data::list_encoded_len(protocol_data)
+            }
+        };
+        let mut out = Vec::with_capacity(5 + oer::length_prefix_len(contents_len) + contents_len);
+        out.push(self.packet_type());
+        out.extend_from_slice(&self.request_id().to_be_bytes());
+        oer::write_length(&mut out, contents_len);
+        match self {
+            BtpPacket::Response { protocol_data, .. } | BtpPacket::Message { protocol_data, .. } => {
+                protocol_data::write_list(&mut out, protocol_data)
+            }
+            BtpPacket::Error { error, .. } => error.write(&mut out),
+            BtpPacket::Transfer {
+                amount,
+                protocol_data,
+                ..
+            } => {
+                out.extend_from_slice(&amount.to_be_bytes());
+                protocol_data::write_list(&mut out, protocol_data);
+            }
+        }
+        out
+    }
+
+    pub fn packet_type(&self) -> u8 {
+        match self {
+            BtpPacket::Response { .. } => TYPE_RESPONSE,
+            BtpPacket::Error { .. } => TYPE_ERROR,
+            BtpPacket::Message { .. } => TYPE_MESSAGE,
+            BtpPacket::Transfer { .. } => TYPE_TRANSFER,
+        }
+    }
+
+    pub fn request_id(&self) -> u32 {
+        match self {
+            BtpPacket::Response { request_id, .. }
+            | BtpPacket::Error { request_id, .. }
+            | BtpPacket::Message { request_id, .. }
+            | BtpPacket::Transfer { request_id, .. } => *request_id,
+        }
+    }
+
+    pub fn protocol_data(&self) -> &[ProtocolData] {
+        match self {
+            BtpPacket::Response { protocol_data, .. }
+            | BtpPacket::Message { protocol_data, .. }
+            | BtpPacket::Transfer { protocol_data, .. } => protocol_data,
+            BtpPacket::Error { error, .. } => &error.protocol_data,
+        }
+    }
+
+    /// The first entry named `name`.
+    pub fn find(&self, name: &str) -> Option<&ProtocolData> {
+        self.protocol_data().iter().find(|p| p.name == name)
+    }
+
+    /// The primary (first) entry, which decides what a request asks for.
+    pub fn primary(&self) -> Option<&ProtocolData> {
+        self.protocol_data().first()
+    }
+}

@@ -1,0 +1,81 @@
+//! The protocolData list every BTP packet ends with.
+
+use bytes::Bytes;
+
+use crate::error::DecodeError;
+use crate::oer::{self, Reader};
+
+/// MIME type of a protocolData entry. Values other than the three RFC 23 defines are kept as
+/// they are so that packets re-encode unchanged.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+pub struct ContentType(pub u8);
+
+impl ContentType {
+    pub const OCTET_STREAM: ContentType = ContentType(0);
+    pub const TEXT_PLAIN_UTF8: ContentType = ContentType(1);
+    pub const APPLICATION_JSON: ContentType = ContentType(2);
+}
+
+/// One sub-protocol entry: name, content type, payload.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct ProtocolData {
+    pub name: String,
+    pub content_type: ContentType,
+    /// A zero-copy slice of the decoded packet.
+    pub data: Bytes,
+}
+
+impl ProtocolData {
+    pub fn new(name: impl Into<String>, content_type: ContentType, data: impl Into<Bytes>) -> Self {
+        ProtocolData {
+            name: name.into(),
+            content_type,
+            data: data.into(),
+        }
+    }
+
+    fn encoded_len(&self) -> usize {
+        oer::var_octets_len(self.name.len()) + 1 + oer::var_octets_len(self.data.len())
+    }
+}
+
+/// Smallest possible entry: empty name (1), content type (1), empty data (1).
+const MIN_ENTRY_LEN: usize = 3;
+
+pub(crate) fn read_list(r: &mut Reader<'_>, buf: &Bytes) -> Result<Vec<ProtocolData>, DecodeError> {
+    let count = r.read_var_uint("BTP protocolData count")?;
+    // The count comes from the wire: never reserve more entries than the bytes left can hold.
+    let capacity = usize::try_from(count)
+        .unwrap_or(usize::MAX)
+        .min(r.remaining() / MIN_ENTRY_LEN);
+    let mut list = Vec::with_capacity(capacity);
+    for _ in 0..count {
+        let name = r.read_var_octets("BTP protocolData.name")?;
+        let name = std::str::from_utf8(r.slice(name))
+            .map_err(|_| DecodeError::InvalidUtf8 {
+                field: "BTP protocolData.name",
+            })?
+            .to_owned();
+        let content_type = ContentType(r.read_u8("BTP protocolData.contentType")?);
+        let data = buf.slice(r.read_var_octets("BTP protocolData.data")?);
+        list.push(ProtocolData {
+            name,
+            content_type,
+            data,
+        });
+    }
+    Ok(list)
+}
+
+pub(crate) fn list_encoded_len(list: &[ProtocolData]) -> usize {
+    oer::var_uint_len(list.len() as u64) + list.iter().map(ProtocolData::encoded_len).sum::<usize>()
+}
+
+pub(crate) fn write_list(out: &mut Vec<u8>, list: &[ProtocolData]) {
+    oer::write_var_uint(out, list.len() as u64);
+    for entry in list {
+        oer::write_var_octets(out, entry.name.as_bytes());
+        out.push(entry.content_type.0);
+        oer::write_var_octets(out, &entry.data);
+    }
+}

@@ -1,0 +1,31 @@
+//! Wire formats of the connector.
+//!
+//! * [`ilp`]: ILPv4 Prepare / Fulfill / Reject (RFC 27) in canonical OER (RFC 30);
+//! * [`btp`]: BTP/2.0 frames (RFC 23), the WebSocket transport between peers;
+//! * [`address`]: ILP addresses and route prefixes (RFC 15);
+//! * [`timestamp`]: millisecond UTC instants and their two wire forms;
+//! * [`oer`]: the OER primitives the above are built from.
+//!
+//! Conventions shared by every decoder:
+//!
+//! * input is a `bytes::Bytes`, and variable-length payloads (`data` fields, BTP protocol
+//!   data) are zero-copy slices of it;
+//! * only canonical encodings are accepted, so decoding then encoding gives back the input
+//!   bytes (ILP packets ignore bytes after the envelope, per RFC 30; BTP rejects them);
+//! * no input makes a decoder panic or allocate more than the input's size: every length
+//!   read from the wire is checked against the bytes actually present first.
+
+pub mod address;
+pub mod btp;
+mod civil;
+pub mod error;
+mod hex_debug;
+pub mod ilp;
+pub mod oer;
+pub mod timestamp;
+
+pub use address::{Address, AddressError};
+pub use btp::BtpPacket;
+pub use error::{DecodeError, EncodeError};
+pub use ilp::{ErrorCode, Fulfill, Packet, Prepare, Reject};
+pub use timestamp::Timestamp;
