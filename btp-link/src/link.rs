@@ -354,17 +354,17 @@ async fn on_frame<H: IncomingHandler>(
         Err(error) => {
             // Answer only what looks like a request: answering a broken response could start
             // an error ping-pong between two confused peers.
-            if let (Some(&kind), Some(id)) = (frame.first(), frame.get(1..5)) {
-                if kind == proto::btp::TYPE_MESSAGE || kind == proto::btp::TYPE_TRANSFER {
-                    let request_id = u32::from_be_bytes([id[0], id[1], id[2], id[3]]);
-                    let reply = error_frame(
-                        request_id,
-                        error_code::F01_INVALID_FIELDS,
-                        "InvalidFieldsError",
-                        &format!("undecodable BTP packet: {error}"),
-                    );
-                    send(shared, reply).await;
-                }
+            if let (Some(&kind), Some(id)) = (frame.first(), frame.get(1..5))
+                && (kind == proto::btp::TYPE_MESSAGE || kind == proto::btp::TYPE_TRANSFER)
+            {
+                let request_id = u32::from_be_bytes([id[0], id[1], id[2], id[3]]);
+                let reply = error_frame(
+                    request_id,
+                    error_code::F01_INVALID_FIELDS,
+                    "InvalidFieldsError",
+                    &format!("undecodable BTP packet: {error}"),
+                );
+                send(shared, reply).await;
             }
             return Some(Violation::Undecodable);
         }

@@ -1,8 +1,49 @@
-//! `ctl`: the operator's gRPC client for the control plane (peers, routes, status, watch, setup).
+//! `ctl`: the operator's command line. Wiring only.
 //!
-//! Not built yet (issue 3). The `testpeer` binary sends test packets in the meantime.
+//! Today it runs a local network (`ctl localnet`). The control plane's gRPC client (peers,
+//! routes, status, watch) lands with the control plane.
 
-fn main() {
-    eprintln!("ctl: not implemented yet; the control plane API lands with issue 3 (see README)");
-    std::process::exit(2);
+mod http;
+mod localnet;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(version, about = "Operate ILP connector nodes")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Start a local network of nodes in a line on this machine, send a test payment through
+    /// it, print every node's endpoints, and run until Ctrl-C.
+    Localnet(localnet::Args),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("ctl: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = match cli.command {
+        Command::Localnet(args) => runtime.block_on(localnet::run(args)),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("ctl: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
 }

@@ -47,7 +47,10 @@ mod tests {
         assert!(delays[0] >= Duration::from_millis(50) && delays[0] <= Duration::from_millis(100));
         assert!(delays[3] >= Duration::from_millis(400) && delays[3] <= Duration::from_millis(800));
         for delay in &delays[6..] {
-            assert!(*delay >= Duration::from_secs(1) && *delay <= Duration::from_secs(2), "{delay:?}");
+            assert!(
+                *delay >= Duration::from_secs(1) && *delay <= Duration::from_secs(2),
+                "{delay:?}"
+            );
         }
         backoff.reset();
         assert!(backoff.next_delay() <= Duration::from_millis(100));

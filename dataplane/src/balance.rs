@@ -35,13 +35,21 @@ impl Balance {
 
     /// Holds `amount` against the credit limit until the Prepare is settled one way or the
     /// other. Dropping the reservation without committing rolls it back.
-    pub fn reserve(self: &Arc<Self>, amount: u64, credit_limit: Option<u64>) -> Result<Reservation, CreditExceeded> {
+    pub fn reserve(
+        self: &Arc<Self>,
+        amount: u64,
+        credit_limit: Option<u64>,
+    ) -> Result<Reservation, CreditExceeded> {
         let mut state = self.lock();
         let would_be = state.balance + state.pending_incoming + i128::from(amount);
         if let Some(limit) = credit_limit
             && would_be > i128::from(limit)
         {
-            return Err(CreditExceeded { amount, would_be, limit });
+            return Err(CreditExceeded {
+                amount,
+                would_be,
+                limit,
+            });
         }
         state.pending_incoming += i128::from(amount);
         Ok(Reservation {
@@ -107,7 +115,10 @@ mod tests {
         assert_eq!(balance.snapshot(), BalanceSnapshot::default());
         let second = balance.reserve(1000, Some(1000)).unwrap();
         assert_eq!(second.commit(), 1000);
-        assert!(balance.reserve(1, Some(1000)).is_err(), "limit is inclusive of what is owed");
+        assert!(
+            balance.reserve(1, Some(1000)).is_err(),
+            "limit is inclusive of what is owed"
+        );
         assert_eq!(balance.outgoing_fulfilled(300), 700);
         assert!(balance.reserve(300, Some(1000)).is_ok());
     }

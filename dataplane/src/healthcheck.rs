@@ -12,11 +12,19 @@ pub fn probe(host: &str, port: u16, path: &str, timeout: Duration) -> Result<(),
         .map_err(|e| format!("cannot resolve {host}:{port}: {e}"))?
         .next()
         .ok_or_else(|| format!("cannot resolve {host}:{port}"))?;
-    let mut stream = TcpStream::connect_timeout(&address, timeout).map_err(|e| format!("connect {address}: {e}"))?;
-    stream.set_read_timeout(Some(timeout)).map_err(|e| e.to_string())?;
-    stream.set_write_timeout(Some(timeout)).map_err(|e| e.to_string())?;
-    let request = format!("GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\nConnection: close\r\n\r\n");
-    stream.write_all(request.as_bytes()).map_err(|e| format!("send: {e}"))?;
+    let mut stream = TcpStream::connect_timeout(&address, timeout)
+        .map_err(|e| format!("connect {address}: {e}"))?;
+    stream
+        .set_read_timeout(Some(timeout))
+        .map_err(|e| e.to_string())?;
+    stream
+        .set_write_timeout(Some(timeout))
+        .map_err(|e| e.to_string())?;
+    let request =
+        format!("GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\nConnection: close\r\n\r\n");
+    stream
+        .write_all(request.as_bytes())
+        .map_err(|e| format!("send: {e}"))?;
     let mut head = [0u8; 64];
     let read = stream.read(&mut head).map_err(|e| format!("read: {e}"))?;
     let status_line = String::from_utf8_lossy(&head[..read]);
@@ -24,6 +32,9 @@ pub fn probe(host: &str, port: u16, path: &str, timeout: Duration) -> Result<(),
     if status == "200" {
         Ok(())
     } else {
-        Err(format!("{path} answered {:?}", status_line.lines().next().unwrap_or("")))
+        Err(format!(
+            "{path} answered {:?}",
+            status_line.lines().next().unwrap_or("")
+        ))
     }
 }

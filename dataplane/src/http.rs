@@ -72,14 +72,25 @@ async fn ready(State(node): State<Arc<Node>>) -> Response {
     if node.is_ready() {
         axum::Json(json!({ "status": "ready" })).into_response()
     } else {
-        let status = if node.is_draining() { "draining" } else { "starting" };
-        (StatusCode::SERVICE_UNAVAILABLE, axum::Json(json!({ "status": status }))).into_response()
+        let status = if node.is_draining() {
+            "draining"
+        } else {
+            "starting"
+        };
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            axum::Json(json!({ "status": status })),
+        )
+            .into_response()
     }
 }
 
 async fn metrics(State(node): State<Arc<Node>>) -> Response {
     (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
         node.metrics.render(),
     )
         .into_response()

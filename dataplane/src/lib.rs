@@ -44,20 +44,32 @@ pub enum StartError {
 pub async fn run(config: NodeConfig, shutdown: impl Future<Output = ()>) -> Result<(), StartError> {
     let node = Arc::new(Node::new(&config)?);
     let btp_address = format!("{}:{}", config.btp_host, config.btp_port);
-    let btp_listener = TcpListener::bind(&btp_address).await.map_err(|source| StartError::Bind {
-        what: "BTP peers",
-        address: btp_address.clone(),
-        source,
-    })?;
+    let btp_listener =
+        TcpListener::bind(&btp_address)
+            .await
+            .map_err(|source| StartError::Bind {
+                what: "BTP peers",
+                address: btp_address.clone(),
+                source,
+            })?;
     let health_address = format!("{}:{}", config.health_host, config.health_port);
-    let health_listener = TcpListener::bind(&health_address).await.map_err(|source| StartError::Bind {
-        what: "health checks",
-        address: health_address.clone(),
-        source,
-    })?;
+    let health_listener =
+        TcpListener::bind(&health_address)
+            .await
+            .map_err(|source| StartError::Bind {
+                what: "health checks",
+                address: health_address.clone(),
+                source,
+            })?;
     // Port 0 means "any": report the ports actually bound.
-    let btp_port = btp_listener.local_addr().map(|a| a.port()).unwrap_or(config.btp_port);
-    let health_port = health_listener.local_addr().map(|a| a.port()).unwrap_or(config.health_port);
+    let btp_port = btp_listener
+        .local_addr()
+        .map(|a| a.port())
+        .unwrap_or(config.btp_port);
+    let health_port = health_listener
+        .local_addr()
+        .map(|a| a.port())
+        .unwrap_or(config.health_port);
 
     let (stop_links, stop) = watch::channel(false);
     let (stop_http, http_stop) = watch::channel(false);
@@ -103,7 +115,10 @@ pub async fn run(config: NodeConfig, shutdown: impl Future<Output = ()>) -> Resu
     let _ = stop_http.send(true);
     // Give the tasks a moment to send their close frames; none of them holds anything that
     // must be saved.
-    let _ = tokio::time::timeout(Duration::from_secs(2), async { while tasks.join_next().await.is_some() {} }).await;
+    let _ = tokio::time::timeout(Duration::from_secs(2), async {
+        while tasks.join_next().await.is_some() {}
+    })
+    .await;
     info!(nodeId = %node.node_id, drained, abandoned = node.in_flight(), "connector_shutdown");
     Ok(())
 }

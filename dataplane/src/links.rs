@@ -45,10 +45,8 @@ pub async fn serve(node: Arc<Node>, listener: TcpListener, mut stop: watch::Rece
 async fn accept_peer(node: Arc<Node>, stream: TcpStream, remote: SocketAddr) {
     let mut failure: Option<AuthFailure> = None;
     let accepted = btp_link::accept(stream, &node.link_settings, |request| {
-        node.authenticate(request).map_err(|f| {
-            failure = Some(f.clone());
-            f
-        })
+        node.authenticate(request)
+            .inspect_err(|f| failure = Some(f.clone()))
     })
     .await;
     let (peer, authenticated) = match accepted {
@@ -62,7 +60,10 @@ async fn accept_peer(node: Arc<Node>, stream: TcpStream, remote: SocketAddr) {
                 (None, LinkError::AuthFailed(_)) => "malformed",
                 (None, _) => "websocket",
             };
-            node.metrics.auth_failures.with_label_values(&[reason]).inc();
+            node.metrics
+                .auth_failures
+                .with_label_values(&[reason])
+                .inc();
             warn!(remote = %remote, reason, error = %error, "btp_auth_failed");
             return;
         }
@@ -75,7 +76,11 @@ async fn accept_peer(node: Arc<Node>, stream: TcpStream, remote: SocketAddr) {
     peer.link_up(link.clone(), &node.metrics);
     info!(peer = %peer.id, remote = %remote, direction = "incoming", "link_up");
     let reason = link.closed().await;
-    let next = if peer.config.url.is_some() { LinkState::Backoff } else { LinkState::Disconnected };
+    let next = if peer.config.url.is_some() {
+        LinkState::Backoff
+    } else {
+        LinkState::Disconnected
+    };
     if peer.link_down(&link, &reason, next, &node.metrics) {
         warn!(peer = %peer.id, reason = %reason, "link_down");
     }
@@ -83,7 +88,9 @@ async fn accept_peer(node: Arc<Node>, stream: TcpStream, remote: SocketAddr) {
 
 /// Keeps a link to `peer` (which has a URL) up until `stop` turns true.
 pub async fn dial(node: Arc<Node>, peer: Arc<Peer>, mut stop: watch::Receiver<bool>) {
-    let Some(url) = peer.config.url.clone() else { return };
+    let Some(url) = peer.config.url.clone() else {
+        return;
+    };
     let credentials = ClientCredentials {
         token: peer.secret.expose().to_string(),
         username: peer.config.auth_username.clone(),

@@ -7,7 +7,9 @@ use crate::config::LogFormat;
 pub fn init(level: &str, format: LogFormat) {
     // Our level applies to our crates; dependencies only speak up when something is wrong.
     let filter = EnvFilter::new(format!("warn,dataplane={level},btp_link={level}"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_target(false);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_target(false);
     let result = match format {
         LogFormat::Json => builder
             .json()

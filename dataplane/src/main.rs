@@ -61,7 +61,10 @@ fn run() -> ExitCode {
         }
     };
     dataplane::logging::init(&config.log_level, config.log_format);
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(runtime) => runtime,
         Err(error) => {
             eprintln!("dataplane: cannot start the async runtime: {error}");

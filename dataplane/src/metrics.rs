@@ -52,47 +52,72 @@ impl Metrics {
                 "Time from receiving a Prepare to answering it, by outcome",
             )
             .buckets(vec![
-                0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
-                10.0, 30.0,
+                0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
+                1.0, 2.5, 5.0, 10.0, 30.0,
             ]),
             &["outcome"],
         )
         .expect("static metric definition");
-        let in_flight = IntGauge::new("ilp_packets_in_flight", "Prepares being forwarded right now")
-            .expect("static metric definition");
+        let in_flight = IntGauge::new(
+            "ilp_packets_in_flight",
+            "Prepares being forwarded right now",
+        )
+        .expect("static metric definition");
         let link_up = IntGaugeVec::new(
-            Opts::new("btp_link_up", "1 if the BTP link to the peer is authenticated and open"),
+            Opts::new(
+                "btp_link_up",
+                "1 if the BTP link to the peer is authenticated and open",
+            ),
             &["peer"],
         )
         .expect("static metric definition");
         let link_state = IntGaugeVec::new(
-            Opts::new("btp_link_state", "1 for the link's current state (connecting, up, backoff, disconnected)"),
+            Opts::new(
+                "btp_link_state",
+                "1 for the link's current state (connecting, up, backoff, disconnected)",
+            ),
             &["peer", "state"],
         )
         .expect("static metric definition");
         let link_reconnects = IntCounterVec::new(
-            Opts::new("btp_link_reconnects_total", "Times a link to the peer came up again after being down"),
+            Opts::new(
+                "btp_link_reconnects_total",
+                "Times a link to the peer came up again after being down",
+            ),
             &["peer"],
         )
         .expect("static metric definition");
         let violations = IntCounterVec::new(
-            Opts::new("btp_protocol_violations_total", "Bad frames and refused requests from a peer, by kind"),
+            Opts::new(
+                "btp_protocol_violations_total",
+                "Bad frames and refused requests from a peer, by kind",
+            ),
             &["peer", "kind"],
         )
         .expect("static metric definition");
         let auth_failures = IntCounterVec::new(
-            Opts::new("btp_auth_failures_total", "Refused BTP authentication attempts, by reason"),
+            Opts::new(
+                "btp_auth_failures_total",
+                "Refused BTP authentication attempts, by reason",
+            ),
             &["reason"],
         )
         .expect("static metric definition");
         let balance = GaugeVec::new(
-            Opts::new("ilp_peer_balance", "What the peer owes us in its asset's smallest unit (negative: we owe it)"),
+            Opts::new(
+                "ilp_peer_balance",
+                "What the peer owes us in its asset's smallest unit (negative: we owe it)",
+            ),
             &["peer"],
         )
         .expect("static metric definition");
-        let routes = IntGauge::new("ilp_routes", "Routes in the table being served").expect("static metric definition");
-        let ready = IntGauge::new("dataplane_ready", "1 once the node listens and serves a route table")
+        let routes = IntGauge::new("ilp_routes", "Routes in the table being served")
             .expect("static metric definition");
+        let ready = IntGauge::new(
+            "dataplane_ready",
+            "1 once the node listens and serves a route table",
+        )
+        .expect("static metric definition");
         let metrics = Metrics {
             registry,
             packets,
@@ -127,12 +152,16 @@ impl Metrics {
         ];
         for collector in collectors {
             // Names are distinct constants; a clash would be a programming error caught by tests.
-            self.registry.register(collector).expect("metric names are unique");
+            self.registry
+                .register(collector)
+                .expect("metric names are unique");
         }
     }
 
     pub fn peer(&self, peer: &str) -> PeerMetrics {
-        let packets = |direction: &str, kind: &str| self.packets.with_label_values(&[peer, direction, kind, ""]);
+        let packets = |direction: &str, kind: &str| {
+            self.packets.with_label_values(&[peer, direction, kind, ""])
+        };
         let handles = PeerMetrics {
             incoming_prepares: packets("incoming", "prepare"),
             incoming_fulfills: packets("incoming", "fulfill"),
@@ -144,7 +173,9 @@ impl Metrics {
             peer: peer.to_string(),
         };
         for state in LinkState::ALL {
-            self.link_state.with_label_values(&[peer, state.as_str()]).set(0);
+            self.link_state
+                .with_label_values(&[peer, state.as_str()])
+                .set(0);
         }
         handles
     }
@@ -158,13 +189,18 @@ impl Metrics {
     }
 
     pub fn reject(&self, peer: &PeerMetrics, direction: &str, code: &str) {
-        self.packets.with_label_values(&[&peer.peer, direction, "reject", code]).inc();
+        self.packets
+            .with_label_values(&[&peer.peer, direction, "reject", code])
+            .inc();
     }
 
     pub fn render(&self) -> String {
         let mut out = Vec::new();
         // Encoding our own registry into memory cannot fail short of allocation failure.
-        if TextEncoder::new().encode(&self.registry.gather(), &mut out).is_err() {
+        if TextEncoder::new()
+            .encode(&self.registry.gather(), &mut out)
+            .is_err()
+        {
             return String::new();
         }
         String::from_utf8(out).unwrap_or_default()

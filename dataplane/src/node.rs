@@ -29,10 +29,12 @@ impl Snapshot {
     pub fn build(config: &NodeConfig, metrics: &Metrics) -> Result<Snapshot, ConfigError> {
         let mut peers: HashMap<Arc<str>, Arc<Peer>> = HashMap::with_capacity(config.peers.len());
         for (index, peer_config) in config.peers.iter().enumerate() {
-            let secret = peer_config
-                .secret_ref
-                .resolve()
-                .map_err(|problem| ConfigError::new(format!("peers[{index}].secretRef (peer {})", peer_config.id), problem))?;
+            let secret = peer_config.secret_ref.resolve().map_err(|problem| {
+                ConfigError::new(
+                    format!("peers[{index}].secretRef (peer {})", peer_config.id),
+                    problem,
+                )
+            })?;
             let peer = Peer::new(peer_config.clone(), secret, metrics);
             if let Some(other) = peers.values().find(|p| p.token_digest == peer.token_digest) {
                 return Err(ConfigError::new(
@@ -71,7 +73,9 @@ impl Node {
     pub fn new(config: &NodeConfig) -> Result<Node, ConfigError> {
         let metrics = Metrics::new();
         let snapshot = Snapshot::build(config, &metrics)?;
-        metrics.routes.set(i64::try_from(snapshot.routes.len()).unwrap_or(i64::MAX));
+        metrics
+            .routes
+            .set(i64::try_from(snapshot.routes.len()).unwrap_or(i64::MAX));
         Ok(Node {
             node_id: config.node_id.clone(),
             address: config.ilp_address.clone(),

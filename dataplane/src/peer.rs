@@ -23,7 +23,12 @@ pub enum LinkState {
 }
 
 impl LinkState {
-    pub const ALL: [LinkState; 4] = [LinkState::Connecting, LinkState::Up, LinkState::Backoff, LinkState::Disconnected];
+    pub const ALL: [LinkState; 4] = [
+        LinkState::Connecting,
+        LinkState::Up,
+        LinkState::Backoff,
+        LinkState::Disconnected,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -58,7 +63,11 @@ pub struct Peer {
 impl Peer {
     pub fn new(config: PeerConfig, secret: Secret, metrics: &Metrics) -> Peer {
         let id: Arc<str> = Arc::from(config.id.as_str());
-        let initial = if config.url.is_some() { LinkState::Connecting } else { LinkState::Disconnected };
+        let initial = if config.url.is_some() {
+            LinkState::Connecting
+        } else {
+            LinkState::Disconnected
+        };
         metrics.set_link_state(&id, initial);
         Peer {
             metrics: metrics.peer(&id),

@@ -14,8 +14,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::Bytes;
 use btp_link::{IncomingHandler, LinkError, Violation};
+use bytes::Bytes;
 use proto::Timestamp;
 use proto::ilp::{
     AmountTooLarge, ErrorCode, Fulfill, Prepare, Reject, RejectBuilder, TYPE_FULFILL, TYPE_REJECT,
@@ -46,11 +46,18 @@ impl Node {
         match answer.code {
             None => {
                 from.metrics.incoming_fulfills.inc();
-                self.metrics.forward_duration.with_label_values(&["fulfilled"]).observe(elapsed);
+                self.metrics
+                    .forward_duration
+                    .with_label_values(&["fulfilled"])
+                    .observe(elapsed);
             }
             Some(code) => {
-                self.metrics.reject(&from.metrics, "incoming", code.as_str());
-                self.metrics.forward_duration.with_label_values(&["rejected"]).observe(elapsed);
+                self.metrics
+                    .reject(&from.metrics, "incoming", code.as_str());
+                self.metrics
+                    .forward_duration
+                    .with_label_values(&["rejected"])
+                    .observe(elapsed);
             }
         }
         answer.bytes
@@ -58,19 +65,34 @@ impl Node {
 
     async fn forward(&self, from: &Peer, raw: Bytes) -> Answer {
         if self.is_draining() {
-            return self.reject(ErrorCode::T03_CONNECTOR_BUSY, "connector is shutting down", &[]);
+            return self.reject(
+                ErrorCode::T03_CONNECTOR_BUSY,
+                "connector is shutting down",
+                &[],
+            );
         }
         let mut prepare = match Prepare::decode(raw) {
             Ok(prepare) => prepare,
             Err(error) => {
                 warn!(peer = %from.id, error = %error, "invalid_prepare");
-                self.metrics.violations.with_label_values(&[&from.id, "invalid_prepare"]).inc();
-                return self.reject(ErrorCode::F01_INVALID_PACKET, &format!("invalid packet: {error}"), &[]);
+                self.metrics
+                    .violations
+                    .with_label_values(&[&from.id, "invalid_prepare"])
+                    .inc();
+                return self.reject(
+                    ErrorCode::F01_INVALID_PACKET,
+                    &format!("invalid packet: {error}"),
+                    &[],
+                );
             }
         };
         let now = Timestamp::now();
         if prepare.expires_at() <= now {
-            return self.reject(ErrorCode::R00_TRANSFER_TIMED_OUT, "packet had already expired when it arrived", &[]);
+            return self.reject(
+                ErrorCode::R00_TRANSFER_TIMED_OUT,
+                "packet had already expired when it arrived",
+                &[],
+            );
         }
         let amount = prepare.amount();
         if let Some(maximum) = from.config.max_packet_amount
@@ -89,14 +111,26 @@ impl Node {
         }
         let destination = prepare.destination().as_str();
         if prepare.destination().scheme() == "peer" {
-            return self.reject(ErrorCode::F02_UNREACHABLE, "peer.* addresses are link-local and not served here", &[]);
+            return self.reject(
+                ErrorCode::F02_UNREACHABLE,
+                "peer.* addresses are link-local and not served here",
+                &[],
+            );
         }
         let snapshot = self.snapshot();
         let Some(route) = snapshot.routes.lookup(destination) else {
-            return self.reject(ErrorCode::F02_UNREACHABLE, &format!("no route to {destination}"), &[]);
+            return self.reject(
+                ErrorCode::F02_UNREACHABLE,
+                &format!("no route to {destination}"),
+                &[],
+            );
         };
         let Some(next) = snapshot.peers.get(route.peer) else {
-            return self.reject(ErrorCode::F02_UNREACHABLE, &format!("no route to {destination}"), &[]);
+            return self.reject(
+                ErrorCode::F02_UNREACHABLE,
+                &format!("no route to {destination}"),
+                &[],
+            );
         };
         let Some(link) = next.link() else {
             return self.reject(
@@ -130,7 +164,9 @@ impl Node {
         let condition = *prepare.execution_condition();
         prepare.set_amount(outgoing_amount);
         prepare.set_expires_at(outgoing_expiry);
-        let wait = Duration::from_millis(u64::try_from(outgoing_expiry.unix_ms() - now.unix_ms()).unwrap_or(0));
+        let wait = Duration::from_millis(
+            u64::try_from(outgoing_expiry.unix_ms() - now.unix_ms()).unwrap_or(0),
+        );
         let deadline = tokio::time::Instant::now() + wait;
         next.metrics.outgoing_prepares.inc();
         let reply = link.request(prepare.encode(), deadline).await;
@@ -146,9 +182,13 @@ impl Node {
                         ErrorCode::T01_PEER_UNREACHABLE,
                         format!("link to {} closed while waiting for an answer", next.id),
                     ),
-                    other => (ErrorCode::T00_INTERNAL_ERROR, format!("sending to {} failed: {other}", next.id)),
+                    other => (
+                        ErrorCode::T00_INTERNAL_ERROR,
+                        format!("sending to {} failed: {other}", next.id),
+                    ),
                 };
-                self.metrics.reject(&next.metrics, "outgoing", code.as_str());
+                self.metrics
+                    .reject(&next.metrics, "outgoing", code.as_str());
                 return self.reject(code, &message, &[]);
             }
         };
@@ -170,19 +210,27 @@ impl Node {
                     self.metrics.reject(&next.metrics, "outgoing", "F05");
                     self.reject(
                         ErrorCode::F05_WRONG_CONDITION,
-                        &format!("{} returned a fulfillment that does not match the condition", next.id),
+                        &format!(
+                            "{} returned a fulfillment that does not match the condition",
+                            next.id
+                        ),
                         &[],
                     )
                 }
                 Err(error) => {
                     warn!(peer = %next.id, %error, "invalid_fulfill");
                     self.metrics.reject(&next.metrics, "outgoing", "T00");
-                    self.reject(ErrorCode::T00_INTERNAL_ERROR, &format!("invalid fulfill from {}", next.id), &[])
+                    self.reject(
+                        ErrorCode::T00_INTERNAL_ERROR,
+                        &format!("invalid fulfill from {}", next.id),
+                        &[],
+                    )
                 }
             },
             Some(TYPE_REJECT) => match Reject::decode(reply.clone()) {
                 Ok(reject) => {
-                    self.metrics.reject(&next.metrics, "outgoing", reject.code().as_str());
+                    self.metrics
+                        .reject(&next.metrics, "outgoing", reject.code().as_str());
                     Answer {
                         bytes: reply,
                         code: Some(reject.code()),
@@ -191,13 +239,21 @@ impl Node {
                 Err(error) => {
                     warn!(peer = %next.id, %error, "invalid_reject");
                     self.metrics.reject(&next.metrics, "outgoing", "T00");
-                    self.reject(ErrorCode::T00_INTERNAL_ERROR, &format!("invalid reject from {}", next.id), &[])
+                    self.reject(
+                        ErrorCode::T00_INTERNAL_ERROR,
+                        &format!("invalid reject from {}", next.id),
+                        &[],
+                    )
                 }
             },
             _ => {
                 warn!(peer = %next.id, "invalid_answer");
                 self.metrics.reject(&next.metrics, "outgoing", "T00");
-                self.reject(ErrorCode::T00_INTERNAL_ERROR, &format!("invalid answer from {}", next.id), &[])
+                self.reject(
+                    ErrorCode::T00_INTERNAL_ERROR,
+                    &format!("invalid answer from {}", next.id),
+                    &[],
+                )
             }
         }
     }
@@ -274,7 +330,10 @@ fn scale_amount(amount: u64, from_scale: u8, to_scale: u8) -> Result<u64, (Error
         Ordering::Greater => factor(to_scale - from_scale)
             .and_then(|f| u128::from(amount).checked_mul(f))
             .and_then(|v| u64::try_from(v).ok())
-            .ok_or((ErrorCode::F08_AMOUNT_TOO_LARGE, "amount overflows the next hop's units".to_string())),
+            .ok_or((
+                ErrorCode::F08_AMOUNT_TOO_LARGE,
+                "amount overflows the next hop's units".to_string(),
+            )),
         Ordering::Less => {
             let converted = match factor(from_scale - to_scale) {
                 Some(f) => u128::from(amount) / f,
@@ -303,7 +362,11 @@ impl IncomingHandler for PeerHandler {
     }
 
     fn busy_reject(&self) -> Bytes {
-        self.node.reject_bytes(ErrorCode::T03_CONNECTOR_BUSY, "too many requests in flight on this link", &[])
+        self.node.reject_bytes(
+            ErrorCode::T03_CONNECTOR_BUSY,
+            "too many requests in flight on this link",
+            &[],
+        )
     }
 
     fn violation(&self, violation: Violation) {
@@ -326,9 +389,21 @@ mod tests {
         assert_eq!(scale_amount(123, 2, 4), Ok(12300));
         assert_eq!(scale_amount(12399, 4, 2), Ok(123));
         assert_eq!(scale_amount(0, 4, 2), Ok(0));
-        assert_eq!(scale_amount(99, 4, 2).unwrap_err().0, ErrorCode::R01_INSUFFICIENT_SOURCE_AMOUNT);
-        assert_eq!(scale_amount(u64::MAX, 0, 1).unwrap_err().0, ErrorCode::F08_AMOUNT_TOO_LARGE);
-        assert_eq!(scale_amount(5, 0, 255).unwrap_err().0, ErrorCode::F08_AMOUNT_TOO_LARGE);
-        assert_eq!(scale_amount(5, 255, 0).unwrap_err().0, ErrorCode::R01_INSUFFICIENT_SOURCE_AMOUNT);
+        assert_eq!(
+            scale_amount(99, 4, 2).unwrap_err().0,
+            ErrorCode::R01_INSUFFICIENT_SOURCE_AMOUNT
+        );
+        assert_eq!(
+            scale_amount(u64::MAX, 0, 1).unwrap_err().0,
+            ErrorCode::F08_AMOUNT_TOO_LARGE
+        );
+        assert_eq!(
+            scale_amount(5, 0, 255).unwrap_err().0,
+            ErrorCode::F08_AMOUNT_TOO_LARGE
+        );
+        assert_eq!(
+            scale_amount(5, 255, 0).unwrap_err().0,
+            ErrorCode::R01_INSUFFICIENT_SOURCE_AMOUNT
+        );
     }
 }

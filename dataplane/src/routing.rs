@@ -27,7 +27,10 @@ impl RouteTable {
         P: Into<Box<str>>,
     {
         RouteTable {
-            routes: routes.into_iter().map(|(prefix, peer)| (prefix.into(), peer)).collect(),
+            routes: routes
+                .into_iter()
+                .map(|(prefix, peer)| (prefix.into(), peer))
+                .collect(),
         }
     }
 
@@ -67,7 +70,11 @@ mod tests {
     use super::*;
 
     fn table(routes: &[(&str, &str)]) -> RouteTable {
-        RouteTable::new(routes.iter().map(|(prefix, peer)| (*prefix, Arc::from(*peer))))
+        RouteTable::new(
+            routes
+                .iter()
+                .map(|(prefix, peer)| (*prefix, Arc::from(*peer))),
+        )
     }
 
     fn next_hop(table: &RouteTable, destination: &str) -> Option<String> {
@@ -80,7 +87,11 @@ mod tests {
         assert_eq!(next_hop(&t, "g.alice").as_deref(), Some("a"));
         assert_eq!(next_hop(&t, "g.alice.carol").as_deref(), Some("a"));
         assert_eq!(next_hop(&t, "g.alice.bob.x").as_deref(), Some("b"));
-        assert_eq!(next_hop(&t, "g.alice2").as_deref(), Some("hub"), "g.alice must not catch g.alice2");
+        assert_eq!(
+            next_hop(&t, "g.alice2").as_deref(),
+            Some("hub"),
+            "g.alice must not catch g.alice2"
+        );
         assert_eq!(next_hop(&t, "test.x"), None);
         let m = t.lookup("g.alice.bob.x").unwrap();
         assert_eq!(m.prefix, "g.alice.bob");

@@ -122,7 +122,10 @@ fn validate(bytes: &[u8], allow_bare_scheme: bool) -> Result<(), AddressError> {
     if bytes.len() > MAX_ADDRESS_LEN {
         return Err(AddressError::TooLong(bytes.len()));
     }
-    if let Some(pos) = bytes.iter().position(|&b| !(is_segment_byte(b) || b == b'.')) {
+    if let Some(pos) = bytes
+        .iter()
+        .position(|&b| !(is_segment_byte(b) || b == b'.'))
+    {
         return Err(AddressError::BadCharacter(char_at(bytes, pos)));
     }
     let mut parts = bytes.split(|&b| b == b'.');
@@ -273,6 +276,9 @@ mod tests {
         assert_eq!(validate_prefix("test3"), Ok(()));
         assert_eq!(validate_prefix("g.a"), Ok(()));
         assert_eq!(validate_prefix("g."), Err(AddressError::EmptySegment));
-        assert_eq!(validate_prefix("x"), Err(AddressError::BadScheme("x".into())));
+        assert_eq!(
+            validate_prefix("x"),
+            Err(AddressError::BadScheme("x".into()))
+        );
     }
 }

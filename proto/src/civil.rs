@@ -45,7 +45,8 @@ const fn days_before_month(year: i64, month: u32) -> i64 {
 /// Days since 1970-01-01 of a date the caller has already validated
 /// (`MIN_YEAR..=MAX_YEAR`, month 1..=12, day within the month).
 pub(crate) const fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
-    days_before_year(year) + days_before_month(year, month) + day as i64 - 1
+    days_before_year(year) + days_before_month(year, month) + day as i64
+        - 1
         - EPOCH_DAYS_FROM_YEAR_0
 }
 

@@ -28,7 +28,10 @@ pub enum DecodeError {
     /// A long-form length determinant announcing more than 8 length bytes (`len_of_len`),
     /// or a length that does not fit in `usize` on this platform.
     #[error("length determinant in {field} too large ({len_of_len} length bytes)")]
-    LengthTooLarge { field: &'static str, len_of_len: usize },
+    LengthTooLarge {
+        field: &'static str,
+        len_of_len: usize,
+    },
 
     /// A VarUInt with zero value bytes (`00`).
     #[error("empty VarUInt in {field}")]
@@ -66,7 +69,11 @@ pub enum DecodeError {
 
     /// A variable-length field longer than the protocol allows.
     #[error("{field} is {len} bytes long, at most {max} allowed")]
-    DataTooLong { field: &'static str, len: usize, max: usize },
+    DataTooLong {
+        field: &'static str,
+        len: usize,
+        max: usize,
+    },
 
     /// A text field that must be UTF-8 is not.
     #[error("{field} is not valid UTF-8")]
@@ -116,7 +123,11 @@ impl From<AddressError> for DecodeError {
 pub enum EncodeError {
     /// A data field above its protocol limit (32767 bytes for ILP data).
     #[error("{field} is {len} bytes long, at most {max} allowed")]
-    DataTooLong { field: &'static str, len: usize, max: usize },
+    DataTooLong {
+        field: &'static str,
+        len: usize,
+        max: usize,
+    },
 
     /// A Reject message above 8191 bytes. Messages are not truncated: cutting UTF-8 text
     /// silently would hide the problem from whoever wrote it.

@@ -14,6 +14,31 @@
 //!   bytes (ILP packets ignore bytes after the envelope, per RFC 30; BTP rejects them);
 //! * no input makes a decoder panic or allocate more than the input's size: every length
 //!   read from the wire is checked against the bytes actually present first.
+//!
+//! ```
+//! use bytes::Bytes;
+//! use proto::ilp::{PrepareBuilder, condition_for};
+//! use proto::{Address, Packet, Timestamp};
+//!
+//! let fulfillment = [7u8; 32];
+//! let prepare = PrepareBuilder {
+//!     amount: 10,
+//!     expires_at: Timestamp::parse_ilp(b"20300101000000000").expect("valid"),
+//!     execution_condition: &condition_for(&fulfillment),
+//!     destination: &Address::new("g.alice").expect("valid"),
+//!     data: b"hi",
+//! }
+//! .build()
+//! .expect("data within 32767 bytes");
+//! let wire: Bytes = prepare.encode();
+//! match Packet::decode(wire) {
+//!     Ok(Packet::Prepare(p)) => {
+//!         assert_eq!(p.destination().as_str(), "g.alice");
+//!         assert_eq!(&p.data()[..], b"hi");
+//!     }
+//!     other => panic!("unexpected {other:?}"),
+//! }
+//! ```
 
 pub mod address;
 pub mod btp;

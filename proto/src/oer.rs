@@ -176,7 +176,11 @@ impl<'a> Reader<'a> {
         self.buf.get(range).unwrap_or(&[])
     }
 
-    pub(crate) fn take(&mut self, n: usize, field: &'static str) -> Result<Range<usize>, DecodeError> {
+    pub(crate) fn take(
+        &mut self,
+        n: usize,
+        field: &'static str,
+    ) -> Result<Range<usize>, DecodeError> {
         if n > self.remaining() {
             return Err(DecodeError::UnexpectedEof { field });
         }
@@ -245,7 +249,18 @@ mod tests {
 
     #[test]
     fn length_boundaries_round_trip() {
-        for len in [0usize, 1, 127, 128, 255, 256, 65535, 65536, 1 << 24, usize::MAX] {
+        for len in [
+            0usize,
+            1,
+            127,
+            128,
+            255,
+            256,
+            65535,
+            65536,
+            1 << 24,
+            usize::MAX,
+        ] {
             let mut out = Vec::new();
             write_length(&mut out, len);
             assert_eq!(out.len(), length_prefix_len(len), "len {len}");

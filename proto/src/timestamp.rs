@@ -40,7 +40,8 @@ struct Parts {
 
 impl Timestamp {
     /// 0000-01-01T00:00:00.000Z.
-    pub const MIN: Timestamp = Timestamp(civil::days_from_civil(civil::MIN_YEAR, 1, 1) * MS_PER_DAY);
+    pub const MIN: Timestamp =
+        Timestamp(civil::days_from_civil(civil::MIN_YEAR, 1, 1) * MS_PER_DAY);
     /// 9999-12-31T23:59:59.999Z.
     pub const MAX: Timestamp =
         Timestamp(civil::days_from_civil(civil::MAX_YEAR, 12, 31) * MS_PER_DAY + MS_PER_DAY - 1);
@@ -354,7 +355,10 @@ mod tests {
             b"20170101000060000",      // second 60
         ] {
             assert!(
-                matches!(Timestamp::parse_ilp(bad), Err(DecodeError::InvalidTimestamp(_))),
+                matches!(
+                    Timestamp::parse_ilp(bad),
+                    Err(DecodeError::InvalidTimestamp(_))
+                ),
                 "{}",
                 String::from_utf8_lossy(bad)
             );

@@ -19,8 +19,7 @@ mod common;
 
 use bytes::Bytes;
 use common::{
-    BTP_PACKETS, Failures, ILP_PACKETS, OER_PRIMITIVES, hex_field, iso_to_unix_nanos, name,
-    section,
+    BTP_PACKETS, Failures, ILP_PACKETS, OER_PRIMITIVES, hex_field, iso_to_unix_nanos, name, section,
 };
 use proto::address::{Address, AddressError};
 use proto::btp::{BtpError, BtpPacket, ProtocolData};
@@ -50,9 +49,9 @@ fn expected_ilp_error(name: &str) -> Option<fn(&DecodeError) -> bool> {
                 count: 7,
             }
         },
-        "rs_prepare_invalid_address_char" => |e| {
-            *e == DecodeError::InvalidAddress(AddressError::BadCharacter('*'))
-        },
+        "rs_prepare_invalid_address_char" => {
+            |e| *e == DecodeError::InvalidAddress(AddressError::BadCharacter('*'))
+        }
         "rs_prepare_non_digit_timestamp" => |e| matches!(e, DecodeError::InvalidTimestamp(_)),
         "rs_fulfill_data_outside_envelope" => |e| {
             *e == DecodeError::UnexpectedEof {
@@ -67,9 +66,9 @@ fn expected_ilp_error(name: &str) -> Option<fn(&DecodeError) -> bool> {
         "rs_unknown_type_0x99" => |e| *e == DecodeError::UnknownPacketType(0x99),
         // Pre-RFC layout: condition bytes sit where the 17 timestamp digits must be.
         "js_legacy_prepare_draft_format" => |e| matches!(e, DecodeError::InvalidTimestamp(_)),
-        "js_prepare_invalid_destination_bang" => |e| {
-            *e == DecodeError::InvalidAddress(AddressError::BadCharacter('!'))
-        },
+        "js_prepare_invalid_destination_bang" => {
+            |e| *e == DecodeError::InvalidAddress(AddressError::BadCharacter('!'))
+        }
         _ => return None,
     })
 }
@@ -90,7 +89,9 @@ fn ilp_should_accept(v: &Value) -> Option<bool> {
 }
 
 fn str_field<'a>(d: &'a Value, key: &str) -> &'a str {
-    d[key].as_str().unwrap_or_else(|| panic!("decoded has no string {key:?}"))
+    d[key]
+        .as_str()
+        .unwrap_or_else(|| panic!("decoded has no string {key:?}"))
 }
 
 fn hex_of(d: &Value, key: &str) -> Vec<u8> {
@@ -105,7 +106,10 @@ fn ilp_field_mismatches(packet: &Packet, d: &Value) -> Vec<String> {
             bad.push(what.to_owned());
         }
     };
-    eq("type", u64::from(packet.packet_type()) == d["type"].as_u64().unwrap_or(0));
+    eq(
+        "type",
+        u64::from(packet.packet_type()) == d["type"].as_u64().unwrap_or(0),
+    );
     match packet {
         Packet::Prepare(p) => {
             eq("amount", p.amount().to_string() == str_field(d, "amount"));
@@ -126,18 +130,30 @@ fn ilp_field_mismatches(packet: &Packet, d: &Value) -> Vec<String> {
                 "executionCondition",
                 p.execution_condition()[..] == hex_of(d, "executionCondition")[..],
             );
-            eq("destination", p.destination().as_str() == str_field(d, "destination"));
+            eq(
+                "destination",
+                p.destination().as_str() == str_field(d, "destination"),
+            );
             eq("data", p.data()[..] == hex_of(d, "data")[..]);
-            eq("data_len", Some(p.data().len() as u64) == d["data_len"].as_u64());
+            eq(
+                "data_len",
+                Some(p.data().len() as u64) == d["data_len"].as_u64(),
+            );
         }
         Packet::Fulfill(f) => {
-            eq("fulfillment", f.fulfillment()[..] == hex_of(d, "fulfillment")[..]);
+            eq(
+                "fulfillment",
+                f.fulfillment()[..] == hex_of(d, "fulfillment")[..],
+            );
             eq(
                 "sha256_of_fulfillment",
                 condition_for(f.fulfillment())[..] == hex_of(d, "sha256_of_fulfillment")[..],
             );
             eq("data", f.data()[..] == hex_of(d, "data")[..]);
-            eq("data_len", Some(f.data().len() as u64) == d["data_len"].as_u64());
+            eq(
+                "data_len",
+                Some(f.data().len() as u64) == d["data_len"].as_u64(),
+            );
         }
         Packet::Reject(r) => {
             eq("code", r.code().as_str() == str_field(d, "code"));
@@ -151,14 +167,20 @@ fn ilp_field_mismatches(packet: &Packet, d: &Value) -> Vec<String> {
             );
             eq("message", r.message() == str_field(d, "message"));
             eq("data", r.data()[..] == hex_of(d, "data")[..]);
-            eq("data_len", Some(r.data().len() as u64) == d["data_len"].as_u64());
+            eq(
+                "data_len",
+                Some(r.data().len() as u64) == d["data_len"].as_u64(),
+            );
         }
     }
     let wire = packet.encode();
     let env_len = d["envelope_length"].as_u64().unwrap_or(u64::MAX) as usize;
     let prefix = d["envelope_length_prefix_bytes"].as_u64().unwrap_or(0) as usize;
     eq("envelope_length", wire.len() == 1 + prefix + env_len);
-    eq("envelope_length_prefix_bytes", oer::length_prefix_len(env_len) == prefix);
+    eq(
+        "envelope_length_prefix_bytes",
+        oer::length_prefix_len(env_len) == prefix,
+    );
     bad
 }
 
@@ -190,9 +212,15 @@ fn ilp_packet_vectors() {
                 });
                 // The typed decoder agrees with the dispatching one.
                 let typed = match &packet {
-                    Packet::Prepare(_) => Prepare::decode(Bytes::from(bytes.clone())).map(Packet::from),
-                    Packet::Fulfill(_) => Fulfill::decode(Bytes::from(bytes.clone())).map(Packet::from),
-                    Packet::Reject(_) => Reject::decode(Bytes::from(bytes.clone())).map(Packet::from),
+                    Packet::Prepare(_) => {
+                        Prepare::decode(Bytes::from(bytes.clone())).map(Packet::from)
+                    }
+                    Packet::Fulfill(_) => {
+                        Fulfill::decode(Bytes::from(bytes.clone())).map(Packet::from)
+                    }
+                    Packet::Reject(_) => {
+                        Reject::decode(Bytes::from(bytes.clone())).map(Packet::from)
+                    }
                 };
                 failures.check(typed.as_ref() == Ok(&packet), || {
                     format!("{name}: typed decoder disagrees: {typed:?}")
@@ -204,7 +232,9 @@ fn ilp_packet_vectors() {
                 Some(is_expected) => failures.check(is_expected(&e), || {
                     format!("{name}: refused with unexpected error {e:?}")
                 }),
-                None => failures.push(format!("{name}: refused ({e:?}) but no expected error listed")),
+                None => failures.push(format!(
+                    "{name}: refused ({e:?}) but no expected error listed"
+                )),
             },
         }
     }
@@ -327,14 +357,21 @@ fn protocol_data_mismatches(actual: &[ProtocolData], expected: &Value) -> Vec<St
     };
     let mut bad = Vec::new();
     if actual.len() != expected.len() {
-        bad.push(format!("protocolData count {} != {}", actual.len(), expected.len()));
+        bad.push(format!(
+            "protocolData count {} != {}",
+            actual.len(),
+            expected.len()
+        ));
     }
     for (i, (a, e)) in actual.iter().zip(expected).enumerate() {
         if a.name != str_field(e, "protocolName") {
             bad.push(format!("protocolData[{i}].name {:?}", a.name));
         }
         if Some(u64::from(a.content_type.0)) != e["contentType"].as_u64() {
-            bad.push(format!("protocolData[{i}].contentType {}", a.content_type.0));
+            bad.push(format!(
+                "protocolData[{i}].contentType {}",
+                a.content_type.0
+            ));
         }
         if a.data[..] != hex_of(e, "data_hex")[..] {
             bad.push(format!("protocolData[{i}].data"));
@@ -390,7 +427,10 @@ fn btp_field_mismatches(packet: &BtpPacket, d: &Value) -> Vec<String> {
             bad.push("data".into());
         }
     }
-    bad.extend(protocol_data_mismatches(packet.protocol_data(), &d["protocolData"]));
+    bad.extend(protocol_data_mismatches(
+        packet.protocol_data(),
+        &d["protocolData"],
+    ));
     let wire = packet.encode();
     let contents = d["contents_length"].as_u64().unwrap_or(u64::MAX) as usize;
     if wire.len() != 5 + oer::length_prefix_len(contents) + contents {
@@ -436,7 +476,9 @@ fn btp_packet_vectors() {
                 Some(is_expected) => failures.check(is_expected(&e), || {
                     format!("{name}: refused with unexpected error {e:?}")
                 }),
-                None => failures.push(format!("{name}: refused ({e:?}) but no expected error listed")),
+                None => failures.push(format!(
+                    "{name}: refused ({e:?}) but no expected error listed"
+                )),
             },
         }
     }
@@ -497,7 +539,9 @@ fn length_determinant_vectors() {
             });
             let mut out = Vec::new();
             oer::write_length(&mut out, len);
-            failures.check(out == bytes, || format!("{name}: wrote {}", hex::encode(&out)));
+            failures.check(out == bytes, || {
+                format!("{name}: wrote {}", hex::encode(&out))
+            });
             failures.check(oer::length_prefix_len(len) == bytes.len(), || {
                 format!("{name}: length_prefix_len")
             });
@@ -533,13 +577,17 @@ fn var_uint_vectors() {
         let bytes = hex_field(v, "hex");
         let result = oer::read_var_uint(&bytes);
         if v["valid"] == Value::Bool(true) {
-            let value: u64 = str_field(&v["decoded"], "value").parse().unwrap_or(u64::MAX);
+            let value: u64 = str_field(&v["decoded"], "value")
+                .parse()
+                .unwrap_or(u64::MAX);
             failures.check(result == Ok((value, bytes.len())), || {
                 format!("{name}: read {result:?}")
             });
             let mut out = Vec::new();
             oer::write_var_uint(&mut out, value);
-            failures.check(out == bytes, || format!("{name}: wrote {}", hex::encode(&out)));
+            failures.check(out == bytes, || {
+                format!("{name}: wrote {}", hex::encode(&out))
+            });
         } else {
             let expected = match name {
                 "varuint_bad_00" => DecodeError::EmptyVarUInt { field },
@@ -574,12 +622,17 @@ fn ilp_fixed_timestamp_vectors() {
             let t = std::time::UNIX_EPOCH + std::time::Duration::from_nanos(nanos as u64);
             let got = Timestamp::from_system_time(t).to_ilp();
             failures.check(got[..] == *string.as_bytes(), || {
-                format!("{name}: {from} encoded as {}", String::from_utf8_lossy(&got))
+                format!(
+                    "{name}: {from} encoded as {}",
+                    String::from_utf8_lossy(&got)
+                )
             });
             continue;
         }
         let bytes = hex_field(v, "hex");
-        failures.check(bytes == string.as_bytes(), || format!("{name}: hex != string"));
+        failures.check(bytes == string.as_bytes(), || {
+            format!("{name}: hex != string")
+        });
         let result = Timestamp::parse_ilp(&bytes);
         if v["valid"] == Value::Bool(true) {
             let d = &v["decoded"];
@@ -599,9 +652,10 @@ fn ilp_fixed_timestamp_vectors() {
             }
         } else {
             // Invalid and "disputed" (second 60) are both refused.
-            failures.check(matches!(result, Err(DecodeError::InvalidTimestamp(_))), || {
-                format!("{name}: expected InvalidTimestamp, got {result:?}")
-            });
+            failures.check(
+                matches!(result, Err(DecodeError::InvalidTimestamp(_))),
+                || format!("{name}: expected InvalidTimestamp, got {result:?}"),
+            );
         }
     }
     failures.assert_none("ILP timestamp", vectors.len());
@@ -639,9 +693,10 @@ fn generalized_time_vectors() {
             if let Some(ms) = v["decoded"]["unix_ms"].as_i64() {
                 failures.check(ms == from_string, || format!("{name}: unix_ms vs string"));
             }
-            failures.check(result.as_ref().ok().map(|t| t.unix_ms()) == Some(from_string), || {
-                format!("{name}: parsed {result:?}, expected {from_string}")
-            });
+            failures.check(
+                result.as_ref().ok().map(|t| t.unix_ms()) == Some(from_string),
+                || format!("{name}: parsed {result:?}, expected {from_string}"),
+            );
             if let Ok(t) = result {
                 // Re-encoding always gives `.fffZ`; for a `.fffZ` input that is the input.
                 let out = t.to_generalized();
@@ -656,9 +711,10 @@ fn generalized_time_vectors() {
                 });
             }
         } else {
-            failures.check(matches!(result, Err(DecodeError::InvalidTimestamp(_))), || {
-                format!("{name}: expected InvalidTimestamp, got {result:?}")
-            });
+            failures.check(
+                matches!(result, Err(DecodeError::InvalidTimestamp(_))),
+                || format!("{name}: expected InvalidTimestamp, got {result:?}"),
+            );
         }
     }
     failures.assert_none("GeneralizedTime", vectors.len());
@@ -724,15 +780,15 @@ fn address_vectors() {
         }
         let result = Address::new(address);
         if v["valid"] == Value::Bool(true) {
-            failures.check(
-                matches!(&result, Ok(a) if a.as_str() == address),
-                || format!("{name}: got {result:?}"),
-            );
+            failures.check(matches!(&result, Ok(a) if a.as_str() == address), || {
+                format!("{name}: got {result:?}")
+            });
         } else {
             let expected = expected_address_error(address);
-            failures.check(expected.is_some() && result.as_ref().err() == expected.as_ref(), || {
-                format!("{name}: expected {expected:?}, got {result:?}")
-            });
+            failures.check(
+                expected.is_some() && result.as_ref().err() == expected.as_ref(),
+                || format!("{name}: expected {expected:?}, got {result:?}"),
+            );
         }
     }
     // The Rust source of the `test.alic\xF0` vector used a raw 0xF0 byte, not U+00F0.
@@ -749,7 +805,10 @@ fn uint64_vectors() {
     let mut failures = Failures::default();
     for v in &vectors {
         let bytes = hex_field(v, "hex");
-        let value: u64 = v["decoded"].as_str().and_then(|s| s.parse().ok()).unwrap_or(0);
+        let value: u64 = v["decoded"]
+            .as_str()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0);
         failures.check(value.to_be_bytes()[..] == bytes[..], || {
             format!("{}: encoding differs", name(v))
         });

@@ -13,7 +13,9 @@ use std::time::Duration;
 
 use btp_link::{ClientCredentials, IncomingHandler, Link, LinkError, LinkSettings};
 use bytes::Bytes;
-use proto::ilp::{ErrorCode, Fulfill, FulfillBuilder, Prepare, PrepareBuilder, Reject, RejectBuilder};
+use proto::ilp::{
+    ErrorCode, Fulfill, FulfillBuilder, Prepare, PrepareBuilder, Reject, RejectBuilder,
+};
 use proto::{Address, Timestamp};
 use sha2::{Digest, Sha256};
 
@@ -104,7 +106,11 @@ impl Options {
 
 impl TestPeer {
     /// Dials `url` and authenticates with `token`.
-    pub async fn connect(url: &str, token: &str, options: Options) -> Result<TestPeer, TestPeerError> {
+    pub async fn connect(
+        url: &str,
+        token: &str,
+        options: Options,
+    ) -> Result<TestPeer, TestPeerError> {
         let credentials = ClientCredentials {
             token: token.to_string(),
             username: options.username.clone(),
@@ -137,8 +143,11 @@ impl TestPeer {
         }
         .build()
         .map_err(|e| TestPeerError::Build(e.to_string()))?;
-        self.send_raw(prepare.encode(), payment.expires_in + Duration::from_millis(500))
-            .await
+        self.send_raw(
+            prepare.encode(),
+            payment.expires_in + Duration::from_millis(500),
+        )
+        .await
     }
 
     /// Sends already-encoded ILP bytes (for tests of malformed input) and decodes the answer.
@@ -164,14 +173,16 @@ impl TestPeer {
 fn decode_outcome(answer: Bytes) -> Result<Outcome, TestPeerError> {
     match answer.first().copied() {
         Some(proto::ilp::TYPE_FULFILL) => {
-            let fulfill = Fulfill::decode(answer).map_err(|e| TestPeerError::Answer(e.to_string()))?;
+            let fulfill =
+                Fulfill::decode(answer).map_err(|e| TestPeerError::Answer(e.to_string()))?;
             Ok(Outcome::Fulfilled {
                 fulfillment: *fulfill.fulfillment(),
                 data: fulfill.data().clone(),
             })
         }
         Some(proto::ilp::TYPE_REJECT) => {
-            let reject = Reject::decode(answer).map_err(|e| TestPeerError::Answer(e.to_string()))?;
+            let reject =
+                Reject::decode(answer).map_err(|e| TestPeerError::Answer(e.to_string()))?;
             Ok(Outcome::Rejected {
                 code: reject.code(),
                 triggered_by: reject.triggered_by().map(|a| a.as_str().to_string()),
@@ -179,7 +190,9 @@ fn decode_outcome(answer: Bytes) -> Result<Outcome, TestPeerError> {
                 data: reject.data().clone(),
             })
         }
-        _ => Err(TestPeerError::Answer("neither a Fulfill nor a Reject".into())),
+        _ => Err(TestPeerError::Answer(
+            "neither a Fulfill nor a Reject".into(),
+        )),
     }
 }
 
@@ -203,10 +216,13 @@ impl Receiver {
 
     fn fulfill(&self, fulfillment: &[u8; 32]) -> Bytes {
         self.stats.fulfilled.fetch_add(1, Ordering::Relaxed);
-        FulfillBuilder { fulfillment, data: &[] }
-            .build()
-            .map(|f| f.encode())
-            .unwrap_or_else(|_| self.reject(ErrorCode::T00_INTERNAL_ERROR, "cannot build fulfill"))
+        FulfillBuilder {
+            fulfillment,
+            data: &[],
+        }
+        .build()
+        .map(|f| f.encode())
+        .unwrap_or_else(|_| self.reject(ErrorCode::T00_INTERNAL_ERROR, "cannot build fulfill"))
     }
 }
 
@@ -234,9 +250,9 @@ fn directive(data: &[u8]) -> Directive {
             .map_or(Directive::Fulfill, Directive::Reject),
         (Some("delay"), Some(ms)) => {
             let digits: String = ms.chars().take_while(char::is_ascii_digit).collect();
-            digits
-                .parse::<u64>()
-                .map_or(Directive::Fulfill, |ms| Directive::Delay(Duration::from_millis(ms)))
+            digits.parse::<u64>().map_or(Directive::Fulfill, |ms| {
+                Directive::Delay(Duration::from_millis(ms))
+            })
         }
         _ => Directive::Fulfill,
     }
@@ -262,7 +278,10 @@ impl IncomingHandler for Receiver {
                 if proto::ilp::fulfillment_matches(&fulfillment, prepare.execution_condition()) {
                     self.fulfill(&fulfillment)
                 } else {
-                    self.reject(ErrorCode::F05_WRONG_CONDITION, "condition is not SHA-256(SHA-256(data))")
+                    self.reject(
+                        ErrorCode::F05_WRONG_CONDITION,
+                        "condition is not SHA-256(SHA-256(data))",
+                    )
                 }
             }
         }
@@ -281,15 +300,23 @@ mod tests {
     fn directives_parse() {
         assert!(matches!(directive(b"hello"), Directive::Fulfill));
         assert!(matches!(directive(b"tp:ignore"), Directive::Ignore));
-        assert!(matches!(directive(b"tp:bad-fulfill"), Directive::BadFulfill));
+        assert!(matches!(
+            directive(b"tp:bad-fulfill"),
+            Directive::BadFulfill
+        ));
         assert!(matches!(directive(b"tp:reject:F99"), Directive::Reject(c) if c.as_str() == "F99"));
-        assert!(matches!(directive(b"tp:delay:250:x"), Directive::Delay(d) if d == Duration::from_millis(250)));
+        assert!(
+            matches!(directive(b"tp:delay:250:x"), Directive::Delay(d) if d == Duration::from_millis(250))
+        );
         assert!(matches!(directive(b"tp:reject:zz"), Directive::Fulfill));
     }
 
     #[test]
     fn condition_is_hash_of_fulfillment() {
         let data = b"payment 1";
-        assert!(proto::ilp::fulfillment_matches(&fulfillment_for(data), &condition_for(data)));
+        assert!(proto::ilp::fulfillment_matches(
+            &fulfillment_for(data),
+            &condition_for(data)
+        ));
     }
 }

@@ -11,16 +11,35 @@ use proto::Address;
 use testpeer::{Options, Payment, TestPeer};
 
 #[derive(Parser)]
-#[command(version, about = "A BTP test peer: sends Prepares into a node and fulfills the ones it receives")]
+#[command(
+    version,
+    about = "A BTP test peer: sends Prepares into a node and fulfills the ones it receives"
+)]
 struct Cli {
     /// BTP URL of the node to connect to.
-    #[arg(long, env = "TESTPEER_URL", global = true, default_value = "ws://127.0.0.1:3000")]
+    #[arg(
+        long,
+        env = "TESTPEER_URL",
+        global = true,
+        default_value = "ws://127.0.0.1:3000"
+    )]
     url: String,
     /// The token this peer authenticates with (the node's secret for this peer).
-    #[arg(long, env = "TESTPEER_TOKEN", global = true, hide_env_values = true, default_value = "")]
+    #[arg(
+        long,
+        env = "TESTPEER_TOKEN",
+        global = true,
+        hide_env_values = true,
+        default_value = ""
+    )]
     token: String,
     /// Our ILP address (used in our own Rejects).
-    #[arg(long, env = "TESTPEER_ADDRESS", global = true, default_value = "private.testpeer")]
+    #[arg(
+        long,
+        env = "TESTPEER_ADDRESS",
+        global = true,
+        default_value = "private.testpeer"
+    )]
     address: String,
     #[command(subcommand)]
     command: Command,
@@ -50,7 +69,10 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(runtime) => runtime,
         Err(error) => {
             eprintln!("testpeer: {error}");
@@ -73,20 +95,36 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         .with_context(|| format!("connecting to {}", cli.url))?;
     match cli.command {
         Command::Receive => {
-            eprintln!("testpeer: connected to {}; fulfilling until Ctrl-C", cli.url);
+            eprintln!(
+                "testpeer: connected to {}; fulfilling until Ctrl-C",
+                cli.url
+            );
             tokio::select! {
                 _ = tokio::signal::ctrl_c() => {}
                 reason = peer.link().closed() => anyhow::bail!("link closed: {reason}"),
             }
             Ok(ExitCode::SUCCESS)
         }
-        Command::Send { destination, amount, count, concurrency, data, expires_in_ms } => {
-            let destination = Address::new(&destination).map_err(|e| anyhow::anyhow!("--destination: {e}"))?;
+        Command::Send {
+            destination,
+            amount,
+            count,
+            concurrency,
+            data,
+            expires_in_ms,
+        } => {
+            let destination =
+                Address::new(&destination).map_err(|e| anyhow::anyhow!("--destination: {e}"))?;
             let peer = Arc::new(peer);
             let next = Arc::new(std::sync::atomic::AtomicU64::new(0));
             let mut workers = tokio::task::JoinSet::new();
             for _ in 0..concurrency.clamp(1, 10_000) {
-                let (peer, next, destination, data) = (peer.clone(), next.clone(), destination.clone(), data.clone());
+                let (peer, next, destination, data) = (
+                    peer.clone(),
+                    next.clone(),
+                    destination.clone(),
+                    data.clone(),
+                );
                 workers.spawn(async move {
                     let mut results: BTreeMap<String, u64> = BTreeMap::new();
                     loop {
@@ -101,7 +139,9 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                             expires_in: Duration::from_millis(expires_in_ms),
                         };
                         let key = match peer.send(&payment).await {
-                            Ok(outcome) => outcome.code().map_or("fulfilled".to_string(), |c| c.to_string()),
+                            Ok(outcome) => outcome
+                                .code()
+                                .map_or("fulfilled".to_string(), |c| c.to_string()),
                             Err(error) => format!("error: {error}"),
                         };
                         *results.entry(key).or_default() += 1;
@@ -115,8 +155,15 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 }
             }
             let fulfilled = totals.get("fulfilled").copied().unwrap_or(0);
-            println!("{}", serde_json::json!({ "sent": count, "fulfilled": fulfilled, "results": totals }));
-            Ok(if fulfilled == count { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+            println!(
+                "{}",
+                serde_json::json!({ "sent": count, "fulfilled": fulfilled, "results": totals })
+            );
+            Ok(if fulfilled == count {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            })
         }
     }
 }

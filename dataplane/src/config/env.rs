@@ -41,7 +41,9 @@ pub(super) fn apply_peer_seeds(
     // Group the variables by peer key first, so a peer is created once with all its fields.
     let mut seeds: BTreeMap<String, BTreeMap<&'static str, (&String, &String)>> = BTreeMap::new();
     for (name, value) in env.range(PREFIX.to_string()..) {
-        let Some(rest) = name.strip_prefix(PREFIX) else { break };
+        let Some(rest) = name.strip_prefix(PREFIX) else {
+            break;
+        };
         let Some((key, suffix)) = SUFFIXES
             .iter()
             .find_map(|suffix| rest.strip_suffix(suffix).map(|key| (key, *suffix)))
@@ -51,20 +53,28 @@ pub(super) fn apply_peer_seeds(
         if key.is_empty() {
             continue;
         }
-        seeds.entry(key.to_string()).or_default().insert(suffix, (name, value));
+        seeds
+            .entry(key.to_string())
+            .or_default()
+            .insert(suffix, (name, value));
     }
     for (key, fields) in seeds {
         let index = match peers.iter().position(|p| env_key(&p.id) == key) {
             Some(index) => index,
             None => {
-                let (name, _) = fields.values().next().copied().ok_or_else(|| {
-                    ConfigError::new(format!("{PREFIX}{key}"), "no fields")
-                })?;
+                let (name, _) = fields
+                    .values()
+                    .next()
+                    .copied()
+                    .ok_or_else(|| ConfigError::new(format!("{PREFIX}{key}"), "no fields"))?;
                 let secret_name = format!("{PREFIX}{key}_SECRET");
                 if !fields.contains_key("_SECRET") {
                     return Err(ConfigError::new(
                         name.clone(),
-                        format!("peer {} has no secret: set {secret_name}", key.to_ascii_lowercase()),
+                        format!(
+                            "peer {} has no secret: set {secret_name}",
+                            key.to_ascii_lowercase()
+                        ),
                     ));
                 }
                 peers.push(PeerConfig {
@@ -84,22 +94,28 @@ pub(super) fn apply_peer_seeds(
         let peer = &mut peers[index];
         for (suffix, (name, value)) in fields {
             let number = |value: &str| {
-                value
-                    .parse::<u64>()
-                    .map_err(|_| ConfigError::new(name.clone(), format!("{value:?} is not a whole number")))
+                value.parse::<u64>().map_err(|_| {
+                    ConfigError::new(name.clone(), format!("{value:?} is not a whole number"))
+                })
             };
             match suffix {
                 "_URL" => peer.url = Some(value.clone()),
                 "_SECRET" => peer.secret_ref = SecretRef::Env(name.clone()),
                 "_RELATION" => {
                     peer.relation = Relation::parse(value).ok_or_else(|| {
-                        ConfigError::new(name.clone(), format!("{value:?} is not peer, parent or child"))
+                        ConfigError::new(
+                            name.clone(),
+                            format!("{value:?} is not peer, parent or child"),
+                        )
                     })?
                 }
                 "_ASSET_CODE" => peer.asset_code = value.clone(),
                 "_ASSET_SCALE" => {
                     peer.asset_scale = value.parse::<u8>().map_err(|_| {
-                        ConfigError::new(name.clone(), format!("{value:?} is not an integer 0..=255"))
+                        ConfigError::new(
+                            name.clone(),
+                            format!("{value:?} is not an integer 0..=255"),
+                        )
                     })?
                 }
                 "_MAX_PACKET_AMOUNT" => peer.max_packet_amount = Some(number(value)?),

@@ -130,8 +130,9 @@ impl NodeConfig {
     pub fn from_env_map(env: &BTreeMap<String, String>) -> Result<NodeConfig, ConfigError> {
         let file = match env.get("CONFIG_FILE").filter(|path| !path.is_empty()) {
             Some(path) => {
-                let text = std::fs::read_to_string(path)
-                    .map_err(|e| ConfigError::new("CONFIG_FILE", format!("cannot read {path}: {e}")))?;
+                let text = std::fs::read_to_string(path).map_err(|e| {
+                    ConfigError::new("CONFIG_FILE", format!("cannot read {path}: {e}"))
+                })?;
                 parse_yaml(&text)?
             }
             None => file::FileConfig::default(),
@@ -153,14 +154,21 @@ fn parse_yaml(text: &str) -> Result<file::FileConfig, ConfigError> {
     })
 }
 
-fn build(file: file::FileConfig, env: &BTreeMap<String, String>) -> Result<NodeConfig, ConfigError> {
+fn build(
+    file: file::FileConfig,
+    env: &BTreeMap<String, String>,
+) -> Result<NodeConfig, ConfigError> {
     let get = |name: &str| env.get(name).filter(|v| !v.is_empty()).cloned();
 
-    let address_text = get("ILP_ADDRESS")
-        .or(file.ilp_address)
-        .ok_or_else(|| ConfigError::new("ILP_ADDRESS", "required (or ilpAddress in CONFIG_FILE)"))?;
-    let ilp_address = Address::new(&address_text)
-        .map_err(|e| ConfigError::new("ilpAddress", format!("{address_text:?} is not an ILP address: {e}")))?;
+    let address_text = get("ILP_ADDRESS").or(file.ilp_address).ok_or_else(|| {
+        ConfigError::new("ILP_ADDRESS", "required (or ilpAddress in CONFIG_FILE)")
+    })?;
+    let ilp_address = Address::new(&address_text).map_err(|e| {
+        ConfigError::new(
+            "ilpAddress",
+            format!("{address_text:?} is not an ILP address: {e}"),
+        )
+    })?;
     let default_id = ilp_address
         .as_str()
         .rsplit('.')
@@ -171,21 +179,30 @@ fn build(file: file::FileConfig, env: &BTreeMap<String, String>) -> Result<NodeC
     check_identifier("name", &node_id)?;
 
     let btp = file.btp_server.unwrap_or_default();
-    let btp_host = get("BTP_SERVER_HOST").or(btp.host).unwrap_or_else(|| "0.0.0.0".into());
+    let btp_host = get("BTP_SERVER_HOST")
+        .or(btp.host)
+        .unwrap_or_else(|| "0.0.0.0".into());
     let btp_port = match get("BTP_SERVER_PORT") {
         Some(text) => parse_port("BTP_SERVER_PORT", &text)?,
         None => btp.port.unwrap_or(DEFAULT_BTP_PORT),
     };
     let health = file.health.unwrap_or_default();
-    let health_host = get("HEALTH_CHECK_HOST").or(health.host).unwrap_or_else(|| "0.0.0.0".into());
+    let health_host = get("HEALTH_CHECK_HOST")
+        .or(health.host)
+        .unwrap_or_else(|| "0.0.0.0".into());
     let health_port = match get("HEALTH_CHECK_PORT") {
         Some(text) => parse_port("HEALTH_CHECK_PORT", &text)?,
         None => health.port.unwrap_or(DEFAULT_HEALTH_PORT),
     };
 
     let logging = file.logging.unwrap_or_default();
-    let log_level = get("LOG_LEVEL").or(logging.level).unwrap_or_else(|| "info".into());
-    if !matches!(log_level.as_str(), "trace" | "debug" | "info" | "warn" | "error") {
+    let log_level = get("LOG_LEVEL")
+        .or(logging.level)
+        .unwrap_or_else(|| "info".into());
+    if !matches!(
+        log_level.as_str(),
+        "trace" | "debug" | "info" | "warn" | "error"
+    ) {
         return Err(ConfigError::new(
             "logging.level",
             format!("{log_level:?} is not one of trace, debug, info, warn, error"),
@@ -195,18 +212,23 @@ fn build(file: file::FileConfig, env: &BTreeMap<String, String>) -> Result<NodeC
         None | Some("json") => LogFormat::Json,
         Some("text") => LogFormat::Text,
         Some(other) => {
-            return Err(ConfigError::new("logging.format", format!("{other:?} is not json or text")));
+            return Err(ConfigError::new(
+                "logging.format",
+                format!("{other:?} is not json or text"),
+            ));
         }
     };
 
     let forwarding = forwarding_config(file.forwarding.unwrap_or_default(), &get)?;
 
     let asset = file.asset.unwrap_or_default();
-    let default_asset_code = get("ASSET_CODE").or(asset.code).unwrap_or_else(|| DEFAULT_ASSET_CODE.into());
+    let default_asset_code = get("ASSET_CODE")
+        .or(asset.code)
+        .unwrap_or_else(|| DEFAULT_ASSET_CODE.into());
     let default_asset_scale = match get("ASSET_SCALE") {
-        Some(text) => text
-            .parse::<u8>()
-            .map_err(|_| ConfigError::new("ASSET_SCALE", format!("{text:?} is not an integer 0..=255")))?,
+        Some(text) => text.parse::<u8>().map_err(|_| {
+            ConfigError::new("ASSET_SCALE", format!("{text:?} is not an integer 0..=255"))
+        })?,
         None => asset.scale.unwrap_or(DEFAULT_ASSET_SCALE),
     };
 
@@ -221,7 +243,9 @@ fn build(file: file::FileConfig, env: &BTreeMap<String, String>) -> Result<NodeC
         }
         check_identifier(&field("id"), &section.id)?;
         let secret_ref = match section.secret_ref {
-            Some(text) => SecretRef::parse(&text).map_err(|e| ConfigError::new(field("secretRef"), e))?,
+            Some(text) => {
+                SecretRef::parse(&text).map_err(|e| ConfigError::new(field("secretRef"), e))?
+            }
             None => match env::seeded_secret(env, &section.id) {
                 Some(reference) => reference,
                 None => return Err(ConfigError::new(field("secretRef"), "required")),
@@ -229,14 +253,20 @@ fn build(file: file::FileConfig, env: &BTreeMap<String, String>) -> Result<NodeC
         };
         let relation = match section.relation.as_deref() {
             None => Relation::Peer,
-            Some(text) => Relation::parse(text)
-                .ok_or_else(|| ConfigError::new(field("relation"), format!("{text:?} is not peer, parent or child")))?,
+            Some(text) => Relation::parse(text).ok_or_else(|| {
+                ConfigError::new(
+                    field("relation"),
+                    format!("{text:?} is not peer, parent or child"),
+                )
+            })?,
         };
         peers.push(PeerConfig {
             id: section.id,
             url: section.url,
             relation,
-            asset_code: section.asset_code.unwrap_or_else(|| default_asset_code.clone()),
+            asset_code: section
+                .asset_code
+                .unwrap_or_else(|| default_asset_code.clone()),
             asset_scale: section.asset_scale.unwrap_or(default_asset_scale),
             max_packet_amount: section.max_packet_amount,
             credit_limit: section.credit_limit,
@@ -253,7 +283,13 @@ fn build(file: file::FileConfig, env: &BTreeMap<String, String>) -> Result<NodeC
         })
         .collect();
 
-    env::apply_peer_seeds(env, &mut peers, &mut routes, &default_asset_code, default_asset_scale)?;
+    env::apply_peer_seeds(
+        env,
+        &mut peers,
+        &mut routes,
+        &default_asset_code,
+        default_asset_scale,
+    )?;
 
     let config = NodeConfig {
         node_id,
@@ -277,22 +313,42 @@ fn forwarding_config(
     get: &dyn Fn(&str) -> Option<String>,
 ) -> Result<ForwardingConfig, ConfigError> {
     let defaults = ForwardingConfig::default();
-    let millis = |env_name: &str, file_value: Option<u64>, default: Duration| -> Result<Duration, ConfigError> {
+    let millis = |env_name: &str,
+                  file_value: Option<u64>,
+                  default: Duration|
+     -> Result<Duration, ConfigError> {
         match get(env_name) {
-            Some(text) => text
-                .parse::<u64>()
-                .map(Duration::from_millis)
-                .map_err(|_| ConfigError::new(env_name, format!("{text:?} is not a whole number of milliseconds"))),
+            Some(text) => text.parse::<u64>().map(Duration::from_millis).map_err(|_| {
+                ConfigError::new(
+                    env_name,
+                    format!("{text:?} is not a whole number of milliseconds"),
+                )
+            }),
             None => Ok(file_value.map(Duration::from_millis).unwrap_or(default)),
         }
     };
     let config = ForwardingConfig {
-        expiry_margin: millis("EXPIRY_MARGIN_MS", section.expiry_margin_ms, defaults.expiry_margin)?,
-        max_hold_time: millis("MAX_HOLD_TIME_MS", section.max_hold_time_ms, defaults.max_hold_time)?,
-        shutdown_timeout: millis("SHUTDOWN_TIMEOUT_MS", section.shutdown_timeout_ms, defaults.shutdown_timeout)?,
+        expiry_margin: millis(
+            "EXPIRY_MARGIN_MS",
+            section.expiry_margin_ms,
+            defaults.expiry_margin,
+        )?,
+        max_hold_time: millis(
+            "MAX_HOLD_TIME_MS",
+            section.max_hold_time_ms,
+            defaults.max_hold_time,
+        )?,
+        shutdown_timeout: millis(
+            "SHUTDOWN_TIMEOUT_MS",
+            section.shutdown_timeout_ms,
+            defaults.shutdown_timeout,
+        )?,
     };
     if config.expiry_margin.is_zero() {
-        return Err(ConfigError::new("forwarding.expiryMarginMs", "must be greater than 0"));
+        return Err(ConfigError::new(
+            "forwarding.expiryMarginMs",
+            "must be greater than 0",
+        ));
     }
     if config.max_hold_time < config.expiry_margin * 2 {
         return Err(ConfigError::new(
@@ -308,10 +364,14 @@ fn validate(config: &NodeConfig) -> Result<(), ConfigError> {
     for (index, peer) in config.peers.iter().enumerate() {
         let field = |name: &str| format!("peers[{index}].{name}");
         if !ids.insert(peer.id.as_str()) {
-            return Err(ConfigError::new(field("id"), format!("duplicate peer id {:?}", peer.id)));
+            return Err(ConfigError::new(
+                field("id"),
+                format!("duplicate peer id {:?}", peer.id),
+            ));
         }
         if let Some(url) = &peer.url {
-            btp_link::normalize_url(url).map_err(|e| ConfigError::new(field("url"), e.to_string()))?;
+            btp_link::normalize_url(url)
+                .map_err(|e| ConfigError::new(field("url"), e.to_string()))?;
         }
         let code = &peer.asset_code;
         if code.is_empty() || code.len() > 16 || !code.chars().all(|c| c.is_ascii_alphanumeric()) {
@@ -321,22 +381,38 @@ fn validate(config: &NodeConfig) -> Result<(), ConfigError> {
             ));
         }
         if peer.max_packet_amount == Some(0) {
-            return Err(ConfigError::new(field("maxPacketAmount"), "must be greater than 0 (omit it for no limit)"));
+            return Err(ConfigError::new(
+                field("maxPacketAmount"),
+                "must be greater than 0 (omit it for no limit)",
+            ));
         }
     }
     let mut prefixes = HashSet::new();
     for (index, route) in config.routes.iter().enumerate() {
         let field = |name: &str| format!("routes[{index}].{name}");
-        proto::address::validate_prefix(&route.prefix)
-            .map_err(|e| ConfigError::new(field("prefix"), format!("{:?} is not an ILP prefix: {e}", route.prefix)))?;
+        proto::address::validate_prefix(&route.prefix).map_err(|e| {
+            ConfigError::new(
+                field("prefix"),
+                format!("{:?} is not an ILP prefix: {e}", route.prefix),
+            )
+        })?;
         if route.prefix.starts_with("peer.") || route.prefix == "peer" {
-            return Err(ConfigError::new(field("prefix"), "peer.* addresses are link-local and never routed"));
+            return Err(ConfigError::new(
+                field("prefix"),
+                "peer.* addresses are link-local and never routed",
+            ));
         }
         if !ids.contains(route.peer.as_str()) {
-            return Err(ConfigError::new(field("peer"), format!("unknown peer {:?}", route.peer)));
+            return Err(ConfigError::new(
+                field("peer"),
+                format!("unknown peer {:?}", route.peer),
+            ));
         }
         if !prefixes.insert(route.prefix.as_str()) {
-            return Err(ConfigError::new(field("prefix"), format!("duplicate route for {:?}", route.prefix)));
+            return Err(ConfigError::new(
+                field("prefix"),
+                format!("duplicate route for {:?}", route.prefix),
+            ));
         }
     }
     Ok(())
@@ -345,7 +421,9 @@ fn validate(config: &NodeConfig) -> Result<(), ConfigError> {
 fn check_identifier(field: &str, id: &str) -> Result<(), ConfigError> {
     let valid = !id.is_empty()
         && id.len() <= 64
-        && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.');
+        && id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.');
     if valid {
         Ok(())
     } else {

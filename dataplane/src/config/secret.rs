@@ -39,7 +39,9 @@ impl SecretRef {
                 && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
                 && !name.starts_with(|c: char| c.is_ascii_digit());
             if !valid {
-                return Err("env: must name an environment variable ([A-Za-z_][A-Za-z0-9_]*)".into());
+                return Err(
+                    "env: must name an environment variable ([A-Za-z_][A-Za-z0-9_]*)".into(),
+                );
             }
             return Ok(SecretRef::Env(name.to_string()));
         }
@@ -49,14 +51,19 @@ impl SecretRef {
             }
             return Ok(SecretRef::File(PathBuf::from(path)));
         }
-        Err("must be a secret reference (env:NAME or file:/path); literal secrets are refused".into())
+        Err(
+            "must be a secret reference (env:NAME or file:/path); literal secrets are refused"
+                .into(),
+        )
     }
 
     /// Reads the secret. Errors name the reference, never the value.
     pub fn resolve(&self) -> Result<Secret, String> {
         let value = match self {
             SecretRef::Env(name) => std::env::var(name).map_err(|e| match e {
-                std::env::VarError::NotPresent => format!("{self}: environment variable is not set"),
+                std::env::VarError::NotPresent => {
+                    format!("{self}: environment variable is not set")
+                }
                 std::env::VarError::NotUnicode(_) => format!("{self}: value is not UTF-8"),
             })?,
             SecretRef::File(path) => {
@@ -105,12 +112,19 @@ mod tests {
 
     #[test]
     fn references_parse_and_literals_are_refused() {
-        assert_eq!(SecretRef::parse("env:PEER_B").unwrap(), SecretRef::Env("PEER_B".into()));
+        assert_eq!(
+            SecretRef::parse("env:PEER_B").unwrap(),
+            SecretRef::Env("PEER_B".into())
+        );
         assert_eq!(
             SecretRef::parse("file:/run/secrets/b").unwrap(),
             SecretRef::File("/run/secrets/b".into())
         );
-        assert!(SecretRef::parse("hunter2").unwrap_err().contains("literal secrets are refused"));
+        assert!(
+            SecretRef::parse("hunter2")
+                .unwrap_err()
+                .contains("literal secrets are refused")
+        );
         assert!(SecretRef::parse("env:").is_err());
         assert!(SecretRef::parse("env:1ABC").is_err());
         assert!(SecretRef::parse("file:relative/path").is_err());
@@ -133,7 +147,12 @@ mod tests {
         let secret = SecretRef::File(path.clone()).resolve().unwrap();
         assert_eq!(secret.expose(), "abc");
         std::fs::write(&path, "\n").unwrap();
-        assert!(SecretRef::File(path).resolve().unwrap_err().contains("empty"));
+        assert!(
+            SecretRef::File(path)
+                .resolve()
+                .unwrap_err()
+                .contains("empty")
+        );
         let missing = SecretRef::Env("DATAPLANE_TEST_SURELY_UNSET_VAR".into()).resolve();
         assert!(missing.unwrap_err().contains("not set"));
     }

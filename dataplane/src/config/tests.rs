@@ -3,7 +3,10 @@ use std::collections::BTreeMap;
 use super::*;
 
 fn env(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-    pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
 }
 
 const YAML: &str = r#"
@@ -32,7 +35,10 @@ fn file_config_is_read() {
     let config = NodeConfig::from_yaml(YAML).unwrap();
     assert_eq!(config.node_id, "node-a");
     assert_eq!(config.ilp_address.as_str(), "g.node-a");
-    assert_eq!((config.btp_host.as_str(), config.btp_port), ("127.0.0.1", 3100));
+    assert_eq!(
+        (config.btp_host.as_str(), config.btp_port),
+        ("127.0.0.1", 3100)
+    );
     assert_eq!(config.health_port, DEFAULT_HEALTH_PORT);
     assert_eq!(config.log_level, "debug");
     assert_eq!(config.log_format, LogFormat::Text);
@@ -44,7 +50,13 @@ fn file_config_is_read() {
     assert_eq!(b.secret_ref, SecretRef::Env("NODE_B_SECRET".into()));
     assert_eq!(config.peers[1].relation, Relation::Child);
     assert_eq!(config.peers[1].asset_code, DEFAULT_ASSET_CODE);
-    assert_eq!(config.routes, vec![RouteConfig { prefix: "g.node-c".into(), peer: "node-b".into() }]);
+    assert_eq!(
+        config.routes,
+        vec![RouteConfig {
+            prefix: "g.node-c".into(),
+            peer: "node-b".into()
+        }]
+    );
 }
 
 #[test]
@@ -72,10 +84,18 @@ fn environment_overrides_the_file() {
     assert_eq!(config.log_level, "warn");
     let b = &config.peers[0];
     assert_eq!(b.url.as_deref(), Some("ws://10.0.0.2:3000"));
-    assert_eq!(b.secret_ref, SecretRef::Env("BTP_PEER_NODE_B_SECRET".into()));
+    assert_eq!(
+        b.secret_ref,
+        SecretRef::Env("BTP_PEER_NODE_B_SECRET".into())
+    );
     let carol = config.peers.iter().find(|p| p.id == "carol").unwrap();
     assert_eq!(carol.max_packet_amount, Some(77));
-    assert!(config.routes.iter().any(|r| r.prefix == "g.carol2" && r.peer == "carol"));
+    assert!(
+        config
+            .routes
+            .iter()
+            .any(|r| r.prefix == "g.carol2" && r.peer == "carol")
+    );
 }
 
 #[test]
@@ -88,7 +108,10 @@ fn env_only_configuration_works() {
         ("BTP_PEER_C_ROUTES", "test.c"),
     ]))
     .unwrap();
-    assert_eq!(config.node_id, "b", "node id defaults to the address's last segment");
+    assert_eq!(
+        config.node_id, "b",
+        "node id defaults to the address's last segment"
+    );
     assert_eq!(config.btp_port, DEFAULT_BTP_PORT);
     let ids: Vec<_> = config.peers.iter().map(|p| p.id.as_str()).collect();
     assert_eq!(ids, ["a", "c"]);
@@ -130,14 +153,22 @@ fn bad_configuration_names_the_field() {
             "peers[1].id",
             "duplicate",
         ),
-        ("routes:\n  - { prefix: g.x, peer: nobody }\n", "routes[0].peer", "unknown peer"),
+        (
+            "routes:\n  - { prefix: g.x, peer: nobody }\n",
+            "routes[0].peer",
+            "unknown peer",
+        ),
         (
             "peers:\n  - { id: b, secretRef: 'env:B' }\nroutes:\n  - { prefix: 'g.x!', peer: b }\n",
             "routes[0].prefix",
             "not an ILP prefix",
         ),
         ("logging: { level: loud }\n", "logging.level", "loud"),
-        ("forwarding: { expiryMarginMs: 0 }\n", "forwarding.expiryMarginMs", "greater than 0"),
+        (
+            "forwarding: { expiryMarginMs: 0 }\n",
+            "forwarding.expiryMarginMs",
+            "greater than 0",
+        ),
         ("bogus: 1\n", "CONFIG_FILE", "bogus"),
         (
             "peers:\n  - { id: b, secretRef: 'env:B', assetScale: 300 }\n",
@@ -153,16 +184,27 @@ fn bad_configuration_names_the_field() {
         };
         let error = error_of(&yaml);
         assert_eq!(error.field, *field, "yaml {yaml:?} gave {error}");
-        assert!(error.to_string().contains(needle), "yaml {yaml:?} gave {error}");
+        assert!(
+            error.to_string().contains(needle),
+            "yaml {yaml:?} gave {error}"
+        );
         assert!(!error.to_string().contains('\n'), "one line: {error}");
     }
 }
 
 #[test]
 fn bad_environment_names_the_variable() {
-    let error = NodeConfig::from_env_map(&env(&[("ILP_ADDRESS", "g.a"), ("BTP_SERVER_PORT", "70000")])).unwrap_err();
+    let error = NodeConfig::from_env_map(&env(&[
+        ("ILP_ADDRESS", "g.a"),
+        ("BTP_SERVER_PORT", "70000"),
+    ]))
+    .unwrap_err();
     assert_eq!(error.field, "BTP_SERVER_PORT");
-    let error = NodeConfig::from_env_map(&env(&[("ILP_ADDRESS", "g.a"), ("BTP_PEER_X_URL", "ws://x:1")])).unwrap_err();
+    let error = NodeConfig::from_env_map(&env(&[
+        ("ILP_ADDRESS", "g.a"),
+        ("BTP_PEER_X_URL", "ws://x:1"),
+    ]))
+    .unwrap_err();
     assert_eq!(error.field, "BTP_PEER_X_URL");
     assert!(error.problem.contains("BTP_PEER_X_SECRET"), "{error}");
 }

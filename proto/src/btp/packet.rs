@@ -77,7 +77,8 @@ impl BtpPacket {
     /// The canonical encoding (BTP Error `triggeredAt` always as `YYYYMMDDHHmmss.fffZ`).
     pub fn encode(&self) -> Vec<u8> {
         let contents_len = match self {
-            BtpPacket::Response { protocol_data, .. } | BtpPacket::Message { protocol_data, .. } => {
+            BtpPacket::Response { protocol_data, .. }
+            | BtpPacket::Message { protocol_data, .. } => {
                 protocol_data::list_encoded_len(protocol_data)
             }
             BtpPacket::Error { error, .. } => error.encoded_len(),
@@ -90,7 +91,8 @@ impl BtpPacket {
         out.extend_from_slice(&self.request_id().to_be_bytes());
         oer::write_length(&mut out, contents_len);
         match self {
-            BtpPacket::Response { protocol_data, .. } | BtpPacket::Message { protocol_data, .. } => {
+            BtpPacket::Response { protocol_data, .. }
+            | BtpPacket::Message { protocol_data, .. } => {
                 protocol_data::write_list(&mut out, protocol_data)
             }
             BtpPacket::Error { error, .. } => error.write(&mut out),

@@ -14,11 +14,7 @@ pub(crate) struct Envelope {
 }
 
 /// Reads the type byte and length of an envelope that must be of `expected` type.
-pub(crate) fn read(
-    buf: &[u8],
-    expected: u8,
-    field: &'static str,
-) -> Result<Envelope, DecodeError> {
+pub(crate) fn read(buf: &[u8], expected: u8, field: &'static str) -> Result<Envelope, DecodeError> {
     let mut r = Reader::new(buf, 0, buf.len());
     let found = r.read_u8("ILP packet type")?;
     if found != expected {

@@ -128,13 +128,26 @@ mod tests {
     #[test]
     fn validation_and_class() {
         assert_eq!("F02".parse::<ErrorCode>(), Ok(ErrorCode::F02_UNREACHABLE));
-        assert_eq!(ErrorCode::new(*b"F09").map(|c| c.class()), Ok(ErrorClass::Final));
+        assert_eq!(
+            ErrorCode::new(*b"F09").map(|c| c.class()),
+            Ok(ErrorClass::Final)
+        );
         assert_eq!(ErrorCode::T05_RATE_LIMITED.class(), ErrorClass::Temporary);
-        assert_eq!(ErrorCode::R02_INSUFFICIENT_TIMEOUT.class(), ErrorClass::Relative);
+        assert_eq!(
+            ErrorCode::R02_INSUFFICIENT_TIMEOUT.class(),
+            ErrorClass::Relative
+        );
         for bad in ["L13", "f02", "F0", "F002", "F0x", "", "T\u{0}1"] {
-            assert_eq!(bad.parse::<ErrorCode>(), Err(DecodeError::InvalidErrorCode), "{bad:?}");
+            assert_eq!(
+                bad.parse::<ErrorCode>(),
+                Err(DecodeError::InvalidErrorCode),
+                "{bad:?}"
+            );
         }
-        assert_eq!(ErrorCode::F08_AMOUNT_TOO_LARGE.name(), Some("Amount Too Large"));
+        assert_eq!(
+            ErrorCode::F08_AMOUNT_TOO_LARGE.name(),
+            Some("Amount Too Large")
+        );
         assert_eq!(ErrorCode::new(*b"F09").ok().and_then(|c| c.name()), None);
         assert_eq!(ErrorCode::F02_UNREACHABLE.to_string(), "F02");
     }

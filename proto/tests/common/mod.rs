@@ -31,8 +31,11 @@ pub fn hex_field(v: &Value, key: &str) -> Vec<u8> {
     hex::decode(s).unwrap_or_else(|e| panic!("{}: bad hex in {key:?}: {e}", name(v)))
 }
 
+/// A vector's name and wire bytes.
+pub type Seed = (String, Vec<u8>);
+
 /// The wire bytes of every packet vector, ILP and BTP, valid or not: fuzz seeds.
-pub fn packet_seeds() -> (Vec<(String, Vec<u8>)>, Vec<(String, Vec<u8>)>) {
+pub fn packet_seeds() -> (Vec<Seed>, Vec<Seed>) {
     let ilp = section(ILP_PACKETS, "vectors")
         .iter()
         .map(|v| (name(v).to_owned(), hex_field(v, "hex")))
@@ -99,7 +102,8 @@ pub fn iso_to_unix_nanos(iso: &str) -> i128 {
         zone => {
             let sign = if zone.starts_with('-') { -1 } else { 1 };
             let digits: String = zone[1..].chars().filter(char::is_ascii_digit).collect();
-            sign * (digits[..2].parse::<i128>().unwrap() * 60 + digits[2..4].parse::<i128>().unwrap())
+            sign * (digits[..2].parse::<i128>().unwrap() * 60
+                + digits[2..4].parse::<i128>().unwrap())
         }
     };
     let is_leap = |y: i128| (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
