@@ -63,8 +63,14 @@ where
         let (request_id, request) = match parse_auth(frame) {
             Ok(parsed) => parsed,
             Err((request_id, reason)) => {
-                refuse(&mut ws, request_id, error_code::F01_INVALID_FIELDS, "InvalidFieldsError", &reason)
-                    .await;
+                refuse(
+                    &mut ws,
+                    request_id,
+                    error_code::F01_INVALID_FIELDS,
+                    "InvalidFieldsError",
+                    &reason,
+                )
+                .await;
                 return Err(LinkError::AuthFailed(reason));
             }
         };
@@ -81,8 +87,14 @@ where
             }
             Err(failure) => {
                 let reason = failure.to_string();
-                refuse(&mut ws, Some(request_id), error_code::F00_NOT_ACCEPTED, "NotAcceptedError", &reason)
-                    .await;
+                refuse(
+                    &mut ws,
+                    Some(request_id),
+                    error_code::F00_NOT_ACCEPTED,
+                    "NotAcceptedError",
+                    &reason,
+                )
+                .await;
                 Err(LinkError::AuthFailed(reason))
             }
         }
@@ -111,7 +123,14 @@ where
             Some(Ok(Message::Binary(frame))) => return Ok(frame),
             Some(Ok(Message::Text(_))) => {
                 let reason = "text frame before authentication; BTP is binary".to_string();
-                refuse(ws, None, error_code::F01_INVALID_FIELDS, "InvalidFieldsError", &reason).await;
+                refuse(
+                    ws,
+                    None,
+                    error_code::F01_INVALID_FIELDS,
+                    "InvalidFieldsError",
+                    &reason,
+                )
+                .await;
                 return Err(LinkError::AuthFailed(reason));
             }
             Some(Ok(Message::Close(_))) => {

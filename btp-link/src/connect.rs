@@ -45,10 +45,14 @@ pub fn normalize_url(url: &str) -> Result<String, LinkError> {
         return Err(invalid("missing host"));
     }
     if authority.contains('@') {
-        return Err(invalid("credentials in the URL are not allowed; use a secret reference"));
+        return Err(invalid(
+            "credentials in the URL are not allowed; use a secret reference",
+        ));
     }
     if url.starts_with("wss://") {
-        return Err(invalid("wss:// is not supported by this build yet; terminate TLS in front of the node"));
+        return Err(invalid(
+            "wss:// is not supported by this build yet; terminate TLS in front of the node",
+        ));
     }
     Ok(url.to_string())
 }
@@ -72,9 +76,12 @@ pub async fn connect(
     let url = normalize_url(url)?;
     let limit = settings.auth_timeout;
     let attempt = async {
-        let (mut ws, _) = connect_async_with_config(url.as_str(), Some(settings.websocket_config()), false)
-            .await
-            .map_err(|e| LinkError::Connect(e.to_string()))?;
+        // disable_nagle = true: a link alternates small requests and answers in both
+        // directions, and Nagle + delayed ACKs would hold some of them back ~40 ms.
+        let (mut ws, _) =
+            connect_async_with_config(url.as_str(), Some(settings.websocket_config()), true)
+                .await
+                .map_err(|e| LinkError::Connect(e.to_string()))?;
         let request_id: u32 = rand::random();
         let auth = auth_message(
             request_id,
@@ -87,15 +94,22 @@ pub async fn connect(
         loop {
             let frame = match ws.next().await {
                 None | Some(Ok(Message::Close(_))) => {
-                    return Err(LinkError::AuthFailed("peer closed during authentication".into()));
+                    return Err(LinkError::AuthFailed(
+                        "peer closed during authentication".into(),
+                    ));
                 }
                 Some(Err(e)) => return Err(LinkError::WebSocket(e.to_string())),
                 Some(Ok(Message::Binary(frame))) => frame,
                 Some(Ok(_)) => continue,
             };
             match BtpPacket::decode(frame) {
-                Ok(BtpPacket::Response { request_id: id, .. }) if id == request_id => return Ok(ws),
-                Ok(BtpPacket::Error { request_id: id, error }) if id == request_id => {
+                Ok(BtpPacket::Response { request_id: id, .. }) if id == request_id => {
+                    return Ok(ws);
+                }
+                Ok(BtpPacket::Error {
+                    request_id: id,
+                    error,
+                }) if id == request_id => {
                     return Err(LinkError::AuthRejected {
                         code: String::from_utf8_lossy(&error.code).into_owned(),
                         name: error.name,
@@ -107,7 +121,11 @@ pub async fn connect(
                         "unexpected packet before the auth response".into(),
                     ));
                 }
-                Err(e) => return Err(LinkError::AuthFailed(format!("undecodable auth response: {e}"))),
+                Err(e) => {
+                    return Err(LinkError::AuthFailed(format!(
+                        "undecodable auth response: {e}"
+                    )));
+                }
             }
         }
     };
@@ -126,10 +144,22 @@ mod tests {
 
     #[test]
     fn urls_are_normalized_and_checked() {
-        assert_eq!(normalize_url("ws://127.0.0.1:3000").as_deref(), Ok("ws://127.0.0.1:3000"));
-        assert_eq!(normalize_url("btp+ws://node-b:3000/btp").as_deref(), Ok("ws://node-b:3000/btp"));
-        assert!(matches!(normalize_url("http://x"), Err(LinkError::InvalidUrl { .. })));
-        assert!(matches!(normalize_url("ws://"), Err(LinkError::InvalidUrl { .. })));
+        assert_eq!(
+            normalize_url("ws://127.0.0.1:3000").as_deref(),
+            Ok("ws://127.0.0.1:3000")
+        );
+        assert_eq!(
+            normalize_url("btp+ws://node-b:3000/btp").as_deref(),
+            Ok("ws://node-b:3000/btp")
+        );
+        assert!(matches!(
+            normalize_url("http://x"),
+            Err(LinkError::InvalidUrl { .. })
+        ));
+        assert!(matches!(
+            normalize_url("ws://"),
+            Err(LinkError::InvalidUrl { .. })
+        ));
         let err = normalize_url("btp+ws://alice:s3cret@host:1").unwrap_err();
         assert!(!err.to_string().contains("s3cret"), "{err}");
     }

@@ -66,6 +66,16 @@ where
     }
 }
 
+impl Authenticated<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>> {
+    /// Whether Nagle's algorithm is off on the underlying TCP socket (diagnostics).
+    pub fn tcp_nodelay(&self) -> Option<bool> {
+        match self.ws.get_ref() {
+            tokio_tungstenite::MaybeTlsStream::Plain(tcp) => tcp.nodelay().ok(),
+            _ => None,
+        }
+    }
+}
+
 impl Link {
     /// Sends an ILP Prepare (encoded) and waits for the Fulfill or Reject, at most until
     /// `deadline`. A late answer is dropped.
@@ -179,7 +189,9 @@ impl Shared {
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     // A panic while holding this lock cannot leave the map inconsistent (single inserts and
     // removes), so a poisoned lock is still safe to use.
-    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 #[derive(Clone, Copy)]
@@ -232,20 +244,22 @@ async fn write_loop<S>(
     let mut closed = shared.closed.subscribe();
     let mut ping = tokio::time::interval(settings.ping_interval);
     ping.tick().await;
+    // A write that makes no progress this long means the peer stopped reading.
+    let stall = settings.idle_timeout;
     let result: Result<(), String> = async {
         loop {
             tokio::select! {
                 message = out.recv() => {
                     let Some(message) = message else { return Ok(()) };
-                    sink.feed(message).await.map_err(|e| e.to_string())?;
+                    guarded(sink.feed(message), &mut closed, stall).await?;
                     // Batch whatever else is queued into one flush: fewer syscalls under load.
                     while let Ok(message) = out.try_recv() {
-                        sink.feed(message).await.map_err(|e| e.to_string())?;
+                        guarded(sink.feed(message), &mut closed, stall).await?;
                     }
-                    sink.flush().await.map_err(|e| e.to_string())?;
+                    guarded(sink.flush(), &mut closed, stall).await?;
                 }
                 _ = ping.tick() => {
-                    sink.send(Message::Ping(Bytes::new())).await.map_err(|e| e.to_string())?;
+                    guarded(sink.send(Message::Ping(Bytes::new())), &mut closed, stall).await?;
                 }
                 _ = wait_closed(&mut closed) => return Ok(()),
             }
@@ -270,6 +284,24 @@ async fn write_loop<S>(
         sink.send(Message::Close(Some(close))),
     )
     .await;
+}
+
+/// One socket write, bounded. A peer that stops reading fills the socket buffers and blocks the
+/// write; unbounded, that would pin the writer (and so the socket) forever, even after the link
+/// is closed. Gives up as soon as the link is closed, and fails after `stall` without progress.
+async fn guarded(
+    write: impl std::future::Future<Output = Result<(), tokio_tungstenite::tungstenite::Error>>,
+    closed: &mut watch::Receiver<Option<String>>,
+    stall: std::time::Duration,
+) -> Result<(), String> {
+    tokio::select! {
+        written = timeout(stall, write) => match written {
+            Ok(result) => result.map_err(|e| e.to_string()),
+            Err(_) => Err(format!("peer stopped reading (no progress for {stall:?})")),
+        },
+        // The link is already closed, so the caller's `finish` with this error changes nothing.
+        _ = wait_closed(closed) => Err(String::from("link closed")),
+    }
 }
 
 fn truncate_reason(reason: &str) -> String {

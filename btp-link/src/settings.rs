@@ -41,7 +41,9 @@ impl Default for LinkSettings {
 }
 
 impl LinkSettings {
-    pub(crate) fn websocket_config(&self) -> tokio_tungstenite::tungstenite::protocol::WebSocketConfig {
+    pub(crate) fn websocket_config(
+        &self,
+    ) -> tokio_tungstenite::tungstenite::protocol::WebSocketConfig {
         let mut config = tokio_tungstenite::tungstenite::protocol::WebSocketConfig::default();
         config.max_message_size = Some(self.max_frame_bytes);
         config.max_frame_size = Some(self.max_frame_bytes);
