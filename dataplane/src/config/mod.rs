@@ -3,14 +3,13 @@
 
 mod env;
 mod file;
-mod secret;
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use proto::Address;
 
-pub use secret::{Secret, SecretRef};
+pub use config_model::{PeerConfig, Relation, RouteConfig, Secret, SecretRef};
 
 pub const DEFAULT_BTP_PORT: u16 = 3000;
 pub const DEFAULT_HEALTH_PORT: u16 = 8080;
@@ -38,54 +37,6 @@ impl ConfigError {
 pub enum LogFormat {
     Json,
     Text,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Relation {
-    Peer,
-    Parent,
-    Child,
-}
-
-impl Relation {
-    fn parse(text: &str) -> Option<Relation> {
-        match text {
-            "peer" => Some(Relation::Peer),
-            "parent" => Some(Relation::Parent),
-            "child" => Some(Relation::Child),
-            _ => None,
-        }
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Relation::Peer => "peer",
-            Relation::Parent => "parent",
-            Relation::Child => "child",
-        }
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PeerConfig {
-    pub id: String,
-    /// Set when this node dials the peer; without it, the peer dials us.
-    pub url: Option<String>,
-    pub relation: Relation,
-    pub asset_code: String,
-    pub asset_scale: u8,
-    /// Largest incoming Prepare accepted from this peer (inclusive).
-    pub max_packet_amount: Option<u64>,
-    /// How much this peer may owe us (fulfilled plus in-flight Prepares it sent).
-    pub credit_limit: Option<u64>,
-    pub secret_ref: SecretRef,
-    pub auth_username: Option<String>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RouteConfig {
-    pub prefix: String,
-    pub peer: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -360,78 +311,12 @@ fn forwarding_config(
 }
 
 fn validate(config: &NodeConfig) -> Result<(), ConfigError> {
-    let mut ids = HashSet::new();
-    for (index, peer) in config.peers.iter().enumerate() {
-        let field = |name: &str| format!("peers[{index}].{name}");
-        if !ids.insert(peer.id.as_str()) {
-            return Err(ConfigError::new(
-                field("id"),
-                format!("duplicate peer id {:?}", peer.id),
-            ));
-        }
-        if let Some(url) = &peer.url {
-            btp_link::normalize_url(url)
-                .map_err(|e| ConfigError::new(field("url"), e.to_string()))?;
-        }
-        let code = &peer.asset_code;
-        if code.is_empty() || code.len() > 16 || !code.chars().all(|c| c.is_ascii_alphanumeric()) {
-            return Err(ConfigError::new(
-                field("assetCode"),
-                format!("{code:?} must be 1 to 16 letters or digits"),
-            ));
-        }
-        if peer.max_packet_amount == Some(0) {
-            return Err(ConfigError::new(
-                field("maxPacketAmount"),
-                "must be greater than 0 (omit it for no limit)",
-            ));
-        }
-    }
-    let mut prefixes = HashSet::new();
-    for (index, route) in config.routes.iter().enumerate() {
-        let field = |name: &str| format!("routes[{index}].{name}");
-        proto::address::validate_prefix(&route.prefix).map_err(|e| {
-            ConfigError::new(
-                field("prefix"),
-                format!("{:?} is not an ILP prefix: {e}", route.prefix),
-            )
-        })?;
-        if route.prefix.starts_with("peer.") || route.prefix == "peer" {
-            return Err(ConfigError::new(
-                field("prefix"),
-                "peer.* addresses are link-local and never routed",
-            ));
-        }
-        if !ids.contains(route.peer.as_str()) {
-            return Err(ConfigError::new(
-                field("peer"),
-                format!("unknown peer {:?}", route.peer),
-            ));
-        }
-        if !prefixes.insert(route.prefix.as_str()) {
-            return Err(ConfigError::new(
-                field("prefix"),
-                format!("duplicate route for {:?}", route.prefix),
-            ));
-        }
-    }
-    Ok(())
+    config_model::validate_table(&config.peers, &config.routes)
+        .map_err(|e| ConfigError::new(e.field, e.problem))
 }
 
 fn check_identifier(field: &str, id: &str) -> Result<(), ConfigError> {
-    let valid = !id.is_empty()
-        && id.len() <= 64
-        && id
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.');
-    if valid {
-        Ok(())
-    } else {
-        Err(ConfigError::new(
-            field,
-            format!("{id:?} must be 1 to 64 characters of letters, digits, '-', '_' or '.'"),
-        ))
-    }
+    config_model::check_identifier(id).map_err(|problem| ConfigError::new(field, problem))
 }
 
 fn parse_port(field: &str, text: &str) -> Result<u16, ConfigError> {

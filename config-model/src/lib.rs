@@ -1,0 +1,71 @@
+//! Peers and routes as both planes see them, with the rules that make them valid.
+//!
+//! The control plane checks API input with these rules before storing anything; the data plane
+//! checks its YAML and every pushed snapshot with the same rules, so the two can never
+//! disagree about what a valid peer is.
+
+mod peer;
+mod route;
+pub mod secret;
+
+pub use peer::{PeerConfig, PeerField, Relation, check_identifier};
+pub use route::{RouteConfig, check_route_prefix};
+pub use secret::{Secret, SecretRef};
+
+use std::collections::HashSet;
+
+/// What is wrong with one field of a peer.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{}: {problem}", field.yaml_name())]
+pub struct FieldError {
+    pub field: PeerField,
+    pub problem: String,
+}
+
+/// A problem in a whole table of peers and routes, located by index.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{field}: {problem}")]
+pub struct TableError {
+    /// e.g. `peers[2].url` or `routes[0].peer`.
+    pub field: String,
+    pub problem: String,
+}
+
+/// Checks every peer and route, and the table as a whole: unique peer ids, unique prefixes,
+/// and routes that name existing peers.
+pub fn validate_table(peers: &[PeerConfig], routes: &[RouteConfig]) -> Result<(), TableError> {
+    let mut ids = HashSet::with_capacity(peers.len());
+    for (index, peer) in peers.iter().enumerate() {
+        peer.validate().map_err(|e| TableError {
+            field: format!("peers[{index}].{}", e.field.yaml_name()),
+            problem: e.problem,
+        })?;
+        if !ids.insert(peer.id.as_str()) {
+            return Err(TableError {
+                field: format!("peers[{index}].id"),
+                problem: format!("duplicate peer id {:?}", peer.id),
+            });
+        }
+    }
+    let mut prefixes = HashSet::with_capacity(routes.len());
+    for (index, route) in routes.iter().enumerate() {
+        let field = |name: &str| format!("routes[{index}].{name}");
+        check_route_prefix(&route.prefix).map_err(|problem| TableError {
+            field: field("prefix"),
+            problem,
+        })?;
+        if !ids.contains(route.peer.as_str()) {
+            return Err(TableError {
+                field: field("peer"),
+                problem: format!("unknown peer {:?}", route.peer),
+            });
+        }
+        if !prefixes.insert(route.prefix.as_str()) {
+            return Err(TableError {
+                field: field("prefix"),
+                problem: format!("duplicate route for {:?}", route.prefix),
+            });
+        }
+    }
+    Ok(())
+}

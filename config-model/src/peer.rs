@@ -1,0 +1,221 @@
+//! A peer's settings and their rules.
+
+use crate::{FieldError, SecretRef};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Relation {
+    Peer,
+    Parent,
+    Child,
+}
+
+impl Relation {
+    pub fn parse(text: &str) -> Option<Relation> {
+        match text {
+            "peer" => Some(Relation::Peer),
+            "parent" => Some(Relation::Parent),
+            "child" => Some(Relation::Child),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Relation::Peer => "peer",
+            Relation::Parent => "parent",
+            Relation::Child => "child",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PeerConfig {
+    pub id: String,
+    /// Set when this node dials the peer; without it, the peer dials us.
+    pub url: Option<String>,
+    pub relation: Relation,
+    pub asset_code: String,
+    pub asset_scale: u8,
+    /// Largest incoming Prepare accepted from this peer (inclusive).
+    pub max_packet_amount: Option<u64>,
+    /// How much this peer may owe us (fulfilled plus in-flight Prepares it sent).
+    pub credit_limit: Option<u64>,
+    pub secret_ref: SecretRef,
+    pub auth_username: Option<String>,
+}
+
+/// A peer's fields, named as operators write them in YAML and as the gRPC API names them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PeerField {
+    Id,
+    Url,
+    Relation,
+    AssetCode,
+    AssetScale,
+    MaxPacketAmount,
+    CreditLimit,
+    SecretRef,
+    AuthUsername,
+}
+
+impl PeerField {
+    pub fn yaml_name(self) -> &'static str {
+        match self {
+            PeerField::Id => "id",
+            PeerField::Url => "url",
+            PeerField::Relation => "relation",
+            PeerField::AssetCode => "assetCode",
+            PeerField::AssetScale => "assetScale",
+            PeerField::MaxPacketAmount => "maxPacketAmount",
+            PeerField::CreditLimit => "creditLimit",
+            PeerField::SecretRef => "secretRef",
+            PeerField::AuthUsername => "authUsername",
+        }
+    }
+
+    pub fn proto_name(self) -> &'static str {
+        match self {
+            PeerField::Id => "id",
+            PeerField::Url => "url",
+            PeerField::Relation => "relation",
+            PeerField::AssetCode => "asset_code",
+            PeerField::AssetScale => "asset_scale",
+            PeerField::MaxPacketAmount => "max_packet_amount",
+            PeerField::CreditLimit => "credit_limit",
+            PeerField::SecretRef => "secret_ref",
+            PeerField::AuthUsername => "auth_username",
+        }
+    }
+}
+
+/// Ids of nodes and peers: 1 to 64 letters, digits, `-`, `_` or `.`.
+pub fn check_identifier(id: &str) -> Result<(), String> {
+    let valid = !id.is_empty()
+        && id.len() <= 64
+        && id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.');
+    if valid {
+        Ok(())
+    } else {
+        Err(format!(
+            "{id:?} must be 1 to 64 characters of letters, digits, '-', '_' or '.'"
+        ))
+    }
+}
+
+impl PeerConfig {
+    pub fn validate(&self) -> Result<(), FieldError> {
+        let fail = |field, problem: String| Err(FieldError { field, problem });
+        if let Err(problem) = check_identifier(&self.id) {
+            return fail(PeerField::Id, problem);
+        }
+        if let Some(url) = &self.url
+            && let Err(e) = btp_link::normalize_url(url)
+        {
+            return fail(PeerField::Url, e.to_string());
+        }
+        let code = &self.asset_code;
+        if code.is_empty() || code.len() > 16 || !code.chars().all(|c| c.is_ascii_alphanumeric()) {
+            return fail(
+                PeerField::AssetCode,
+                format!("{code:?} must be 1 to 16 letters or digits"),
+            );
+        }
+        if self.max_packet_amount == Some(0) {
+            return fail(
+                PeerField::MaxPacketAmount,
+                "must be greater than 0 (omit it for no limit)".into(),
+            );
+        }
+        if let Some(username) = &self.auth_username
+            && (username.is_empty() || username.len() > 256)
+        {
+            return fail(
+                PeerField::AuthUsername,
+                "must be 1 to 256 characters when set".into(),
+            );
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn peer() -> PeerConfig {
+        PeerConfig {
+            id: "b".into(),
+            url: Some("ws://127.0.0.1:3000".into()),
+            relation: Relation::Peer,
+            asset_code: "USD".into(),
+            asset_scale: 9,
+            max_packet_amount: None,
+            credit_limit: None,
+            secret_ref: SecretRef::Env("B".into()),
+            auth_username: None,
+        }
+    }
+
+    #[test]
+    fn each_rule_names_its_field() {
+        assert!(peer().validate().is_ok());
+        let cases: Vec<(PeerConfig, PeerField)> = vec![
+            (
+                PeerConfig {
+                    id: "".into(),
+                    ..peer()
+                },
+                PeerField::Id,
+            ),
+            (
+                PeerConfig {
+                    id: "a b".into(),
+                    ..peer()
+                },
+                PeerField::Id,
+            ),
+            (
+                PeerConfig {
+                    url: Some("http://x".into()),
+                    ..peer()
+                },
+                PeerField::Url,
+            ),
+            (
+                PeerConfig {
+                    asset_code: "".into(),
+                    ..peer()
+                },
+                PeerField::AssetCode,
+            ),
+            (
+                PeerConfig {
+                    asset_code: "U$D".into(),
+                    ..peer()
+                },
+                PeerField::AssetCode,
+            ),
+            (
+                PeerConfig {
+                    max_packet_amount: Some(0),
+                    ..peer()
+                },
+                PeerField::MaxPacketAmount,
+            ),
+            (
+                PeerConfig {
+                    auth_username: Some("".into()),
+                    ..peer()
+                },
+                PeerField::AuthUsername,
+            ),
+        ];
+        for (peer, field) in cases {
+            assert_eq!(peer.validate().unwrap_err().field, field, "{peer:?}");
+        }
+        assert_eq!(PeerField::AssetCode.proto_name(), "asset_code");
+        assert_eq!(PeerField::AssetCode.yaml_name(), "assetCode");
+    }
+}
