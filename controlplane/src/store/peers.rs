@@ -1,0 +1,231 @@
+//! Peers: settings, secret reference (never the secret), provenance, etag.
+
+use config_model::{PeerConfig, Relation, SecretRef};
+use sqlx::Row;
+use sqlx::sqlite::SqliteRow;
+
+use super::{Source, Store, StoreError, now_ms, parse_u64};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredPeer {
+    pub config: PeerConfig,
+    pub source: Source,
+    pub created_at_ms: i64,
+    pub updated_at_ms: i64,
+    pub etag: String,
+}
+
+fn new_etag() -> String {
+    let bytes: [u8; 8] = rand::random();
+    hex::encode(bytes)
+}
+
+fn from_row(row: &SqliteRow) -> Result<StoredPeer, StoreError> {
+    let corrupt = |problem: String| StoreError::Corrupt {
+        table: "peers",
+        problem,
+    };
+    let relation: String = row.try_get("relation")?;
+    let secret_ref: String = row.try_get("secret_ref")?;
+    let scale: i64 = row.try_get("asset_scale")?;
+    Ok(StoredPeer {
+        config: PeerConfig {
+            id: row.try_get("id")?,
+            url: row.try_get("url")?,
+            relation: Relation::parse(&relation)
+                .ok_or_else(|| corrupt(format!("relation {relation:?}")))?,
+            asset_code: row.try_get("asset_code")?,
+            asset_scale: u8::try_from(scale)
+                .map_err(|_| corrupt(format!("asset_scale {scale}")))?,
+            max_packet_amount: parse_u64(row.try_get("max_packet_amount")?, "peers")?,
+            credit_limit: parse_u64(row.try_get("credit_limit")?, "peers")?,
+            secret_ref: SecretRef::parse(&secret_ref).map_err(corrupt)?,
+            auth_username: row.try_get("auth_username")?,
+        },
+        source: Source::parse(&row.try_get::<String, _>("source")?, "peers")?,
+        created_at_ms: row.try_get("created_at_ms")?,
+        updated_at_ms: row.try_get("updated_at_ms")?,
+        etag: row.try_get("etag")?,
+    })
+}
+
+impl Store {
+    /// Stores a new peer; its times and etag are set here.
+    pub async fn create_peer(
+        &self,
+        config: &PeerConfig,
+        source: Source,
+    ) -> Result<StoredPeer, StoreError> {
+        let now = now_ms();
+        let peer = StoredPeer {
+            config: config.clone(),
+            source,
+            created_at_ms: now,
+            updated_at_ms: now,
+            etag: new_etag(),
+        };
+        let result = sqlx::query(
+            "INSERT INTO peers (id, url, relation, asset_code, asset_scale, max_packet_amount, credit_limit,
+                                secret_ref, auth_username, source, created_at_ms, updated_at_ms, etag)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&config.id)
+        .bind(&config.url)
+        .bind(config.relation.as_str())
+        .bind(&config.asset_code)
+        .bind(i64::from(config.asset_scale))
+        .bind(config.max_packet_amount.map(|v| v.to_string()))
+        .bind(config.credit_limit.map(|v| v.to_string()))
+        .bind(config.secret_ref.to_string())
+        .bind(&config.auth_username)
+        .bind(source.as_str())
+        .bind(now)
+        .bind(now)
+        .bind(&peer.etag)
+        .execute(&self.pool)
+        .await;
+        match result {
+            Ok(_) => Ok(peer),
+            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
+                Err(StoreError::AlreadyExists {
+                    what: "peer",
+                    id: config.id.clone(),
+                })
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    pub async fn get_peer(&self, id: &str) -> Result<Option<StoredPeer>, StoreError> {
+        let row = sqlx::query("SELECT * FROM peers WHERE id = ?")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(from_row).transpose()
+    }
+
+    /// Peers ordered by id, starting after `after`, at most `limit`.
+    pub async fn list_peers(
+        &self,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<StoredPeer>, StoreError> {
+        let rows = sqlx::query("SELECT * FROM peers WHERE id > ? ORDER BY id LIMIT ?")
+            .bind(after.unwrap_or(""))
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(from_row).collect()
+    }
+
+    pub async fn all_peers(&self) -> Result<Vec<StoredPeer>, StoreError> {
+        self.list_peers(None, u32::MAX).await
+    }
+
+    /// Replaces a peer's settings if `expected_etag` (when given) is current.
+    pub async fn update_peer(
+        &self,
+        config: &PeerConfig,
+        expected_etag: Option<&str>,
+    ) -> Result<StoredPeer, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let row = sqlx::query("SELECT * FROM peers WHERE id = ?")
+            .bind(&config.id)
+            .fetch_optional(&mut *tx)
+            .await?;
+        let current =
+            row.as_ref()
+                .map(from_row)
+                .transpose()?
+                .ok_or_else(|| StoreError::NotFound {
+                    what: "peer",
+                    id: config.id.clone(),
+                })?;
+        if let Some(given) = expected_etag
+            && given != current.etag
+        {
+            return Err(StoreError::StaleEtag {
+                given: given.to_string(),
+                current: current.etag,
+            });
+        }
+        let updated = StoredPeer {
+            config: config.clone(),
+            updated_at_ms: now_ms().max(current.updated_at_ms),
+            etag: new_etag(),
+            ..current
+        };
+        sqlx::query(
+            "UPDATE peers SET url = ?, relation = ?, asset_code = ?, asset_scale = ?, max_packet_amount = ?,
+                              credit_limit = ?, secret_ref = ?, auth_username = ?, updated_at_ms = ?, etag = ?
+             WHERE id = ?",
+        )
+        .bind(&config.url)
+        .bind(config.relation.as_str())
+        .bind(&config.asset_code)
+        .bind(i64::from(config.asset_scale))
+        .bind(config.max_packet_amount.map(|v| v.to_string()))
+        .bind(config.credit_limit.map(|v| v.to_string()))
+        .bind(config.secret_ref.to_string())
+        .bind(&config.auth_username)
+        .bind(updated.updated_at_ms)
+        .bind(&updated.etag)
+        .bind(&config.id)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(updated)
+    }
+
+    /// Deletes a peer. With `delete_routes`, its routes go too (returned); without, a peer
+    /// that still has routes is refused.
+    pub async fn delete_peer(
+        &self,
+        id: &str,
+        expected_etag: Option<&str>,
+        delete_routes: bool,
+    ) -> Result<(StoredPeer, Vec<String>), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let row = sqlx::query("SELECT * FROM peers WHERE id = ?")
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await?;
+        let current =
+            row.as_ref()
+                .map(from_row)
+                .transpose()?
+                .ok_or_else(|| StoreError::NotFound {
+                    what: "peer",
+                    id: id.to_string(),
+                })?;
+        if let Some(given) = expected_etag
+            && given != current.etag
+        {
+            return Err(StoreError::StaleEtag {
+                given: given.to_string(),
+                current: current.etag,
+            });
+        }
+        let routes: Vec<String> =
+            sqlx::query_scalar("SELECT prefix FROM routes WHERE peer_id = ? ORDER BY prefix")
+                .bind(id)
+                .fetch_all(&mut *tx)
+                .await?;
+        if !routes.is_empty() && !delete_routes {
+            return Err(StoreError::PeerHasRoutes {
+                peer: id.to_string(),
+                routes,
+            });
+        }
+        sqlx::query("DELETE FROM routes WHERE peer_id = ?")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("DELETE FROM peers WHERE id = ?")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok((current, routes))
+    }
+}
