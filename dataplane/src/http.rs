@@ -31,8 +31,8 @@ async fn health(State(node): State<Arc<Node>>) -> Response {
             let balance = peer.balance.snapshot();
             json!({
                 "id": &*peer.id,
-                "relation": peer.config.relation.as_str(),
-                "url": peer.config.url,
+                "relation": peer.settings().relation.as_str(),
+                "url": peer.settings().url,
                 "linkState": status.state.as_str(),
                 "lastError": status.last_error,
                 "stateSinceMs": status.since.duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0),

@@ -42,7 +42,7 @@ pub enum StartError {
 
 /// Runs a node until `shutdown` resolves, then drains and stops.
 pub async fn run(config: NodeConfig, shutdown: impl Future<Output = ()>) -> Result<(), StartError> {
-    let node = Arc::new(Node::new(&config)?);
+    let node = Arc::new(Node::new(&config));
     let btp_address = format!("{}:{}", config.btp_host, config.btp_port);
     let btp_listener =
         TcpListener::bind(&btp_address)
@@ -71,7 +71,6 @@ pub async fn run(config: NodeConfig, shutdown: impl Future<Output = ()>) -> Resu
         .map(|a| a.port())
         .unwrap_or(config.health_port);
 
-    let (stop_links, stop) = watch::channel(false);
     let (stop_http, http_stop) = watch::channel(false);
     let mut tasks = tokio::task::JoinSet::new();
     let router = http::router(node.clone());
@@ -86,13 +85,10 @@ pub async fn run(config: NodeConfig, shutdown: impl Future<Output = ()>) -> Resu
             warn!(%error, "health_server_failed");
         }
     });
-    tasks.spawn(links::serve(node.clone(), btp_listener, stop.clone()));
+    node.apply(&config.peers, &config.routes)
+        .map_err(ConfigError::from)?;
+    tasks.spawn(links::serve(node.clone(), btp_listener, node.stop_signal()));
     node.set_listening();
-    for peer in node.snapshot().peers.values() {
-        if peer.config.url.is_some() {
-            tasks.spawn(links::dial(node.clone(), peer.clone(), stop.clone()));
-        }
-    }
     info!(
         nodeId = %node.node_id,
         ilpAddress = %node.address,
@@ -108,7 +104,7 @@ pub async fn run(config: NodeConfig, shutdown: impl Future<Output = ()>) -> Resu
     info!(nodeId = %node.node_id, inFlight = node.in_flight(), "connector_draining");
     node.start_draining();
     let drained = wait_for_drain(&node, config.forwarding.shutdown_timeout).await;
-    let _ = stop_links.send(true);
+    node.stop();
     for peer in node.snapshot().peers.values() {
         peer.close_link("node shutting down");
     }

@@ -76,7 +76,7 @@ async fn accept_peer(node: Arc<Node>, stream: TcpStream, remote: SocketAddr) {
     peer.link_up(link.clone(), &node.metrics);
     info!(peer = %peer.id, remote = %remote, direction = "incoming", "link_up");
     let reason = link.closed().await;
-    let next = if peer.config.url.is_some() {
+    let next = if peer.settings().url.is_some() {
         LinkState::Backoff
     } else {
         LinkState::Disconnected
@@ -88,12 +88,12 @@ async fn accept_peer(node: Arc<Node>, stream: TcpStream, remote: SocketAddr) {
 
 /// Keeps a link to `peer` (which has a URL) up until `stop` turns true.
 pub async fn dial(node: Arc<Node>, peer: Arc<Peer>, mut stop: watch::Receiver<bool>) {
-    let Some(url) = peer.config.url.clone() else {
+    let Some(url) = peer.settings().url.clone() else {
         return;
     };
     let credentials = ClientCredentials {
         token: peer.secret.expose().to_string(),
-        username: peer.config.auth_username.clone(),
+        username: peer.settings().auth_username.clone(),
     };
     let mut backoff = Backoff::new(RECONNECT_INITIAL, RECONNECT_MAX);
     loop {
@@ -101,6 +101,7 @@ pub async fn dial(node: Arc<Node>, peer: Arc<Peer>, mut stop: watch::Receiver<bo
         let connected = tokio::select! {
             connected = btp_link::connect(&url, &credentials, &node.link_settings) => connected,
             _ = stop.wait_for(|stop| *stop) => return,
+            _ = peer.retired() => return,
         };
         match connected {
             Ok(authenticated) => {
@@ -118,6 +119,7 @@ pub async fn dial(node: Arc<Node>, peer: Arc<Peer>, mut stop: watch::Receiver<bo
                         link.close("node shutting down");
                         return;
                     }
+                    _ = peer.retired() => return,
                 };
                 peer.link_down(&link, &reason, LinkState::Backoff, &node.metrics);
                 warn!(peer = %peer.id, reason = %reason, "link_down");
@@ -135,6 +137,7 @@ pub async fn dial(node: Arc<Node>, peer: Arc<Peer>, mut stop: watch::Receiver<bo
         tokio::select! {
             _ = tokio::time::sleep(delay) => {}
             _ = stop.wait_for(|stop| *stop) => return,
+            _ = peer.retired() => return,
         }
     }
 }

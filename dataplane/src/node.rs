@@ -12,47 +12,75 @@ use proto::Address;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
+use config_model::{PeerConfig, RouteConfig};
+use tokio::sync::watch;
+
 use crate::config::{ConfigError, ForwardingConfig, NodeConfig};
 use crate::metrics::Metrics;
 use crate::peer::Peer;
 use crate::routing::RouteTable;
 
 /// Peers and routes, replaced as a whole and read without locks on the packet path.
+#[derive(Default)]
 pub struct Snapshot {
     pub peers: HashMap<Arc<str>, Arc<Peer>>,
     pub routes: RouteTable,
 }
 
-impl Snapshot {
-    /// Resolves every peer's secret (here, at the edge) and builds the table. Fails on an
-    /// unresolvable reference or two peers sharing a token, naming the peers, never the secret.
-    pub fn build(config: &NodeConfig, metrics: &Metrics) -> Result<Snapshot, ConfigError> {
-        let mut peers: HashMap<Arc<str>, Arc<Peer>> = HashMap::with_capacity(config.peers.len());
-        for (index, peer_config) in config.peers.iter().enumerate() {
-            let secret = peer_config.secret_ref.resolve().map_err(|problem| {
-                ConfigError::new(
-                    format!("peers[{index}].secretRef (peer {})", peer_config.id),
-                    problem,
-                )
-            })?;
-            let peer = Peer::new(peer_config.clone(), secret, metrics);
-            if let Some(other) = peers.values().find(|p| p.token_digest == peer.token_digest) {
-                return Err(ConfigError::new(
-                    format!("peers[{index}].secretRef"),
-                    format!(
-                        "peers {} and {} resolve to the same secret; tokens identify peers and must be unique",
-                        other.id, peer.id
-                    ),
-                ));
-            }
-            peers.insert(peer.id.clone(), Arc::new(peer));
+/// Why a new table of peers and routes was not applied. The old table keeps serving.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ApplyError {
+    #[error("{0}")]
+    Invalid(#[from] config_model::TableError),
+    #[error("peers[{index}].secretRef (peer {peer}): {problem}")]
+    Secret {
+        index: usize,
+        peer: String,
+        problem: String,
+    },
+    #[error(
+        "peers[{index}].secretRef: peers {first} and {second} resolve to the same secret; tokens identify peers and must be unique"
+    )]
+    DuplicateToken {
+        index: usize,
+        first: String,
+        second: String,
+    },
+}
+
+impl From<ApplyError> for ConfigError {
+    fn from(error: ApplyError) -> ConfigError {
+        match error {
+            ApplyError::Invalid(e) => ConfigError::new(e.field, e.problem),
+            ApplyError::Secret {
+                index,
+                peer,
+                problem,
+            } => ConfigError::new(format!("peers[{index}].secretRef (peer {peer})"), problem),
+            ApplyError::DuplicateToken {
+                index,
+                first,
+                second,
+            } => ConfigError::new(
+                format!("peers[{index}].secretRef"),
+                format!(
+                    "peers {first} and {second} resolve to the same secret; tokens identify peers and must be unique"
+                ),
+            ),
         }
-        let routes = RouteTable::new(config.routes.iter().filter_map(|route| {
-            let peer = peers.get(route.peer.as_str())?;
-            Some((route.prefix.as_str(), peer.id.clone()))
-        }));
-        Ok(Snapshot { peers, routes })
     }
+}
+
+/// What an applied table changed.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Applied {
+    pub added: Vec<String>,
+    /// Same connection, new settings: the link stayed up.
+    pub updated: Vec<String>,
+    /// New connection identity (URL, secret or username): a new link.
+    pub replaced: Vec<String>,
+    pub removed: Vec<String>,
+    pub routes: usize,
 }
 
 pub struct Node {
@@ -67,29 +95,123 @@ pub struct Node {
     routes_loaded: AtomicBool,
     draining: AtomicBool,
     in_flight: AtomicUsize,
+    /// Turned true at shutdown: dialers and the BTP server stop.
+    stop: watch::Sender<bool>,
 }
 
 impl Node {
-    pub fn new(config: &NodeConfig) -> Result<Node, ConfigError> {
-        let metrics = Metrics::new();
-        let snapshot = Snapshot::build(config, &metrics)?;
-        metrics
-            .routes
-            .set(i64::try_from(snapshot.routes.len()).unwrap_or(i64::MAX));
-        Ok(Node {
+    /// A node serving nothing yet: [`Node::apply`] gives it peers and routes.
+    pub fn new(config: &NodeConfig) -> Node {
+        Node {
             node_id: config.node_id.clone(),
             address: config.ilp_address.clone(),
             forwarding: config.forwarding.clone(),
             link_settings: LinkSettings::default(),
-            metrics,
-            snapshot: ArcSwap::from_pointee(snapshot),
+            metrics: Metrics::new(),
+            snapshot: ArcSwap::from_pointee(Snapshot::default()),
             started: Instant::now(),
             listening: AtomicBool::new(false),
-            // Standalone mode serves its configured table from the start.
-            routes_loaded: AtomicBool::new(true),
+            routes_loaded: AtomicBool::new(false),
             draining: AtomicBool::new(false),
             in_flight: AtomicUsize::new(0),
-        })
+            stop: watch::channel(false).0,
+        }
+    }
+
+    /// Validates a new table, resolves its secrets, and swaps it in atomically. Peers whose
+    /// connection is unchanged keep their `Peer` (so their link and balance); peers that left
+    /// are retired; new peers with a URL get a dialer. On error nothing changes.
+    pub fn apply(
+        self: &Arc<Self>,
+        peers: &[PeerConfig],
+        routes: &[RouteConfig],
+    ) -> Result<Applied, ApplyError> {
+        config_model::validate_table(peers, routes)?;
+        let old = self.snapshot.load_full();
+        let mut applied = Applied::default();
+        let mut table: HashMap<Arc<str>, Arc<Peer>> = HashMap::with_capacity(peers.len());
+        let mut to_dial = Vec::new();
+        // Applied only once the whole table is known to be good.
+        let mut settings_changes = Vec::new();
+        for (index, config) in peers.iter().enumerate() {
+            let secret = config
+                .secret_ref
+                .resolve()
+                .map_err(|problem| ApplyError::Secret {
+                    index,
+                    peer: config.id.clone(),
+                    problem,
+                })?;
+            if let Some(other) = table.values().find(|p| p.secret == secret) {
+                return Err(ApplyError::DuplicateToken {
+                    index,
+                    first: other.id.to_string(),
+                    second: config.id.clone(),
+                });
+            }
+            let peer = match old.peers.get(config.id.as_str()) {
+                Some(existing) if existing.same_connection(config, &secret) => {
+                    if **existing.settings() != *config {
+                        applied.updated.push(config.id.clone());
+                        settings_changes.push((existing.clone(), config.clone()));
+                    }
+                    existing.clone()
+                }
+                previous => {
+                    if previous.is_some() {
+                        applied.replaced.push(config.id.clone());
+                    } else {
+                        applied.added.push(config.id.clone());
+                    }
+                    let peer = Arc::new(Peer::new(config.clone(), secret, &self.metrics));
+                    if config.url.is_some() {
+                        to_dial.push(peer.clone());
+                    }
+                    peer
+                }
+            };
+            table.insert(peer.id.clone(), peer);
+        }
+        let routes = RouteTable::new(routes.iter().filter_map(|route| {
+            let peer = table.get(route.peer.as_str())?;
+            Some((route.prefix.as_str(), peer.id.clone()))
+        }));
+        applied.routes = routes.len();
+        for (peer, config) in settings_changes {
+            peer.update_settings(config);
+        }
+        self.snapshot.store(Arc::new(Snapshot {
+            peers: table,
+            routes,
+        }));
+        let current = self.snapshot.load();
+        for (id, peer) in &old.peers {
+            let kept = current.peers.get(id).is_some_and(|p| Arc::ptr_eq(p, peer));
+            if !kept {
+                if !current.peers.contains_key(id) {
+                    applied.removed.push(id.to_string());
+                }
+                peer.retire("peer removed or replaced by a configuration change");
+            }
+        }
+        for peer in to_dial {
+            tokio::spawn(crate::links::dial(self.clone(), peer, self.stop_signal()));
+        }
+        self.metrics
+            .routes
+            .set(i64::try_from(applied.routes).unwrap_or(i64::MAX));
+        self.routes_loaded.store(true, Ordering::Release);
+        self.update_ready();
+        Ok(applied)
+    }
+
+    pub fn stop_signal(&self) -> watch::Receiver<bool> {
+        self.stop.subscribe()
+    }
+
+    /// Stops dialers and the BTP server (shutdown).
+    pub fn stop(&self) {
+        self.stop.send_replace(true);
     }
 
     pub fn snapshot(&self) -> arc_swap::Guard<Arc<Snapshot>> {

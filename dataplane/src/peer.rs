@@ -4,8 +4,9 @@
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::SystemTime;
 
-use arc_swap::ArcSwapOption;
+use arc_swap::{ArcSwap, ArcSwapOption};
 use btp_link::Link;
+use tokio::sync::watch;
 
 use crate::balance::Balance;
 use crate::config::{PeerConfig, Secret};
@@ -50,7 +51,9 @@ pub struct LinkStatus {
 
 pub struct Peer {
     pub id: Arc<str>,
-    pub config: PeerConfig,
+    /// Settings that can change without touching the link (limits, asset, relation). The
+    /// connection identity (URL, secret, username) never changes: a new one is a new `Peer`.
+    settings: ArcSwap<PeerConfig>,
     pub secret: Secret,
     /// SHA-256 of the secret: what incoming tokens are compared against, in constant time.
     pub token_digest: [u8; 32],
@@ -58,6 +61,8 @@ pub struct Peer {
     status: Mutex<LinkStatus>,
     pub balance: Arc<Balance>,
     pub metrics: PeerMetrics,
+    /// Set when the peer leaves the table: its dialer stops and its link closes.
+    retired: watch::Sender<bool>,
 }
 
 impl Peer {
@@ -74,7 +79,7 @@ impl Peer {
             token_digest: secret.digest(),
             secret,
             id,
-            config,
+            settings: ArcSwap::from_pointee(config),
             link: ArcSwapOption::empty(),
             status: Mutex::new(LinkStatus {
                 state: initial,
@@ -83,7 +88,37 @@ impl Peer {
                 sessions: 0,
             }),
             balance: Arc::new(Balance::default()),
+            retired: watch::channel(false).0,
         }
+    }
+
+    pub fn settings(&self) -> arc_swap::Guard<Arc<PeerConfig>> {
+        self.settings.load()
+    }
+
+    /// Whether `config` can be served by this peer object: same connection identity and the
+    /// same secret value. Then only its settings are swapped and its link stays up.
+    pub fn same_connection(&self, config: &PeerConfig, secret: &Secret) -> bool {
+        let current = self.settings();
+        current.url == config.url
+            && current.auth_username == config.auth_username
+            && self.secret == *secret
+    }
+
+    pub fn update_settings(&self, config: PeerConfig) {
+        self.settings.store(Arc::new(config));
+    }
+
+    /// Takes the peer out of service: stops its dialer and closes its link.
+    pub fn retire(&self, reason: &str) {
+        self.retired.send_replace(true);
+        self.close_link(reason);
+    }
+
+    /// Resolves once the peer is retired.
+    pub async fn retired(&self) {
+        let mut rx = self.retired.subscribe();
+        let _ = rx.wait_for(|retired| *retired).await.map(|_| ());
     }
 
     /// The open link, if any.

@@ -23,6 +23,7 @@ use proto::ilp::{
 };
 use tracing::{debug, warn};
 
+use crate::config::PeerConfig;
 use crate::node::Node;
 use crate::peer::Peer;
 
@@ -95,7 +96,8 @@ impl Node {
             );
         }
         let amount = prepare.amount();
-        if let Some(maximum) = from.config.max_packet_amount
+        let from_settings = from.settings();
+        if let Some(maximum) = from_settings.max_packet_amount
             && amount > maximum
         {
             let data = AmountTooLarge {
@@ -139,7 +141,7 @@ impl Node {
                 &[],
             );
         };
-        let outgoing_amount = match convert_amount(amount, from, next) {
+        let outgoing_amount = match convert_amount(amount, &from_settings, &next.settings()) {
             Ok(converted) => converted,
             Err((code, message)) => return self.reject(code, &message, &[]),
         };
@@ -150,7 +152,7 @@ impl Node {
                 &[],
             );
         };
-        let reservation = match from.balance.reserve(amount, from.config.credit_limit) {
+        let reservation = match from.balance.reserve(amount, from_settings.credit_limit) {
             Ok(reservation) => reservation,
             Err(exceeded) => {
                 debug!(peer = %from.id, %exceeded, "credit_limit_exceeded");
@@ -309,17 +311,21 @@ fn truncate(text: &str, max: usize) -> &str {
 
 /// Converts between the two peers' units. Same asset: scale only (exact, rounding down);
 /// different assets need a rate source this node does not have yet.
-fn convert_amount(amount: u64, from: &Peer, to: &Peer) -> Result<u64, (ErrorCode, String)> {
-    if from.config.asset_code != to.config.asset_code {
+fn convert_amount(
+    amount: u64,
+    from: &PeerConfig,
+    to: &PeerConfig,
+) -> Result<u64, (ErrorCode, String)> {
+    if from.asset_code != to.asset_code {
         return Err((
             ErrorCode::F02_UNREACHABLE,
             format!(
                 "no exchange rate from {} to {}",
-                from.config.asset_code, to.config.asset_code
+                from.asset_code, to.asset_code
             ),
         ));
     }
-    scale_amount(amount, from.config.asset_scale, to.config.asset_scale)
+    scale_amount(amount, from.asset_scale, to.asset_scale)
 }
 
 fn scale_amount(amount: u64, from_scale: u8, to_scale: u8) -> Result<u64, (ErrorCode, String)> {
