@@ -164,8 +164,8 @@ impl Node {
             }
         };
         let condition = *prepare.execution_condition();
-        prepare.set_amount(outgoing_amount);
-        prepare.set_expires_at(outgoing_expiry);
+        // One copy of the packet: the only two fields a connector may change, in place.
+        prepare.set_amount_and_expires_at(outgoing_amount, outgoing_expiry);
         let wait = Duration::from_millis(
             u64::try_from(outgoing_expiry.unix_ms() - now.unix_ms()).unwrap_or(0),
         );

@@ -19,11 +19,18 @@ fuzz_target!(|data: &[u8]| {
         || Fulfill::decode(input.clone()).is_ok()
         || Reject::decode(input.clone()).is_ok();
     let Ok(packet) = Packet::decode(input.clone()) else {
-        assert!(!typed_ok, "a typed decoder accepted what Packet::decode refused");
+        assert!(
+            !typed_ok,
+            "a typed decoder accepted what Packet::decode refused"
+        );
         return;
     };
     let wire = packet.encode();
-    assert_eq!(&wire[..], &data[..wire.len()], "encoding is not the input envelope");
+    assert_eq!(
+        &wire[..],
+        &data[..wire.len()],
+        "encoding is not the input envelope"
+    );
     let again = Packet::decode(wire.clone()).expect("own encoding must decode");
     assert_eq!(again, packet);
     match &packet {
