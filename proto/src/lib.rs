@@ -54,3 +54,16 @@ pub use btp::BtpPacket;
 pub use error::{DecodeError, EncodeError};
 pub use ilp::{ErrorCode, Fulfill, Packet, Prepare, Reject};
 pub use timestamp::Timestamp;
+
+/// The control plane's gRPC API (`proto/ilpconnector/v1/*.proto`), with the `grpc` feature.
+#[cfg(feature = "grpc")]
+pub mod grpc {
+    #[allow(clippy::all, clippy::pedantic, missing_docs)]
+    pub mod v1 {
+        tonic::include_proto!("ilpconnector.v1");
+    }
+
+    /// Every file the API uses, for gRPC server reflection.
+    pub const FILE_DESCRIPTOR_SET: &[u8] =
+        include_bytes!(concat!(env!("OUT_DIR"), "/ilpconnector_descriptor.bin"));
+}
