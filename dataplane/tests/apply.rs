@@ -108,11 +108,11 @@ async fn a_bad_table_changes_nothing() {
     let secrets = Secrets::new();
     let node = node();
     let a = peer("a", secrets.reference("a", "token-a"));
-    node.apply(&[a.clone()], &[route("test.a", "a")]).unwrap();
+    node.apply(std::slice::from_ref(&a), &[route("test.a", "a")]).unwrap();
     let before = node.snapshot().peers["a"].clone();
 
     let unknown_peer = node
-        .apply(&[a.clone()], &[route("test.b", "ghost")])
+        .apply(std::slice::from_ref(&a), &[route("test.b", "ghost")])
         .unwrap_err();
     assert!(
         matches!(&unknown_peer, ApplyError::Invalid(e) if e.field == "routes[0].peer"),
