@@ -108,7 +108,8 @@ async fn a_bad_table_changes_nothing() {
     let secrets = Secrets::new();
     let node = node();
     let a = peer("a", secrets.reference("a", "token-a"));
-    node.apply(std::slice::from_ref(&a), &[route("test.a", "a")]).unwrap();
+    node.apply(std::slice::from_ref(&a), &[route("test.a", "a")])
+        .unwrap();
     let before = node.snapshot().peers["a"].clone();
 
     let unknown_peer = node
