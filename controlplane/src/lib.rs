@@ -1,4 +1,83 @@
 //! The control plane: peers, routes, secret references, balances and discovery state in SQLite;
 //! the gRPC management API; versioned configuration pushed to data planes.
 
+pub mod api;
+pub mod auth;
+pub mod convert;
+pub mod events;
+pub mod push;
+pub mod server;
+pub mod settings;
 pub mod store;
+
+use std::future::Future;
+use std::sync::Arc;
+
+use tokio::net::TcpListener;
+
+use crate::api::State;
+use crate::auth::BearerAuth;
+use crate::events::Events;
+use crate::push::ConfigHub;
+use crate::settings::Settings;
+use crate::store::{Store, StoreError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("cannot listen for gRPC on {address}: {source}")]
+    Bind {
+        address: String,
+        source: std::io::Error,
+    },
+    #[error("gRPC server failed: {0}")]
+    Serve(#[from] tonic::transport::Error),
+}
+
+/// Runs the control plane until `shutdown` resolves.
+pub async fn run(
+    settings: Settings,
+    shutdown: impl Future<Output = ()> + Send,
+) -> Result<(), RunError> {
+    let store = Store::open(&settings.database_url).await?;
+    let epoch = store.next_epoch().await?;
+    let hub = Arc::new(ConfigHub::new(store.clone(), epoch).await?);
+    let address = format!("{}:{}", settings.grpc_host, settings.grpc_port);
+    let listener = TcpListener::bind(&address)
+        .await
+        .map_err(|source| RunError::Bind {
+            address: address.clone(),
+            source,
+        })?;
+    let grpc_port = listener
+        .local_addr()
+        .map(|a| a.port())
+        .unwrap_or(settings.grpc_port);
+    let current = hub.current();
+    tracing::info!(
+        nodeId = %settings.node_id,
+        grpcPort = grpc_port,
+        epoch,
+        peers = current.peers.len(),
+        routes = current.routes.len(),
+        version = env!("CARGO_PKG_VERSION"),
+        "controlplane_started"
+    );
+    let state = State {
+        node_id: settings.node_id.clone(),
+        store: store.clone(),
+        hub,
+        events: Events::new(),
+    };
+    server::serve(
+        listener,
+        state,
+        BearerAuth::new(&settings.api_token),
+        shutdown,
+    )
+    .await?;
+    store.close().await;
+    tracing::info!(nodeId = %settings.node_id, "controlplane_shutdown");
+    Ok(())
+}

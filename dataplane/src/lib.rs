@@ -7,6 +7,7 @@
 pub mod backoff;
 pub mod balance;
 pub mod config;
+pub mod control;
 pub mod healthcheck;
 pub mod http;
 pub mod links;
@@ -85,8 +86,33 @@ pub async fn run(config: NodeConfig, shutdown: impl Future<Output = ()>) -> Resu
             warn!(%error, "health_server_failed");
         }
     });
-    node.apply(&config.peers, &config.routes)
-        .map_err(ConfigError::from)?;
+    match &config.control_plane {
+        None => {
+            node.apply(&config.peers, &config.routes)
+                .map_err(ConfigError::from)?;
+        }
+        Some(managed) => {
+            if !config.peers.is_empty() || !config.routes.is_empty() {
+                warn!("managed mode: peers and routes from CONFIG_FILE and BTP_PEER_* are ignored");
+            }
+            let token = managed
+                .token_ref
+                .resolve()
+                .map_err(|problem| ConfigError::new("CONTROLPLANE_TOKEN_REF", problem))?;
+            let control = control::ControlPlane {
+                url: managed.url.clone(),
+                token,
+                data_dir: managed.data_dir.clone(),
+            };
+            let restored = control::restore(&node, &control);
+            tasks.spawn(control::run(
+                node.clone(),
+                control,
+                restored,
+                node.stop_signal(),
+            ));
+        }
+    }
     tasks.spawn(links::serve(node.clone(), btp_listener, node.stop_signal()));
     node.set_listening();
     info!(

@@ -60,6 +60,15 @@ impl Default for ForwardingConfig {
     }
 }
 
+/// Managed mode: where the control plane is, how to authenticate to it, where to keep the
+/// last applied snapshot.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ControlPlaneConfig {
+    pub url: String,
+    pub token_ref: SecretRef,
+    pub data_dir: std::path::PathBuf,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NodeConfig {
     pub node_id: String,
@@ -71,8 +80,11 @@ pub struct NodeConfig {
     pub log_level: String,
     pub log_format: LogFormat,
     pub forwarding: ForwardingConfig,
+    /// Standalone mode: the peers and routes served. Ignored in managed mode.
     pub peers: Vec<PeerConfig>,
     pub routes: Vec<RouteConfig>,
+    /// Set (by `CONTROLPLANE_URL`) in managed mode.
+    pub control_plane: Option<ControlPlaneConfig>,
 }
 
 impl NodeConfig {
@@ -242,6 +254,28 @@ fn build(
         default_asset_scale,
     )?;
 
+    let control_plane = match get("CONTROLPLANE_URL") {
+        None => None,
+        Some(url) => {
+            if !(url.starts_with("http://") || url.starts_with("https://")) {
+                return Err(ConfigError::new(
+                    "CONTROLPLANE_URL",
+                    format!("{url:?} must start with http:// or https://"),
+                ));
+            }
+            let token_ref =
+                get("CONTROLPLANE_TOKEN_REF").unwrap_or_else(|| "env:CONTROLPLANE_TOKEN".into());
+            let token_ref = SecretRef::parse(&token_ref)
+                .map_err(|p| ConfigError::new("CONTROLPLANE_TOKEN_REF", p))?;
+            let data_dir = get("DATA_DIR").unwrap_or_else(|| "./data".into()).into();
+            Some(ControlPlaneConfig {
+                url,
+                token_ref,
+                data_dir,
+            })
+        }
+    };
+
     let config = NodeConfig {
         node_id,
         ilp_address,
@@ -254,6 +288,7 @@ fn build(
         forwarding,
         peers,
         routes,
+        control_plane,
     };
     validate(&config)?;
     Ok(config)

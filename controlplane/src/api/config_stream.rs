@@ -1,0 +1,204 @@
+//! ConfigService: the stream each data plane dials. It says Hello (who it is, what it holds);
+//! we send the current snapshot unless it already holds that content; it answers Ack or Nack
+//! for the snapshot's nonce. A NACKed version is never resent: the next change brings a new
+//! one. Reports of link states and balances come up the same stream.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use proto::grpc::v1 as pb;
+use proto::grpc::v1::config_service_server::ConfigService;
+use tokio::sync::mpsc;
+use tokio_stream::wrappers::ReceiverStream;
+use tonic::{Request, Response, Status, Streaming};
+
+use super::State;
+use super::node::version_pb;
+use crate::convert::config_peer_to_pb;
+use crate::push::CurrentConfig;
+use crate::store::{LinkReport, ReportedBalance};
+
+const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
+
+pub struct ConfigApi {
+    pub state: State,
+}
+
+fn snapshot_pb(config: &CurrentConfig) -> pb::Snapshot {
+    pb::Snapshot {
+        version: Some(version_pb(config.version)),
+        nonce: config.nonce.clone(),
+        content_hash: config.content_hash.clone(),
+        peers: config.peers.iter().map(config_peer_to_pb).collect(),
+        routes: config
+            .routes
+            .iter()
+            .map(|r| pb::RouteConfig {
+                prefix: r.prefix.clone(),
+                peer_id: r.peer.clone(),
+            })
+            .collect(),
+    }
+}
+
+#[tonic::async_trait]
+impl ConfigService for ConfigApi {
+    type StreamConfigStream = ReceiverStream<Result<pb::Snapshot, Status>>;
+
+    async fn stream_config(
+        &self,
+        request: Request<Streaming<pb::DataPlaneMessage>>,
+    ) -> Result<Response<Self::StreamConfigStream>, Status> {
+        let mut inbound = request.into_inner();
+        let first = tokio::time::timeout(HELLO_TIMEOUT, inbound.message())
+            .await
+            .map_err(|_| Status::deadline_exceeded("no hello within 10 s"))??;
+        let Some(pb::DataPlaneMessage {
+            message: Some(pb::data_plane_message::Message::Hello(hello)),
+        }) = first
+        else {
+            return Err(Status::invalid_argument(
+                "message: the first message must be hello",
+            ));
+        };
+        config_model::check_identifier(&hello.node_id)
+            .map_err(|p| Status::invalid_argument(format!("hello.node_id: {p}")))?;
+        self.state
+            .store
+            .touch_data_plane(&hello.node_id)
+            .await
+            .map_err(super::store_status)?;
+        let (tx, rx) = mpsc::channel(4);
+        tokio::spawn(session(self.state.clone(), hello, inbound, tx));
+        Ok(Response::new(ReceiverStream::new(rx)))
+    }
+}
+
+struct Sent {
+    nonce: String,
+    version: (u64, u64),
+    content_hash: String,
+}
+
+async fn session(
+    state: State,
+    hello: pb::Hello,
+    mut inbound: Streaming<pb::DataPlaneMessage>,
+    tx: mpsc::Sender<Result<pb::Snapshot, Status>>,
+) {
+    let node_id = hello.node_id.clone();
+    tracing::info!(node = %node_id, held = ?hello.held_version, "data_plane_connected");
+    state.hub.connect(&node_id);
+    let mut updates = state.hub.subscribe();
+    let mut held_hash = hello.held_content_hash;
+    let mut awaiting: Option<Sent> = None;
+    let mut nacked: Option<(u64, u64)> = None;
+    let mut links: HashMap<String, String> = HashMap::new();
+    // The version we last recorded as applied by this data plane.
+    let mut recorded: Option<(u64, u64)> = None;
+    loop {
+        let current: Arc<CurrentConfig> = updates.borrow_and_update().clone();
+        if current.content_hash == held_hash {
+            // It already serves exactly this content (under an older version, or one from an
+            // earlier run): nothing to send, but it is as good as applied.
+            if recorded != Some(current.version) {
+                record(
+                    &state,
+                    &node_id,
+                    state.store.record_ack(&node_id, current.version).await,
+                );
+                recorded = Some(current.version);
+                awaiting = None;
+            }
+        } else if awaiting.as_ref().map(|s| s.version) != Some(current.version)
+            && nacked != Some(current.version)
+        {
+            if tx.send(Ok(snapshot_pb(&current))).await.is_err() {
+                break;
+            }
+            tracing::info!(node = %node_id, version = ?current.version, "config_sent");
+            awaiting = Some(Sent {
+                nonce: current.nonce.clone(),
+                version: current.version,
+                content_hash: current.content_hash.clone(),
+            });
+        }
+        tokio::select! {
+            changed = updates.changed() => {
+                if changed.is_err() {
+                    break;
+                }
+            }
+            message = inbound.message() => {
+                let message = match message {
+                    Ok(Some(pb::DataPlaneMessage { message: Some(message) })) => message,
+                    Ok(Some(_)) => continue,
+                    Ok(None) | Err(_) => break,
+                };
+                match message {
+                    pb::data_plane_message::Message::Ack(ack) => {
+                        if let Some(sent) = awaiting.take_if(|s| s.nonce == ack.nonce) {
+                            held_hash = sent.content_hash;
+                            recorded = Some(sent.version);
+                            record(&state, &node_id, state.store.record_ack(&node_id, sent.version).await);
+                            tracing::info!(node = %node_id, version = ?sent.version, "config_applied");
+                            state.events.publish("applied", pb::watch_event::Event::ConfigApplied(pb::ConfigApplied {
+                                node_id: node_id.clone(),
+                                version: Some(version_pb(sent.version)),
+                            }));
+                        }
+                    }
+                    pb::data_plane_message::Message::Nack(nack) => {
+                        if let Some(sent) = awaiting.take_if(|s| s.nonce == nack.nonce) {
+                            nacked = Some(sent.version);
+                            record(&state, &node_id, state.store.record_nack(&node_id, sent.version, &nack.error).await);
+                            tracing::warn!(node = %node_id, version = ?sent.version, error = %nack.error, "config_nacked");
+                            state.events.publish("nacked", pb::watch_event::Event::ConfigNacked(pb::ConfigNacked {
+                                node_id: node_id.clone(),
+                                version: Some(version_pb(sent.version)),
+                                error: nack.error,
+                            }));
+                        }
+                    }
+                    pb::data_plane_message::Message::Report(report) => {
+                        for link in &report.links {
+                            if links.get(&link.peer_id) != Some(&link.state) {
+                                links.insert(link.peer_id.clone(), link.state.clone());
+                                state.events.publish("changed", pb::watch_event::Event::Link(link.clone()));
+                            }
+                        }
+                        let link_rows: Vec<LinkReport> = report
+                            .links
+                            .into_iter()
+                            .map(|l| LinkReport {
+                                peer_id: l.peer_id,
+                                state: l.state,
+                                last_error: Some(l.last_error).filter(|e| !e.is_empty()),
+                            })
+                            .collect();
+                        let balance_rows: Vec<ReportedBalance> = report
+                            .balances
+                            .into_iter()
+                            .map(|b| ReportedBalance {
+                                peer_id: b.peer_id,
+                                balance: b.balance,
+                                pending_incoming: b.pending_incoming,
+                            })
+                            .collect();
+                        record(&state, &node_id, state.store.record_report(&node_id, &link_rows, &balance_rows).await);
+                    }
+                    pb::data_plane_message::Message::Hello(_) => {}
+                }
+            }
+        }
+    }
+    state.hub.disconnect(&node_id);
+    tracing::info!(node = %node_id, "data_plane_disconnected");
+}
+
+fn record(_state: &State, node_id: &str, result: Result<(), crate::store::StoreError>) {
+    if let Err(error) = result {
+        tracing::error!(node = %node_id, %error, "data_plane_state_not_saved");
+    }
+}

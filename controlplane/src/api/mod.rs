@@ -1,0 +1,61 @@
+//! The gRPC services: peers, routes, node status and watch, and the config stream data planes
+//! hold open.
+
+mod config_stream;
+mod node;
+mod peers;
+mod routes;
+
+use std::sync::Arc;
+
+use tonic::Status;
+
+pub use config_stream::ConfigApi;
+pub use node::NodeApi;
+pub use peers::PeersApi;
+pub use routes::RoutesApi;
+
+use crate::events::Events;
+use crate::push::ConfigHub;
+use crate::store::{Store, StoreError};
+
+/// What every service works with.
+#[derive(Clone)]
+pub struct State {
+    pub node_id: String,
+    pub store: Store,
+    pub hub: Arc<ConfigHub>,
+    pub events: Events,
+}
+
+impl State {
+    /// After a change: a new config version for the data planes (if the content changed).
+    async fn changed(&self) -> Result<(), Status> {
+        self.hub.rebuild().await.map(|_| ()).map_err(store_status)
+    }
+}
+
+pub fn store_status(error: StoreError) -> Status {
+    match &error {
+        StoreError::AlreadyExists { .. } => Status::already_exists(error.to_string()),
+        StoreError::NotFound { .. } => Status::not_found(error.to_string()),
+        StoreError::StaleEtag { .. } => Status::aborted(error.to_string()),
+        StoreError::PeerHasRoutes { .. } => Status::failed_precondition(format!(
+            "{error}; remove them first or delete with routes (ctl peers remove --with-routes)"
+        )),
+        _ => {
+            tracing::error!(%error, "store_error");
+            Status::unavailable(format!("storage unavailable: {error}"))
+        }
+    }
+}
+
+/// (page size, start after) from a List request.
+fn page(page_size: i32, page_token: &str) -> Result<(u32, Option<String>), Status> {
+    let size = match page_size {
+        0 => 100,
+        n if n < 0 => return Err(crate::convert::invalid("page_size", "must not be negative")),
+        n => u32::try_from(n).unwrap_or(1000).min(1000),
+    };
+    Ok((size, Some(page_token.to_string()).filter(|t| !t.is_empty())))
+}

@@ -1,0 +1,89 @@
+//! NodeService: the node's status (data planes, versions, NACKs, links, balances) and Watch.
+
+use std::pin::Pin;
+
+use proto::grpc::v1 as pb;
+use proto::grpc::v1::node_service_server::NodeService;
+use tokio_stream::wrappers::BroadcastStream;
+use tokio_stream::{Stream, StreamExt};
+use tonic::{Request, Response, Status};
+
+use super::{State, store_status};
+
+pub struct NodeApi {
+    pub state: State,
+}
+
+pub fn version_pb((epoch, generation): (u64, u64)) -> pb::ConfigVersion {
+    pb::ConfigVersion { epoch, generation }
+}
+
+fn timestamp(ms: i64) -> prost_types::Timestamp {
+    prost_types::Timestamp {
+        seconds: ms.div_euclid(1000),
+        nanos: i32::try_from(ms.rem_euclid(1000) * 1_000_000).unwrap_or(0),
+    }
+}
+
+#[tonic::async_trait]
+impl NodeService for NodeApi {
+    async fn get_status(
+        &self,
+        _: Request<pb::GetStatusRequest>,
+    ) -> Result<Response<pb::NodeStatus>, Status> {
+        let state = &self.state;
+        let current = state.hub.current();
+        let data_planes = state
+            .store
+            .data_planes()
+            .await
+            .map_err(store_status)?
+            .into_iter()
+            .map(|dp| pb::DataPlaneStatus {
+                connected: state.hub.is_connected(&dp.node_id),
+                applied_version: dp.applied.map(version_pb),
+                last_nack_version: dp.nack.as_ref().map(|(v, _)| version_pb(*v)),
+                last_nack_error: dp.nack.map(|(_, e)| e).unwrap_or_default(),
+                last_seen: Some(timestamp(dp.last_seen_ms)),
+                links: dp
+                    .links
+                    .into_iter()
+                    .map(|l| pb::LinkStatus {
+                        peer_id: l.peer_id,
+                        state: l.state,
+                        last_error: l.last_error.unwrap_or_default(),
+                    })
+                    .collect(),
+                balances: dp
+                    .balances
+                    .into_iter()
+                    .map(|b| pb::PeerBalance {
+                        peer_id: b.peer_id,
+                        balance: b.balance,
+                        pending_incoming: b.pending_incoming,
+                    })
+                    .collect(),
+                node_id: dp.node_id,
+            })
+            .collect();
+        Ok(Response::new(pb::NodeStatus {
+            node_id: state.node_id.clone(),
+            current_version: Some(version_pb(current.version)),
+            peer_count: u32::try_from(current.peers.len()).unwrap_or(u32::MAX),
+            route_count: u32::try_from(current.routes.len()).unwrap_or(u32::MAX),
+            data_planes,
+        }))
+    }
+
+    type WatchStream = Pin<Box<dyn Stream<Item = Result<pb::WatchEvent, Status>> + Send + 'static>>;
+
+    async fn watch(
+        &self,
+        _: Request<pb::WatchRequest>,
+    ) -> Result<Response<Self::WatchStream>, Status> {
+        // A watcher too slow to keep up loses the events it missed, not the stream.
+        let events = BroadcastStream::new(self.state.events.subscribe())
+            .filter_map(|event| event.ok().map(Ok));
+        Ok(Response::new(Box::pin(events)))
+    }
+}

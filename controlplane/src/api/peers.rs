@@ -1,0 +1,204 @@
+//! PeerService: Create, Get, List, Update, Delete.
+
+use config_model::RouteConfig;
+use proto::grpc::v1 as pb;
+use proto::grpc::v1::peer_service_server::PeerService;
+use tonic::{Request, Response, Status};
+
+use super::{State, page, store_status};
+use crate::convert::{invalid, peer_from_create, peer_from_update, peer_to_pb};
+use crate::store::Source;
+
+pub struct PeersApi {
+    pub state: State,
+}
+
+#[tonic::async_trait]
+impl PeerService for PeersApi {
+    async fn create_peer(
+        &self,
+        request: Request<pb::CreatePeerRequest>,
+    ) -> Result<Response<pb::Peer>, Status> {
+        let request = request.into_inner();
+        let input = request.peer.ok_or_else(|| invalid("peer", "required"))?;
+        let config = peer_from_create(&input)?;
+        let store = &self.state.store;
+        if request.validate_only {
+            if store
+                .get_peer(&config.id)
+                .await
+                .map_err(store_status)?
+                .is_some()
+            {
+                return Err(Status::already_exists(format!(
+                    "peer {:?} already exists",
+                    config.id
+                )));
+            }
+            let now = crate::store::now_ms();
+            return Ok(Response::new(peer_to_pb(&crate::store::StoredPeer {
+                config,
+                source: Source::Static,
+                created_at_ms: now,
+                updated_at_ms: now,
+                etag: String::new(),
+            })));
+        }
+        let stored = store
+            .create_peer(&config, Source::Static)
+            .await
+            .map_err(store_status)?;
+        let peer = peer_to_pb(&stored);
+        tracing::info!(peer = %config.id, "peer_created");
+        self.state
+            .events
+            .publish("created", pb::watch_event::Event::Peer(peer.clone()));
+        self.state.changed().await?;
+        Ok(Response::new(peer))
+    }
+
+    async fn get_peer(
+        &self,
+        request: Request<pb::GetPeerRequest>,
+    ) -> Result<Response<pb::Peer>, Status> {
+        let id = request.into_inner().id;
+        let peer = self.state.store.get_peer(&id).await.map_err(store_status)?;
+        peer.map(|p| Response::new(peer_to_pb(&p)))
+            .ok_or_else(|| Status::not_found(format!("peer {id:?} not found")))
+    }
+
+    async fn list_peers(
+        &self,
+        request: Request<pb::ListPeersRequest>,
+    ) -> Result<Response<pb::ListPeersResponse>, Status> {
+        let request = request.into_inner();
+        let (size, after) = page(request.page_size, &request.page_token)?;
+        // One extra row tells whether there is a next page.
+        let mut peers = self
+            .state
+            .store
+            .list_peers(after.as_deref(), size + 1)
+            .await
+            .map_err(store_status)?;
+        let more = peers.len() > size as usize;
+        peers.truncate(size as usize);
+        let next_page_token = if more {
+            peers
+                .last()
+                .map(|p| p.config.id.clone())
+                .unwrap_or_default()
+        } else {
+            String::new()
+        };
+        Ok(Response::new(pb::ListPeersResponse {
+            peers: peers.iter().map(peer_to_pb).collect(),
+            next_page_token,
+        }))
+    }
+
+    async fn update_peer(
+        &self,
+        request: Request<pb::UpdatePeerRequest>,
+    ) -> Result<Response<pb::Peer>, Status> {
+        let request = request.into_inner();
+        let input = request.peer.ok_or_else(|| invalid("peer", "required"))?;
+        let store = &self.state.store;
+        let current = store
+            .get_peer(&input.id)
+            .await
+            .map_err(store_status)?
+            .ok_or_else(|| Status::not_found(format!("peer {:?} not found", input.id)))?;
+        let mask = request.update_mask.map(|m| m.paths).unwrap_or_default();
+        let config = peer_from_update(&current.config, &input, &mask)?;
+        let etag = Some(input.etag.as_str()).filter(|e| !e.is_empty());
+        if let Some(given) = etag
+            && given != current.etag
+        {
+            return Err(Status::aborted(format!(
+                "etag {given:?} is stale (current is {:?}): re-read and retry",
+                current.etag
+            )));
+        }
+        if request.validate_only {
+            return Ok(Response::new(peer_to_pb(&crate::store::StoredPeer {
+                config,
+                ..current
+            })));
+        }
+        let stored = store
+            .update_peer(&config, etag)
+            .await
+            .map_err(store_status)?;
+        let peer = peer_to_pb(&stored);
+        tracing::info!(peer = %config.id, "peer_updated");
+        self.state
+            .events
+            .publish("updated", pb::watch_event::Event::Peer(peer.clone()));
+        self.state.changed().await?;
+        Ok(Response::new(peer))
+    }
+
+    async fn delete_peer(
+        &self,
+        request: Request<pb::DeletePeerRequest>,
+    ) -> Result<Response<pb::DeletePeerResponse>, Status> {
+        let request = request.into_inner();
+        let store = &self.state.store;
+        let etag = Some(request.etag.as_str()).filter(|e| !e.is_empty());
+        if request.validate_only {
+            let current = store
+                .get_peer(&request.id)
+                .await
+                .map_err(store_status)?
+                .ok_or_else(|| Status::not_found(format!("peer {:?} not found", request.id)))?;
+            if let Some(given) = etag
+                && given != current.etag
+            {
+                return Err(Status::aborted(format!("etag {given:?} is stale")));
+            }
+            let routes: Vec<String> = store
+                .all_routes()
+                .await
+                .map_err(store_status)?
+                .into_iter()
+                .filter(|r| r.peer_id == request.id)
+                .map(|r| r.prefix)
+                .collect();
+            if !routes.is_empty() && !request.delete_routes {
+                return Err(store_status(crate::store::StoreError::PeerHasRoutes {
+                    peer: request.id,
+                    routes,
+                }));
+            }
+            return Ok(Response::new(pb::DeletePeerResponse {
+                deleted_routes: routes,
+            }));
+        }
+        let (peer, routes) = store
+            .delete_peer(&request.id, etag, request.delete_routes)
+            .await
+            .map_err(store_status)?;
+        tracing::info!(peer = %request.id, routes = routes.len(), "peer_deleted");
+        for prefix in &routes {
+            let route = RouteConfig {
+                prefix: prefix.clone(),
+                peer: request.id.clone(),
+            };
+            self.state.events.publish(
+                "deleted",
+                pb::watch_event::Event::Route(pb::Route {
+                    prefix: route.prefix,
+                    peer_id: route.peer,
+                    ..Default::default()
+                }),
+            );
+        }
+        self.state
+            .events
+            .publish("deleted", pb::watch_event::Event::Peer(peer_to_pb(&peer)));
+        self.state.changed().await?;
+        Ok(Response::new(pb::DeletePeerResponse {
+            deleted_routes: routes,
+        }))
+    }
+}

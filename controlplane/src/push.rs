@@ -1,0 +1,219 @@
+//! The configuration being pushed: versioned `(epoch, generation)` snapshots of peers and
+//! routes, rebuilt from the store after every change. The epoch is new at every start, so
+//! versions of two runs never collide; identical content keeps its version (and its hash lets
+//! a data plane that already holds it skip the resend).
+
+use std::collections::HashMap;
+use std::fmt::Write as _;
+use std::sync::{Arc, Mutex};
+
+use config_model::{PeerConfig, RouteConfig};
+use sha2::{Digest, Sha256};
+use tokio::sync::watch;
+
+use crate::store::{Store, StoreError};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CurrentConfig {
+    pub version: (u64, u64),
+    pub nonce: String,
+    pub content_hash: String,
+    pub peers: Vec<PeerConfig>,
+    pub routes: Vec<RouteConfig>,
+}
+
+pub struct ConfigHub {
+    store: Store,
+    epoch: u64,
+    current: watch::Sender<Arc<CurrentConfig>>,
+    /// Serialises rebuilds so generations are handed out in order.
+    rebuild: tokio::sync::Mutex<()>,
+    /// Data plane node id → open config streams.
+    connected: Mutex<HashMap<String, usize>>,
+}
+
+/// SHA-256 over a canonical rendering: same peers and routes, same hash, whatever the order.
+pub fn content_hash(peers: &[PeerConfig], routes: &[RouteConfig]) -> String {
+    let mut peers: Vec<&PeerConfig> = peers.iter().collect();
+    peers.sort_by(|a, b| a.id.cmp(&b.id));
+    let mut routes: Vec<&RouteConfig> = routes.iter().collect();
+    routes.sort_by(|a, b| a.prefix.cmp(&b.prefix));
+    let mut text = String::new();
+    for p in peers {
+        let _ = writeln!(
+            text,
+            "peer\t{}\t{:?}\t{}\t{}\t{}\t{:?}\t{:?}\t{}\t{:?}",
+            p.id,
+            p.url,
+            p.relation.as_str(),
+            p.asset_code,
+            p.asset_scale,
+            p.max_packet_amount,
+            p.credit_limit,
+            p.secret_ref,
+            p.auth_username
+        );
+    }
+    for r in routes {
+        let _ = writeln!(text, "route\t{}\t{}", r.prefix, r.peer);
+    }
+    hex::encode(Sha256::digest(text.as_bytes()))
+}
+
+fn nonce() -> String {
+    hex::encode(rand::random::<[u8; 12]>())
+}
+
+impl ConfigHub {
+    pub async fn new(store: Store, epoch: u64) -> Result<ConfigHub, StoreError> {
+        let (peers, routes) = load(&store).await?;
+        let current = CurrentConfig {
+            version: (epoch, 1),
+            nonce: nonce(),
+            content_hash: content_hash(&peers, &routes),
+            peers,
+            routes,
+        };
+        Ok(ConfigHub {
+            store,
+            epoch,
+            current: watch::channel(Arc::new(current)).0,
+            rebuild: tokio::sync::Mutex::new(()),
+            connected: Mutex::new(HashMap::new()),
+        })
+    }
+
+    pub fn current(&self) -> Arc<CurrentConfig> {
+        self.current.borrow().clone()
+    }
+
+    pub fn subscribe(&self) -> watch::Receiver<Arc<CurrentConfig>> {
+        self.current.subscribe()
+    }
+
+    pub fn epoch(&self) -> u64 {
+        self.epoch
+    }
+
+    /// Re-reads peers and routes; a new generation only if the content changed.
+    pub async fn rebuild(&self) -> Result<Arc<CurrentConfig>, StoreError> {
+        let _serial = self.rebuild.lock().await;
+        let (peers, routes) = load(&self.store).await?;
+        let hash = content_hash(&peers, &routes);
+        let previous = self.current();
+        if hash == previous.content_hash {
+            return Ok(previous);
+        }
+        let next = Arc::new(CurrentConfig {
+            version: (self.epoch, previous.version.1 + 1),
+            nonce: nonce(),
+            content_hash: hash,
+            peers,
+            routes,
+        });
+        self.current.send_replace(next.clone());
+        Ok(next)
+    }
+
+    pub fn connect(&self, node_id: &str) {
+        *lock(&self.connected)
+            .entry(node_id.to_string())
+            .or_default() += 1;
+    }
+
+    pub fn disconnect(&self, node_id: &str) {
+        let mut connected = lock(&self.connected);
+        if let Some(count) = connected.get_mut(node_id) {
+            *count = count.saturating_sub(1);
+            if *count == 0 {
+                connected.remove(node_id);
+            }
+        }
+    }
+
+    pub fn is_connected(&self, node_id: &str) -> bool {
+        lock(&self.connected).contains_key(node_id)
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+async fn load(store: &Store) -> Result<(Vec<PeerConfig>, Vec<RouteConfig>), StoreError> {
+    let peers = store
+        .all_peers()
+        .await?
+        .into_iter()
+        .map(|p| p.config)
+        .collect();
+    let routes = store
+        .all_routes()
+        .await?
+        .into_iter()
+        .map(|r| RouteConfig {
+            prefix: r.prefix,
+            peer: r.peer_id,
+        })
+        .collect();
+    Ok((peers, routes))
+}
+
+#[cfg(test)]
+mod tests {
+    use config_model::{Relation, SecretRef};
+
+    use super::*;
+
+    fn peer(id: &str) -> PeerConfig {
+        PeerConfig {
+            id: id.into(),
+            url: None,
+            relation: Relation::Peer,
+            asset_code: "USD".into(),
+            asset_scale: 9,
+            max_packet_amount: None,
+            credit_limit: None,
+            secret_ref: SecretRef::Env("S".into()),
+            auth_username: None,
+        }
+    }
+
+    #[test]
+    fn hash_ignores_order_and_sees_every_field() {
+        let a = [peer("a"), peer("b")];
+        let b = [peer("b"), peer("a")];
+        assert_eq!(content_hash(&a, &[]), content_hash(&b, &[]));
+        let mut changed = peer("a");
+        changed.credit_limit = Some(1);
+        assert_ne!(
+            content_hash(&a, &[]),
+            content_hash(&[changed, peer("b")], &[])
+        );
+        let route = RouteConfig {
+            prefix: "g.a".into(),
+            peer: "a".into(),
+        };
+        assert_ne!(content_hash(&a, &[]), content_hash(&a, &[route]));
+    }
+
+    #[tokio::test]
+    async fn generations_advance_only_on_change() {
+        let store = Store::open("sqlite::memory:").await.unwrap();
+        let epoch = store.next_epoch().await.unwrap();
+        let hub = ConfigHub::new(store.clone(), epoch).await.unwrap();
+        assert_eq!(hub.current().version, (epoch, 1));
+        assert_eq!(
+            hub.rebuild().await.unwrap().version,
+            (epoch, 1),
+            "nothing changed"
+        );
+        store
+            .create_peer(&peer("a"), crate::store::Source::Static)
+            .await
+            .unwrap();
+        let next = hub.rebuild().await.unwrap();
+        assert_eq!(next.version, (epoch, 2));
+        assert_eq!(next.peers.len(), 1);
+    }
+}

@@ -1,0 +1,104 @@
+//! The control plane's settings, from the environment. Errors name the variable.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use config_model::{Secret, SecretRef};
+
+pub const DEFAULT_GRPC_PORT: u16 = 50051;
+
+#[derive(Debug, thiserror::Error)]
+#[error("{field}: {problem}")]
+pub struct SettingsError {
+    pub field: String,
+    pub problem: String,
+}
+
+fn error(field: &str, problem: impl Into<String>) -> SettingsError {
+    SettingsError {
+        field: field.to_string(),
+        problem: problem.into(),
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub node_id: String,
+    pub grpc_host: String,
+    pub grpc_port: u16,
+    pub database_url: String,
+    /// The bearer token every API call (and every data plane) must present.
+    pub api_token: Secret,
+    pub log_level: String,
+    pub log_json: bool,
+}
+
+impl Settings {
+    pub fn from_env_map(env: &BTreeMap<String, String>) -> Result<Settings, SettingsError> {
+        let get = |name: &str| env.get(name).filter(|v| !v.is_empty()).cloned();
+        let node_id = get("NODE_ID").unwrap_or_else(|| "node".into());
+        config_model::check_identifier(&node_id).map_err(|p| error("NODE_ID", p))?;
+        let grpc_host = get("GRPC_HOST").unwrap_or_else(|| "0.0.0.0".into());
+        let grpc_port = match get("GRPC_PORT") {
+            Some(text) => text.parse::<u16>().map_err(|_| {
+                error(
+                    "GRPC_PORT",
+                    format!("{text:?} is not a port number (0..=65535)"),
+                )
+            })?,
+            None => DEFAULT_GRPC_PORT,
+        };
+        let data_dir = PathBuf::from(get("DATA_DIR").unwrap_or_else(|| "./data".into()));
+        let database_url = match get("DATABASE_URL") {
+            Some(url) => url,
+            None => {
+                std::fs::create_dir_all(&data_dir).map_err(|e| {
+                    error(
+                        "DATA_DIR",
+                        format!("cannot create {}: {e}", data_dir.display()),
+                    )
+                })?;
+                format!("sqlite://{}", data_dir.join("controlplane.db").display())
+            }
+        };
+        let token_ref = get("API_TOKEN_REF").ok_or_else(|| {
+            error(
+                "API_TOKEN_REF",
+                "required: a secret reference (env:NAME or file:/path) to the bearer token clients must present",
+            )
+        })?;
+        let api_token = SecretRef::parse(&token_ref)
+            .map_err(|p| error("API_TOKEN_REF", p))?
+            .resolve()
+            .map_err(|p| error("API_TOKEN_REF", p))?;
+        let log_level = get("LOG_LEVEL").unwrap_or_else(|| "info".into());
+        if !matches!(
+            log_level.as_str(),
+            "trace" | "debug" | "info" | "warn" | "error"
+        ) {
+            return Err(error(
+                "LOG_LEVEL",
+                format!("{log_level:?} is not one of trace, debug, info, warn, error"),
+            ));
+        }
+        let log_json = match get("LOG_FORMAT").as_deref() {
+            None | Some("json") => true,
+            Some("text") => false,
+            Some(other) => {
+                return Err(error(
+                    "LOG_FORMAT",
+                    format!("{other:?} is not json or text"),
+                ));
+            }
+        };
+        Ok(Settings {
+            node_id,
+            grpc_host,
+            grpc_port,
+            database_url,
+            api_token,
+            log_level,
+            log_json,
+        })
+    }
+}
