@@ -64,11 +64,19 @@ pub async fn run(
         version = env!("CARGO_PKG_VERSION"),
         "controlplane_started"
     );
+    let (stop, stopping) = tokio::sync::watch::channel(false);
     let state = State {
         node_id: settings.node_id.clone(),
         store: store.clone(),
         hub,
         events: Events::new(),
+        shutdown: stopping,
+    };
+    let shutdown = async move {
+        shutdown.await;
+        tracing::info!("controlplane_stopping");
+        // Ends the open streams; the server then finishes the calls in flight and stops.
+        stop.send_replace(true);
     };
     server::serve(
         listener,

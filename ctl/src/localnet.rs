@@ -1,17 +1,24 @@
-//! `ctl localnet`: N data planes in a line (n1—n2—…—nN) as separate processes on this machine,
-//! their configuration and logs under one directory, a receiver behind the last node and a
-//! sender in front of the first, one test payment end to end, then run until Ctrl-C.
+//! `ctl localnet`: N nodes in a line (n1—n2—…—nN) on this machine, each a control plane (its
+//! state in SQLite) and a data plane fed by it, all under one directory; a receiver behind the
+//! last node and a sender in front of the first; one test payment end to end; then run until
+//! Ctrl-C.
 //!
-//! Secrets are generated per run and handed to the nodes through their environment; the
-//! configuration files on disk hold only references to them.
+//! Peers and routes are created through each control plane's gRPC API, as an operator would.
+//! Link secrets are generated per run and handed to the data planes through their environment;
+//! nothing on disk holds a secret except each control plane's API token file (mode 0600), which
+//! `ctl` needs to talk to it.
 
 use std::fmt::Write as _;
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use proto::Address;
+use proto::grpc::v1 as pb;
+use proto::grpc::v1::peer_service_client::PeerServiceClient;
+use proto::grpc::v1::route_service_client::RouteServiceClient;
 use testpeer::{Options, Payment, TestPeer};
 
 use crate::http;
@@ -21,7 +28,7 @@ pub struct Args {
     /// Number of nodes in the line (at least 3).
     #[arg(long, default_value_t = 3)]
     nodes: u16,
-    /// Directory for configuration and logs (recreated on each run).
+    /// Directory for state, configuration and logs (recreated on each run).
     #[arg(long, default_value = ".localnet")]
     dir: PathBuf,
     /// BTP port of the first node; the others follow.
@@ -30,26 +37,29 @@ pub struct Args {
     /// Health/metrics port of the first node; the others follow.
     #[arg(long, default_value_t = 8080)]
     health_base_port: u16,
-    /// The `dataplane` binary (default: next to this `ctl`, then PATH).
+    /// gRPC port of the first node's control plane; the others follow.
+    #[arg(long, default_value_t = 50051)]
+    grpc_base_port: u16,
+    /// Directory holding the `dataplane` and `controlplane` binaries (default: next to this
+    /// `ctl`, then PATH).
     #[arg(long)]
-    dataplane_bin: Option<PathBuf>,
+    bin_dir: Option<PathBuf>,
     /// Start, send the test payment, print, and stop (for scripts and CI).
     #[arg(long)]
     once: bool,
 }
 
-struct NodeProcess {
+/// A child process stopped with SIGTERM (so it drains and logs its shutdown) when dropped.
+struct Managed {
     name: String,
     child: Child,
-    btp_port: u16,
-    health_port: u16,
+    log: PathBuf,
 }
 
-impl Drop for NodeProcess {
+impl Drop for Managed {
     fn drop(&mut self) {
-        // SIGTERM lets the node drain and log its shutdown; kill it only if it lingers.
         if let Ok(pid) = i32::try_from(self.child.id()) {
-            // SAFETY: sending a signal to a child we spawned and have not reaped yet.
+            // SAFETY: signalling a child we spawned and have not reaped.
             unsafe {
                 libc::kill(pid, libc::SIGTERM);
             }
@@ -66,224 +76,277 @@ impl Drop for NodeProcess {
     }
 }
 
-fn dataplane_binary(explicit: Option<PathBuf>) -> anyhow::Result<PathBuf> {
-    if let Some(path) = explicit {
-        return Ok(path);
+impl Managed {
+    fn exited(&mut self) -> anyhow::Result<()> {
+        if let Ok(Some(status)) = self.child.try_wait() {
+            let log = std::fs::read_to_string(&self.log).unwrap_or_default();
+            bail!("{} exited ({status}):\n{log}", self.name);
+        }
+        Ok(())
     }
-    let sibling = std::env::current_exe()
-        .ok()
-        .and_then(|exe| exe.parent().map(|dir| dir.join("dataplane")));
+}
+
+struct Node {
+    name: String,
+    btp_port: u16,
+    health_port: u16,
+    grpc_port: u16,
+    token_file: PathBuf,
+    // Fields drop in declaration order: the data plane stops before its control plane.
+    _dataplane: Managed,
+    _controlplane: Managed,
+}
+
+/// One peer of a node in the line.
+struct PeerPlan {
+    id: String,
+    url: Option<String>,
+    relation: &'static str,
+    secret_env: String,
+}
+
+/// Node `i`'s (0-based) peers and routes in a line of `n`.
+fn plan(i: u16, n: u16, btp_base: u16) -> (Vec<PeerPlan>, Vec<(String, String)>) {
+    let name = |i: u16| format!("n{}", i + 1);
+    let mut peers = Vec::new();
+    let mut routes = Vec::new();
+    if i > 0 {
+        // The previous node dials us.
+        peers.push(PeerPlan {
+            id: name(i - 1),
+            url: None,
+            relation: "peer",
+            secret_env: format!("SECRET_{}_{}", i, i + 1),
+        });
+        for j in 0..i {
+            routes.push((format!("test.{}", name(j)), name(i - 1)));
+        }
+    } else {
+        peers.push(PeerPlan {
+            id: "sender".into(),
+            url: None,
+            relation: "child",
+            secret_env: "SECRET_SENDER".into(),
+        });
+    }
+    if i + 1 < n {
+        peers.push(PeerPlan {
+            id: name(i + 1),
+            url: Some(format!("ws://127.0.0.1:{}", btp_base + i + 1)),
+            relation: "peer",
+            secret_env: format!("SECRET_{}_{}", i + 1, i + 2),
+        });
+        for j in i + 1..n {
+            routes.push((format!("test.{}", name(j)), name(i + 1)));
+        }
+    } else {
+        peers.push(PeerPlan {
+            id: "receiver".into(),
+            url: None,
+            relation: "child",
+            secret_env: "SECRET_RECEIVER".into(),
+        });
+        routes.push((format!("test.{}.receiver", name(i)), "receiver".into()));
+    }
+    (peers, routes)
+}
+
+fn find_binary(explicit: Option<&Path>, name: &str) -> anyhow::Result<PathBuf> {
+    if let Some(dir) = explicit {
+        return Ok(dir.join(name));
+    }
+    let sibling = std::env::current_exe().ok().and_then(|exe| exe.parent().map(|dir| dir.join(name)));
     if let Some(path) = sibling.filter(|p| p.is_file()) {
         return Ok(path);
     }
-    let on_path = std::env::var_os("PATH")
+    std::env::var_os("PATH")
         .into_iter()
         .flat_map(|paths| std::env::split_paths(&paths).collect::<Vec<_>>())
-        .map(|dir| dir.join("dataplane"))
-        .find(|p| p.is_file());
-    on_path.context(
-        "cannot find the dataplane binary: build it first (cargo build --workspace --bins)",
-    )
+        .map(|dir| dir.join(name))
+        .find(|p| p.is_file())
+        .with_context(|| format!("cannot find the {name} binary: build it first (cargo build --workspace --bins)"))
 }
 
-fn random_secret() -> String {
-    let bytes: [u8; 24] = rand::random();
-    bytes.iter().fold(String::new(), |mut out, b| {
-        let _ = write!(out, "{b:02x}");
+fn random_hex(bytes: usize) -> String {
+    (0..bytes).fold(String::new(), |mut out, _| {
+        let _ = write!(out, "{:02x}", rand::random::<u8>());
         out
     })
 }
 
-/// The YAML and secrets of node `i` (0-based) in a line of `n`.
-fn node_config(i: u16, n: u16, btp_base: u16) -> (String, Vec<(String, String)>) {
-    let name = |i: u16| format!("n{}", i + 1);
-    let mut yaml = format!(
-        "ilpAddress: test.{0}\nname: {0}\nasset: {{ code: USD, scale: 9 }}\npeers:\n",
-        name(i)
-    );
-    let mut routes = String::from("routes:\n");
-    let mut env_names = Vec::new();
-    if i > 0 {
-        // The previous node dials us.
-        yaml += &format!(
-            "  - {{ id: {}, secretRef: \"env:SECRET_{}_{}\" }}\n",
-            name(i - 1),
-            i,
-            i + 1
-        );
-        env_names.push(format!("SECRET_{}_{}", i, i + 1));
-        for j in 0..i {
-            routes += &format!(
-                "  - {{ prefix: test.{}, peer: {} }}\n",
-                name(j),
-                name(i - 1)
-            );
-        }
-    } else {
-        yaml += "  - { id: sender, relation: child, secretRef: \"env:SECRET_SENDER\" }\n";
-        env_names.push("SECRET_SENDER".into());
-    }
-    if i + 1 < n {
-        yaml += &format!(
-            "  - {{ id: {}, url: \"ws://127.0.0.1:{}\", secretRef: \"env:SECRET_{}_{}\" }}\n",
-            name(i + 1),
-            btp_base + i + 1,
-            i + 1,
-            i + 2
-        );
-        env_names.push(format!("SECRET_{}_{}", i + 1, i + 2));
-        for j in i + 1..n {
-            routes += &format!(
-                "  - {{ prefix: test.{}, peer: {} }}\n",
-                name(j),
-                name(i + 1)
-            );
-        }
-    } else {
-        yaml += "  - { id: receiver, relation: child, secretRef: \"env:SECRET_RECEIVER\" }\n";
-        env_names.push("SECRET_RECEIVER".into());
-        routes += &format!(
-            "  - {{ prefix: test.{}.receiver, peer: receiver }}\n",
-            name(i)
-        );
-    }
-    (
-        yaml + &routes,
-        env_names.into_iter().map(|n| (n, String::new())).collect(),
-    )
-}
-
-fn start_node(
-    bin: &Path,
-    dir: &Path,
-    name: &str,
-    yaml: &str,
-    env: &[(String, String)],
-    btp_port: u16,
-    health_port: u16,
-) -> anyhow::Result<NodeProcess> {
-    let node_dir = dir.join(name);
-    std::fs::create_dir_all(&node_dir)?;
-    let config = node_dir.join("dataplane.yaml");
-    std::fs::write(&config, yaml)?;
-    let log = std::fs::File::create(node_dir.join("dataplane.log"))?;
-    let mut command = Command::new(bin);
-    command
-        .env("CONFIG_FILE", &config)
-        .env("BTP_SERVER_HOST", "127.0.0.1")
-        .env("BTP_SERVER_PORT", btp_port.to_string())
-        .env("HEALTH_CHECK_HOST", "127.0.0.1")
-        .env("HEALTH_CHECK_PORT", health_port.to_string())
-        .stdin(Stdio::null())
-        .stdout(log.try_clone()?)
-        .stderr(log);
+fn spawn(program: &Path, name: &str, log: PathBuf, env: &[(String, String)]) -> anyhow::Result<Managed> {
+    let file = std::fs::File::create(&log)?;
+    let mut command = Command::new(program);
+    command.stdin(Stdio::null()).stdout(file.try_clone()?).stderr(file);
     for (key, value) in env {
         command.env(key, value);
     }
-    let child = command
-        .spawn()
-        .with_context(|| format!("starting {}", bin.display()))?;
-    Ok(NodeProcess {
+    let child = command.spawn().with_context(|| format!("starting {}", program.display()))?;
+    Ok(Managed {
         name: name.to_string(),
         child,
-        btp_port,
-        health_port,
+        log,
     })
 }
 
-fn wait_ready(node: &mut NodeProcess, dir: &Path, limit: Duration) -> anyhow::Result<()> {
+fn wait_for(what: &str, limit: Duration, process: &mut Managed, mut ready: impl FnMut() -> bool) -> anyhow::Result<()> {
     let deadline = Instant::now() + limit;
-    loop {
-        if let Ok(Some(status)) = node.child.try_wait() {
-            let log = std::fs::read_to_string(dir.join(&node.name).join("dataplane.log"))
-                .unwrap_or_default();
-            bail!("{} exited ({status}):\n{log}", node.name);
-        }
-        if matches!(http::get(node.health_port, "/health/ready"), Ok((200, _))) {
-            return Ok(());
-        }
+    while !ready() {
+        process.exited()?;
         if Instant::now() > deadline {
-            bail!(
-                "{} not ready after {limit:?} (is port {} or {} taken?)",
-                node.name,
-                node.btp_port,
-                node.health_port
-            );
+            bail!("{what} not ready after {limit:?}; see {}", process.log.display());
         }
         std::thread::sleep(Duration::from_millis(25));
     }
+    Ok(())
 }
 
-fn links_up(node: &NodeProcess) -> bool {
+fn authorized<T>(message: T, token: &str) -> anyhow::Result<tonic::Request<T>> {
+    let mut request = tonic::Request::new(message);
+    request.metadata_mut().insert("authorization", format!("Bearer {token}").parse()?);
+    Ok(request)
+}
+
+async fn configure(grpc_port: u16, token: &str, peers: &[PeerPlan], routes: &[(String, String)]) -> anyhow::Result<()> {
+    let url = format!("http://127.0.0.1:{grpc_port}");
+    let channel = tonic::transport::Channel::from_shared(url.clone())?
+        .connect()
+        .await
+        .with_context(|| format!("connecting to {url}"))?;
+    let mut peer_client = PeerServiceClient::new(channel.clone());
+    let mut route_client = RouteServiceClient::new(channel);
+    for peer in peers {
+        let request = pb::CreatePeerRequest {
+            peer: Some(pb::Peer {
+                id: peer.id.clone(),
+                url: peer.url.clone().unwrap_or_default(),
+                relation: peer.relation.into(),
+                asset_code: "USD".into(),
+                asset_scale: 9,
+                secret_ref: format!("env:{}", peer.secret_env),
+                ..Default::default()
+            }),
+            validate_only: false,
+        };
+        peer_client
+            .create_peer(authorized(request, token)?)
+            .await
+            .with_context(|| format!("adding peer {}", peer.id))?;
+    }
+    for (prefix, peer) in routes {
+        let request = pb::CreateRouteRequest {
+            route: Some(pb::Route {
+                prefix: prefix.clone(),
+                peer_id: peer.clone(),
+                ..Default::default()
+            }),
+            validate_only: false,
+        };
+        route_client
+            .create_route(authorized(request, token)?)
+            .await
+            .with_context(|| format!("adding route {prefix}"))?;
+    }
+    Ok(())
+}
+
+fn links_up(node: &Node) -> bool {
     let Ok((200, body)) = http::get(node.health_port, "/health") else {
         return false;
     };
     let Ok(health) = serde_json::from_str::<serde_json::Value>(&body) else {
         return false;
     };
-    health["peers"].as_array().is_some_and(|peers| {
-        peers
-            .iter()
-            .filter(|p| p["url"].is_string())
-            .all(|p| p["linkState"] == "up")
-    })
+    health["peers"]
+        .as_array()
+        .is_some_and(|peers| peers.iter().filter(|p| p["url"].is_string()).all(|p| p["linkState"] == "up"))
 }
 
 pub async fn run(args: Args) -> anyhow::Result<()> {
     if args.nodes < 3 {
         bail!("--nodes must be at least 3");
     }
-    let bin = dataplane_binary(args.dataplane_bin.clone())?;
+    let dataplane = find_binary(args.bin_dir.as_deref(), "dataplane")?;
+    let controlplane = find_binary(args.bin_dir.as_deref(), "controlplane")?;
     if args.dir.exists() {
-        std::fs::remove_dir_all(&args.dir)
-            .with_context(|| format!("clearing {}", args.dir.display()))?;
+        std::fs::remove_dir_all(&args.dir).with_context(|| format!("clearing {}", args.dir.display()))?;
     }
     std::fs::create_dir_all(&args.dir)?;
     let dir = args.dir.canonicalize()?;
 
     // One secret per link, shared by its two ends.
     let mut secrets = std::collections::BTreeMap::new();
-    let mut nodes: Vec<NodeProcess> = Vec::new();
-    // Start from the far end so every node's dial target is already listening.
+    let mut nodes: Vec<Node> = Vec::new();
+    // From the far end, so every node's dial target is already listening.
     for i in (0..args.nodes).rev() {
-        let (yaml, names) = node_config(i, args.nodes, args.btp_base_port);
-        let env: Vec<(String, String)> = names
-            .into_iter()
-            .map(|(name, _)| {
-                let value = secrets
-                    .entry(name.clone())
-                    .or_insert_with(random_secret)
-                    .clone();
-                (name, value)
-            })
-            .collect();
         let name = format!("n{}", i + 1);
-        let mut node = start_node(
-            &bin,
-            &dir,
-            &name,
-            &yaml,
-            &env,
-            args.btp_base_port + i,
-            args.health_base_port + i,
-        )?;
-        wait_ready(&mut node, &dir, Duration::from_secs(20))?;
-        nodes.push(node);
+        let node_dir = dir.join(&name);
+        std::fs::create_dir_all(&node_dir)?;
+        let token = random_hex(24);
+        let token_file = node_dir.join("api-token");
+        std::fs::write(&token_file, &token)?;
+        std::fs::set_permissions(&token_file, std::fs::Permissions::from_mode(0o600))?;
+        let grpc_port = args.grpc_base_port + i;
+        let (btp_port, health_port) = (args.btp_base_port + i, args.health_base_port + i);
+
+        let cp_env = vec![
+            ("NODE_ID".to_string(), name.clone()),
+            ("GRPC_HOST".into(), "127.0.0.1".into()),
+            ("GRPC_PORT".into(), grpc_port.to_string()),
+            ("DATA_DIR".into(), node_dir.join("controlplane").display().to_string()),
+            ("API_TOKEN_REF".into(), format!("file:{}", token_file.display())),
+        ];
+        let mut cp = spawn(&controlplane, &format!("{name} controlplane"), node_dir.join("controlplane.log"), &cp_env)?;
+        wait_for(&format!("{name} controlplane"), Duration::from_secs(20), &mut cp, || {
+            std::net::TcpStream::connect(("127.0.0.1", grpc_port)).is_ok()
+        })?;
+        let (peers, routes) = plan(i, args.nodes, args.btp_base_port);
+        configure(grpc_port, &token, &peers, &routes).await?;
+
+        let mut dp_env = vec![
+            ("NODE_ID".to_string(), name.clone()),
+            ("ILP_ADDRESS".into(), format!("test.{name}")),
+            ("BTP_SERVER_HOST".into(), "127.0.0.1".into()),
+            ("BTP_SERVER_PORT".into(), btp_port.to_string()),
+            ("HEALTH_CHECK_HOST".into(), "127.0.0.1".into()),
+            ("HEALTH_CHECK_PORT".into(), health_port.to_string()),
+            ("CONTROLPLANE_URL".into(), format!("http://127.0.0.1:{grpc_port}")),
+            ("CONTROLPLANE_TOKEN_REF".into(), format!("file:{}", token_file.display())),
+            ("DATA_DIR".into(), node_dir.join("dataplane").display().to_string()),
+        ];
+        for peer in &peers {
+            let value = secrets
+                .entry(peer.secret_env.clone())
+                .or_insert_with(|| random_hex(24))
+                .clone();
+            dp_env.push((peer.secret_env.clone(), value));
+        }
+        let mut dp = spawn(&dataplane, &format!("{name} dataplane"), node_dir.join("dataplane.log"), &dp_env)?;
+        wait_for(&format!("{name} dataplane"), Duration::from_secs(20), &mut dp, || {
+            matches!(http::get(health_port, "/health/ready"), Ok((200, _)))
+        })?;
+        nodes.push(Node {
+            name,
+            btp_port,
+            health_port,
+            grpc_port,
+            token_file,
+            _dataplane: dp,
+            _controlplane: cp,
+        });
     }
     nodes.reverse();
     let deadline = Instant::now() + Duration::from_secs(20);
     while !nodes.iter().all(links_up) {
         if Instant::now() > deadline {
-            bail!(
-                "links did not come up within 20 s; see the logs under {}",
-                dir.display()
-            );
+            bail!("links did not come up within 20 s; see the logs under {}", dir.display());
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 
+    let first = nodes.first().context("no nodes")?;
     let last = nodes.last().context("no nodes")?;
-    let receiver_address = format!("test.n{}.receiver", args.nodes);
+    let receiver_address = format!("test.{}.receiver", last.name);
     let receiver = TestPeer::connect(
         &format!("ws://127.0.0.1:{}", last.btp_port),
         &secrets["SECRET_RECEIVER"],
@@ -292,19 +355,19 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     .await
     .context("connecting the receiver")?;
     let sender = TestPeer::connect(
-        &format!("ws://127.0.0.1:{}", nodes[0].btp_port),
+        &format!("ws://127.0.0.1:{}", first.btp_port),
         &secrets["SECRET_SENDER"],
         Options::new(Address::new("test.n1.sender")?),
     )
     .await
     .context("connecting the sender")?;
-    // The receiver's link is installed on the last node asynchronously; give it a moment.
     let payment = Payment {
         destination: Address::new(&format!("{receiver_address}.hello"))?,
         amount: 1000,
         data: b"localnet test payment".to_vec(),
         expires_in: Duration::from_secs(30),
     };
+    // The receiver's link is installed on the last node asynchronously; allow a moment.
     let started = Instant::now();
     let mut outcome = sender.send(&payment).await?;
     while !outcome.is_fulfilled() && started.elapsed() < Duration::from_secs(5) {
@@ -312,26 +375,28 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         outcome = sender.send(&payment).await?;
     }
 
-    println!(
-        "Local network: {} nodes in a line, state and logs under {}",
-        args.nodes,
-        dir.display()
-    );
+    println!("Local network: {} nodes in a line, state and logs under {}", args.nodes, dir.display());
     println!();
-    println!("{:<6} {:<28} {:<34} metrics", "node", "BTP", "health");
+    println!("{:<6} {:<24} {:<24} {:<34} metrics", "node", "gRPC (ctl --server)", "BTP", "health");
     for node in &nodes {
+        let grpc = format!("http://127.0.0.1:{}", node.grpc_port);
         let btp = format!("ws://127.0.0.1:{}", node.btp_port);
         let health = format!("http://127.0.0.1:{}/health", node.health_port);
         println!(
-            "{:<6} {btp:<28} {health:<34} http://127.0.0.1:{}/metrics",
+            "{:<6} {grpc:<24} {btp:<24} {health:<34} http://127.0.0.1:{}/metrics",
             node.name, node.health_port
         );
     }
-    println!("(gRPC management endpoints arrive with the control plane.)");
+    println!();
+    println!(
+        "Try: ctl --server http://127.0.0.1:{} --token \"$(cat {})\" peers list",
+        first.grpc_port,
+        first.token_file.display()
+    );
     println!();
     match &outcome {
         testpeer::Outcome::Fulfilled { .. } => println!(
-            "Test payment: 1000 units test.n1.sender → {} across {} hops: fulfilled in {:?}",
+            "Test payment: 1000 units test.n1.sender → {} across {} nodes: fulfilled in {:?}",
             payment.destination,
             args.nodes,
             started.elapsed()
@@ -345,15 +410,11 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
             bail!("test payment rejected: {code} by {triggered_by:?}: {message}")
         }
     }
-    if args.once {
-        receiver.close();
-        sender.close();
-        drop(nodes);
-        return Ok(());
+    if !args.once {
+        println!("Running until Ctrl-C.");
+        tokio::signal::ctrl_c().await?;
+        println!("Stopping…");
     }
-    println!("Running until Ctrl-C.");
-    tokio::signal::ctrl_c().await?;
-    println!("Stopping…");
     receiver.close();
     sender.close();
     drop(nodes);
@@ -365,19 +426,18 @@ mod tests {
     use super::*;
 
     #[test]
-    fn line_configs_route_both_ways() {
-        let (first, env) = node_config(0, 3, 3000);
-        assert!(first.contains("url: \"ws://127.0.0.1:3001\""), "{first}");
-        assert!(first.contains("prefix: test.n3, peer: n2"), "{first}");
-        assert_eq!(env.len(), 2);
-        let (middle, _) = node_config(1, 3, 3000);
-        assert!(middle.contains("prefix: test.n1, peer: n1"), "{middle}");
-        assert!(middle.contains("prefix: test.n3, peer: n3"), "{middle}");
-        let (last, _) = node_config(2, 3, 3000);
-        assert!(
-            last.contains("prefix: test.n3.receiver, peer: receiver"),
-            "{last}"
-        );
-        assert!(!last.contains("url:"), "{last}");
+    fn line_plans_route_both_ways() {
+        let (peers, routes) = plan(0, 3, 3000);
+        assert_eq!(peers[1].url.as_deref(), Some("ws://127.0.0.1:3001"));
+        assert!(routes.contains(&("test.n3".into(), "n2".into())));
+        let (peers, routes) = plan(1, 3, 3000);
+        assert_eq!(peers.len(), 2);
+        assert!(routes.contains(&("test.n1".into(), "n1".into())));
+        assert!(routes.contains(&("test.n3".into(), "n3".into())));
+        let (peers, routes) = plan(2, 3, 3000);
+        assert!(peers.iter().all(|p| p.url.is_none()));
+        assert!(routes.contains(&("test.n3.receiver".into(), "receiver".into())));
+        // Both ends of a link use the same secret.
+        assert_eq!(plan(0, 3, 3000).0[1].secret_env, plan(1, 3, 3000).0[0].secret_env);
     }
 }

@@ -125,6 +125,7 @@ async fn session(
             });
         }
         tokio::select! {
+            _ = state.shutting_down() => break,
             changed = updates.changed() => {
                 if changed.is_err() {
                     break;

@@ -26,6 +26,16 @@ pub struct State {
     pub store: Store,
     pub hub: Arc<ConfigHub>,
     pub events: Events,
+    /// Turns true at shutdown: long-lived streams (config, watch) end so the server can stop.
+    pub shutdown: tokio::sync::watch::Receiver<bool>,
+}
+
+impl State {
+    /// Resolves once shutdown has begun.
+    pub async fn shutting_down(&self) {
+        let mut shutdown = self.shutdown.clone();
+        let _ = shutdown.wait_for(|stop| *stop).await.map(|_| ());
+    }
 }
 
 impl State {

@@ -1,0 +1,65 @@
+//! The README's first command: `ctl localnet` brings up a network and a payment crosses it.
+
+use std::net::TcpListener;
+use std::process::Command;
+use std::time::Duration;
+
+use e2e::{binary, temp_dir};
+
+/// A base port whose next `count` ports are free right now.
+fn free_base(count: u16) -> u16 {
+    for _ in 0..200 {
+        let base = 20_000 + rand_port_offset();
+        if (0..count).all(|i| TcpListener::bind(("127.0.0.1", base + i)).is_ok()) {
+            return base;
+        }
+    }
+    panic!("no {count} consecutive free ports found");
+}
+
+fn rand_port_offset() -> u16 {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default()
+        .subsec_nanos();
+    u16::try_from((nanos ^ std::process::id()) % 40_000).unwrap_or(0)
+}
+
+#[test]
+fn localnet_starts_pays_and_stops() {
+    let dir = temp_dir();
+    let state = dir.path().join("net");
+    let (btp, health, grpc) = (free_base(4), free_base(4), free_base(4));
+    let mut child = Command::new(binary("ctl"))
+        .args(["localnet", "--once", "--nodes", "4"])
+        .args(["--dir", &state.display().to_string()])
+        .args(["--btp-base-port", &btp.to_string()])
+        .args(["--health-base-port", &health.to_string()])
+        .args(["--grpc-base-port", &grpc.to_string()])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(90);
+    while child.try_wait().unwrap().is_none() {
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("ctl localnet --once did not finish");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let output = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "stdout:\n{stdout}\nstderr:\n{stderr}");
+    assert!(stdout.contains("fulfilled"), "{stdout}");
+    for port in [grpc, btp + 3, health + 3] {
+        assert!(stdout.contains(&format!("127.0.0.1:{port}")), "endpoint {port} printed:\n{stdout}");
+    }
+    // Everything it started is gone again.
+    for i in 0..4 {
+        assert!(TcpListener::bind(("127.0.0.1", btp + i)).is_ok(), "BTP port {} still held", btp + i);
+        assert!(TcpListener::bind(("127.0.0.1", grpc + i)).is_ok(), "gRPC port {} still held", grpc + i);
+    }
+    assert!(state.join("n1").join("controlplane").join("controlplane.db").is_file());
+}
