@@ -33,6 +33,11 @@ pub enum RunError {
     },
     #[error("gRPC server failed: {0}")]
     Serve(#[from] tonic::transport::Error),
+    #[error("TLS: cannot read {path}: {source}")]
+    Tls {
+        path: String,
+        source: std::io::Error,
+    },
 }
 
 /// Runs the control plane until `shutdown` resolves.
@@ -40,6 +45,20 @@ pub async fn run(
     settings: Settings,
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), RunError> {
+    let tls = match &settings.tls {
+        None => None,
+        Some(files) => {
+            let read = |path: &std::path::Path| {
+                std::fs::read(path).map_err(|source| RunError::Tls {
+                    path: path.display().to_string(),
+                    source,
+                })
+            };
+            let identity =
+                tonic::transport::Identity::from_pem(read(&files.cert)?, read(&files.key)?);
+            Some(tonic::transport::ServerTlsConfig::new().identity(identity))
+        }
+    };
     let store = Store::open(&settings.database_url).await?;
     let epoch = store.next_epoch().await?;
     let hub = Arc::new(ConfigHub::new(store.clone(), epoch).await?);
@@ -58,6 +77,7 @@ pub async fn run(
     tracing::info!(
         nodeId = %settings.node_id,
         grpcPort = grpc_port,
+        tls = settings.tls.is_some(),
         epoch,
         peers = current.peers.len(),
         routes = current.routes.len(),
@@ -82,6 +102,7 @@ pub async fn run(
         listener,
         state,
         BearerAuth::new(&settings.api_token),
+        tls,
         shutdown,
     )
     .await?;

@@ -18,6 +18,7 @@ pub async fn serve(
     listener: TcpListener,
     state: State,
     auth: BearerAuth,
+    tls: Option<tonic::transport::ServerTlsConfig>,
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), tonic::transport::Error> {
     let (health, health_service) = tonic_health::server::health_reporter();
@@ -34,6 +35,9 @@ pub async fn serve(
         // Data planes hold their config stream open for days; keep NATs from forgetting it.
         .http2_keepalive_interval(Some(std::time::Duration::from_secs(30)))
         .http2_keepalive_timeout(Some(std::time::Duration::from_secs(10)));
+    if let Some(tls) = tls {
+        builder = builder.tls_config(tls)?;
+    }
     let router = builder
         .add_service(health_service)
         .add_service(PeerServiceServer::with_interceptor(

@@ -31,6 +31,14 @@ pub struct Settings {
     pub api_token: Secret,
     pub log_level: String,
     pub log_json: bool,
+    /// PEM certificate chain and key: serve gRPC over TLS. Both or neither.
+    pub tls: Option<TlsFiles>,
+}
+
+#[derive(Debug, Clone)]
+pub struct TlsFiles {
+    pub cert: PathBuf,
+    pub key: PathBuf,
 }
 
 impl Settings {
@@ -91,7 +99,21 @@ impl Settings {
                 ));
             }
         };
+        let tls = match (get("TLS_CERT_FILE"), get("TLS_KEY_FILE")) {
+            (None, None) => None,
+            (Some(cert), Some(key)) => Some(TlsFiles {
+                cert: cert.into(),
+                key: key.into(),
+            }),
+            (Some(_), None) => {
+                return Err(error("TLS_KEY_FILE", "required when TLS_CERT_FILE is set"));
+            }
+            (None, Some(_)) => {
+                return Err(error("TLS_CERT_FILE", "required when TLS_KEY_FILE is set"));
+            }
+        };
         Ok(Settings {
+            tls,
             node_id,
             grpc_host,
             grpc_port,

@@ -19,7 +19,7 @@ use crate::exit_code::UsageError;
 #[derive(clap::Args, Clone)]
 #[command(next_help_heading = "Control plane connection")]
 pub struct ConnectionArgs {
-    /// The control plane's gRPC endpoint (http:// only; put a TLS proxy in front for https).
+    /// The control plane's gRPC endpoint (http://, or https:// with --ca-file).
     #[arg(
         long,
         global = true,
@@ -28,7 +28,8 @@ pub struct ConnectionArgs {
         default_value = "http://127.0.0.1:50051"
     )]
     pub server: String,
-    /// Bearer token sent as `authorization: Bearer <TOKEN>` on every call.
+    /// Bearer token sent as `authorization: Bearer <TOKEN>` on every call. Prefer CTL_TOKEN:
+    /// a value on the command line is visible to other users of this machine.
     #[arg(
         long,
         global = true,
@@ -47,6 +48,9 @@ pub struct ConnectionArgs {
         value_parser = clap::value_parser!(u64).range(1..=86_400)
     )]
     pub timeout: u64,
+    /// PEM CA certificate to trust for an https:// server.
+    #[arg(long, global = true, env = "CTL_CA_FILE", value_name = "PATH")]
+    pub ca_file: Option<std::path::PathBuf>,
 }
 
 /// Adds the bearer token to every request; built once so a bad token fails before any call.
@@ -79,15 +83,31 @@ pub struct Connection {
 impl Connection {
     pub fn open(args: &ConnectionArgs) -> Result<Self, UsageError> {
         let timeout = Duration::from_secs(args.timeout);
-        if !args.server.starts_with("http://") {
+        let https = args.server.starts_with("https://");
+        if !https && !args.server.starts_with("http://") {
             return Err(UsageError(format!(
-                "--server {}: only http:// URLs are supported (this ctl is built without TLS)",
+                "--server {}: must be an http:// or https:// URL",
                 args.server
             )));
         }
-        let endpoint = Endpoint::from_shared(args.server.clone())
+        let mut endpoint = Endpoint::from_shared(args.server.clone())
             .map_err(|e| UsageError(format!("--server {}: {e}", args.server)))?
             .connect_timeout(timeout);
+        if https {
+            let path = args.ca_file.as_ref().ok_or_else(|| {
+                UsageError(format!(
+                    "--server {}: https needs --ca-file (the CA certificate to trust)",
+                    args.server
+                ))
+            })?;
+            let pem = std::fs::read(path)
+                .map_err(|e| UsageError(format!("--ca-file {}: {e}", path.display())))?;
+            let tls = tonic::transport::ClientTlsConfig::new()
+                .ca_certificate(tonic::transport::Certificate::from_pem(pem));
+            endpoint = endpoint
+                .tls_config(tls)
+                .map_err(|e| UsageError(format!("--ca-file {}: {e}", path.display())))?;
+        }
         let token = match &args.token {
             None => None,
             Some(token) => Some(MetadataValue::try_from(format!("Bearer {token}")).map_err(
@@ -181,6 +201,7 @@ mod tests {
             server: server.into(),
             token: token.map(Into::into),
             timeout: 10,
+            ca_file: None,
         }
     }
 

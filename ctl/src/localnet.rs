@@ -155,7 +155,9 @@ fn find_binary(explicit: Option<&Path>, name: &str) -> anyhow::Result<PathBuf> {
     if let Some(dir) = explicit {
         return Ok(dir.join(name));
     }
-    let sibling = std::env::current_exe().ok().and_then(|exe| exe.parent().map(|dir| dir.join(name)));
+    let sibling = std::env::current_exe()
+        .ok()
+        .and_then(|exe| exe.parent().map(|dir| dir.join(name)));
     if let Some(path) = sibling.filter(|p| p.is_file()) {
         return Ok(path);
     }
@@ -164,7 +166,11 @@ fn find_binary(explicit: Option<&Path>, name: &str) -> anyhow::Result<PathBuf> {
         .flat_map(|paths| std::env::split_paths(&paths).collect::<Vec<_>>())
         .map(|dir| dir.join(name))
         .find(|p| p.is_file())
-        .with_context(|| format!("cannot find the {name} binary: build it first (cargo build --workspace --bins)"))
+        .with_context(|| {
+            format!(
+                "cannot find the {name} binary: build it first (cargo build --workspace --bins)"
+            )
+        })
 }
 
 fn random_hex(bytes: usize) -> String {
@@ -174,14 +180,24 @@ fn random_hex(bytes: usize) -> String {
     })
 }
 
-fn spawn(program: &Path, name: &str, log: PathBuf, env: &[(String, String)]) -> anyhow::Result<Managed> {
+fn spawn(
+    program: &Path,
+    name: &str,
+    log: PathBuf,
+    env: &[(String, String)],
+) -> anyhow::Result<Managed> {
     let file = std::fs::File::create(&log)?;
     let mut command = Command::new(program);
-    command.stdin(Stdio::null()).stdout(file.try_clone()?).stderr(file);
+    command
+        .stdin(Stdio::null())
+        .stdout(file.try_clone()?)
+        .stderr(file);
     for (key, value) in env {
         command.env(key, value);
     }
-    let child = command.spawn().with_context(|| format!("starting {}", program.display()))?;
+    let child = command
+        .spawn()
+        .with_context(|| format!("starting {}", program.display()))?;
     Ok(Managed {
         name: name.to_string(),
         child,
@@ -189,12 +205,20 @@ fn spawn(program: &Path, name: &str, log: PathBuf, env: &[(String, String)]) -> 
     })
 }
 
-fn wait_for(what: &str, limit: Duration, process: &mut Managed, mut ready: impl FnMut() -> bool) -> anyhow::Result<()> {
+fn wait_for(
+    what: &str,
+    limit: Duration,
+    process: &mut Managed,
+    mut ready: impl FnMut() -> bool,
+) -> anyhow::Result<()> {
     let deadline = Instant::now() + limit;
     while !ready() {
         process.exited()?;
         if Instant::now() > deadline {
-            bail!("{what} not ready after {limit:?}; see {}", process.log.display());
+            bail!(
+                "{what} not ready after {limit:?}; see {}",
+                process.log.display()
+            );
         }
         std::thread::sleep(Duration::from_millis(25));
     }
@@ -203,11 +227,18 @@ fn wait_for(what: &str, limit: Duration, process: &mut Managed, mut ready: impl 
 
 fn authorized<T>(message: T, token: &str) -> anyhow::Result<tonic::Request<T>> {
     let mut request = tonic::Request::new(message);
-    request.metadata_mut().insert("authorization", format!("Bearer {token}").parse()?);
+    request
+        .metadata_mut()
+        .insert("authorization", format!("Bearer {token}").parse()?);
     Ok(request)
 }
 
-async fn configure(grpc_port: u16, token: &str, peers: &[PeerPlan], routes: &[(String, String)]) -> anyhow::Result<()> {
+async fn configure(
+    grpc_port: u16,
+    token: &str,
+    peers: &[PeerPlan],
+    routes: &[(String, String)],
+) -> anyhow::Result<()> {
     let url = format!("http://127.0.0.1:{grpc_port}");
     let channel = tonic::transport::Channel::from_shared(url.clone())?
         .connect()
@@ -257,9 +288,12 @@ fn links_up(node: &Node) -> bool {
     let Ok(health) = serde_json::from_str::<serde_json::Value>(&body) else {
         return false;
     };
-    health["peers"]
-        .as_array()
-        .is_some_and(|peers| peers.iter().filter(|p| p["url"].is_string()).all(|p| p["linkState"] == "up"))
+    health["peers"].as_array().is_some_and(|peers| {
+        peers
+            .iter()
+            .filter(|p| p["url"].is_string())
+            .all(|p| p["linkState"] == "up")
+    })
 }
 
 pub async fn run(args: Args) -> anyhow::Result<()> {
@@ -269,7 +303,8 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     let dataplane = find_binary(args.bin_dir.as_deref(), "dataplane")?;
     let controlplane = find_binary(args.bin_dir.as_deref(), "controlplane")?;
     if args.dir.exists() {
-        std::fs::remove_dir_all(&args.dir).with_context(|| format!("clearing {}", args.dir.display()))?;
+        std::fs::remove_dir_all(&args.dir)
+            .with_context(|| format!("clearing {}", args.dir.display()))?;
     }
     std::fs::create_dir_all(&args.dir)?;
     let dir = args.dir.canonicalize()?;
@@ -293,13 +328,27 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
             ("NODE_ID".to_string(), name.clone()),
             ("GRPC_HOST".into(), "127.0.0.1".into()),
             ("GRPC_PORT".into(), grpc_port.to_string()),
-            ("DATA_DIR".into(), node_dir.join("controlplane").display().to_string()),
-            ("API_TOKEN_REF".into(), format!("file:{}", token_file.display())),
+            (
+                "DATA_DIR".into(),
+                node_dir.join("controlplane").display().to_string(),
+            ),
+            (
+                "API_TOKEN_REF".into(),
+                format!("file:{}", token_file.display()),
+            ),
         ];
-        let mut cp = spawn(&controlplane, &format!("{name} controlplane"), node_dir.join("controlplane.log"), &cp_env)?;
-        wait_for(&format!("{name} controlplane"), Duration::from_secs(20), &mut cp, || {
-            std::net::TcpStream::connect(("127.0.0.1", grpc_port)).is_ok()
-        })?;
+        let mut cp = spawn(
+            &controlplane,
+            &format!("{name} controlplane"),
+            node_dir.join("controlplane.log"),
+            &cp_env,
+        )?;
+        wait_for(
+            &format!("{name} controlplane"),
+            Duration::from_secs(20),
+            &mut cp,
+            || std::net::TcpStream::connect(("127.0.0.1", grpc_port)).is_ok(),
+        )?;
         let (peers, routes) = plan(i, args.nodes, args.btp_base_port);
         configure(grpc_port, &token, &peers, &routes).await?;
 
@@ -310,9 +359,18 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
             ("BTP_SERVER_PORT".into(), btp_port.to_string()),
             ("HEALTH_CHECK_HOST".into(), "127.0.0.1".into()),
             ("HEALTH_CHECK_PORT".into(), health_port.to_string()),
-            ("CONTROLPLANE_URL".into(), format!("http://127.0.0.1:{grpc_port}")),
-            ("CONTROLPLANE_TOKEN_REF".into(), format!("file:{}", token_file.display())),
-            ("DATA_DIR".into(), node_dir.join("dataplane").display().to_string()),
+            (
+                "CONTROLPLANE_URL".into(),
+                format!("http://127.0.0.1:{grpc_port}"),
+            ),
+            (
+                "CONTROLPLANE_TOKEN_REF".into(),
+                format!("file:{}", token_file.display()),
+            ),
+            (
+                "DATA_DIR".into(),
+                node_dir.join("dataplane").display().to_string(),
+            ),
         ];
         for peer in &peers {
             let value = secrets
@@ -321,10 +379,18 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
                 .clone();
             dp_env.push((peer.secret_env.clone(), value));
         }
-        let mut dp = spawn(&dataplane, &format!("{name} dataplane"), node_dir.join("dataplane.log"), &dp_env)?;
-        wait_for(&format!("{name} dataplane"), Duration::from_secs(20), &mut dp, || {
-            matches!(http::get(health_port, "/health/ready"), Ok((200, _)))
-        })?;
+        let mut dp = spawn(
+            &dataplane,
+            &format!("{name} dataplane"),
+            node_dir.join("dataplane.log"),
+            &dp_env,
+        )?;
+        wait_for(
+            &format!("{name} dataplane"),
+            Duration::from_secs(20),
+            &mut dp,
+            || matches!(http::get(health_port, "/health/ready"), Ok((200, _))),
+        )?;
         nodes.push(Node {
             name,
             btp_port,
@@ -339,7 +405,10 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     let deadline = Instant::now() + Duration::from_secs(20);
     while !nodes.iter().all(links_up) {
         if Instant::now() > deadline {
-            bail!("links did not come up within 20 s; see the logs under {}", dir.display());
+            bail!(
+                "links did not come up within 20 s; see the logs under {}",
+                dir.display()
+            );
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
@@ -375,9 +444,16 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         outcome = sender.send(&payment).await?;
     }
 
-    println!("Local network: {} nodes in a line, state and logs under {}", args.nodes, dir.display());
+    println!(
+        "Local network: {} nodes in a line, state and logs under {}",
+        args.nodes,
+        dir.display()
+    );
     println!();
-    println!("{:<6} {:<24} {:<24} {:<34} metrics", "node", "gRPC (ctl --server)", "BTP", "health");
+    println!(
+        "{:<6} {:<24} {:<24} {:<34} metrics",
+        "node", "gRPC (ctl --server)", "BTP", "health"
+    );
     for node in &nodes {
         let grpc = format!("http://127.0.0.1:{}", node.grpc_port);
         let btp = format!("ws://127.0.0.1:{}", node.btp_port);
@@ -438,6 +514,9 @@ mod tests {
         assert!(peers.iter().all(|p| p.url.is_none()));
         assert!(routes.contains(&("test.n3.receiver".into(), "receiver".into())));
         // Both ends of a link use the same secret.
-        assert_eq!(plan(0, 3, 3000).0[1].secret_env, plan(1, 3, 3000).0[0].secret_env);
+        assert_eq!(
+            plan(0, 3, 3000).0[1].secret_env,
+            plan(1, 3, 3000).0[0].secret_env
+        );
     }
 }

@@ -99,10 +99,17 @@ pub async fn run(config: NodeConfig, shutdown: impl Future<Output = ()>) -> Resu
                 .token_ref
                 .resolve()
                 .map_err(|problem| ConfigError::new("CONTROLPLANE_TOKEN_REF", problem))?;
+            let ca_pem = match &managed.ca_file {
+                None => None,
+                Some(path) => Some(std::fs::read(path).map_err(|e| {
+                    ConfigError::new("CONTROLPLANE_CA_FILE", format!("{}: {e}", path.display()))
+                })?),
+            };
             let control = control::ControlPlane {
                 url: managed.url.clone(),
                 token,
                 data_dir: managed.data_dir.clone(),
+                ca_pem,
             };
             let restored = control::restore(&node, &control);
             tasks.spawn(control::run(

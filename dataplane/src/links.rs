@@ -74,6 +74,7 @@ async fn accept_peer(node: Arc<Node>, stream: TcpStream, remote: SocketAddr) {
     });
     let link = authenticated.start(handler);
     peer.link_up(link.clone(), &node.metrics);
+    node.link_changed();
     info!(peer = %peer.id, remote = %remote, direction = "incoming", "link_up");
     let reason = link.closed().await;
     let next = if peer.settings().url.is_some() {
@@ -81,7 +82,9 @@ async fn accept_peer(node: Arc<Node>, stream: TcpStream, remote: SocketAddr) {
     } else {
         LinkState::Disconnected
     };
-    if peer.link_down(&link, &reason, next, &node.metrics) {
+    let changed = peer.link_down(&link, &reason, next, &node.metrics);
+    node.link_changed();
+    if changed {
         warn!(peer = %peer.id, reason = %reason, "link_down");
     }
 }
@@ -98,6 +101,7 @@ pub async fn dial(node: Arc<Node>, peer: Arc<Peer>, mut stop: watch::Receiver<bo
     let mut backoff = Backoff::new(RECONNECT_INITIAL, RECONNECT_MAX);
     loop {
         peer.set_state(LinkState::Connecting, None, &node.metrics);
+        node.link_changed();
         let connected = tokio::select! {
             connected = btp_link::connect(&url, &credentials, &node.link_settings) => connected,
             _ = stop.wait_for(|stop| *stop) => return,
@@ -111,6 +115,7 @@ pub async fn dial(node: Arc<Node>, peer: Arc<Peer>, mut stop: watch::Receiver<bo
                 });
                 let link = authenticated.start(handler);
                 peer.link_up(link.clone(), &node.metrics);
+                node.link_changed();
                 info!(peer = %peer.id, url = %url, direction = "outgoing", "link_up");
                 let up_since = std::time::Instant::now();
                 let reason = tokio::select! {
@@ -122,6 +127,7 @@ pub async fn dial(node: Arc<Node>, peer: Arc<Peer>, mut stop: watch::Receiver<bo
                     _ = peer.retired() => return,
                 };
                 peer.link_down(&link, &reason, LinkState::Backoff, &node.metrics);
+                node.link_changed();
                 warn!(peer = %peer.id, reason = %reason, "link_down");
                 if up_since.elapsed() >= STABLE_LINK {
                     backoff.reset();
@@ -129,11 +135,13 @@ pub async fn dial(node: Arc<Node>, peer: Arc<Peer>, mut stop: watch::Receiver<bo
             }
             Err(error) => {
                 peer.set_state(LinkState::Backoff, Some(error.to_string()), &node.metrics);
+                node.link_changed();
                 warn!(peer = %peer.id, url = %url, error = %error, "link_connect_failed");
             }
         }
         let delay = backoff.next_delay();
         peer.set_state(LinkState::Backoff, None, &node.metrics);
+        node.link_changed();
         tokio::select! {
             _ = tokio::time::sleep(delay) => {}
             _ = stop.wait_for(|stop| *stop) => return,

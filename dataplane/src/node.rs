@@ -97,6 +97,8 @@ pub struct Node {
     in_flight: AtomicUsize,
     /// Turned true at shutdown: dialers and the BTP server stop.
     stop: watch::Sender<bool>,
+    /// Woken on every link state change (the control plane reporter listens).
+    link_changes: tokio::sync::Notify,
 }
 
 impl Node {
@@ -115,6 +117,7 @@ impl Node {
             draining: AtomicBool::new(false),
             in_flight: AtomicUsize::new(0),
             stop: watch::channel(false).0,
+            link_changes: tokio::sync::Notify::new(),
         }
     }
 
@@ -203,6 +206,16 @@ impl Node {
         self.routes_loaded.store(true, Ordering::Release);
         self.update_ready();
         Ok(applied)
+    }
+
+    pub fn link_changed(&self) {
+        // A stored permit: a change made while nobody waits is still seen by the next wait.
+        self.link_changes.notify_one();
+    }
+
+    /// Resolves at the next link state change (or one made since the last wait).
+    pub async fn next_link_change(&self) {
+        self.link_changes.notified().await;
     }
 
     pub fn stop_signal(&self) -> watch::Receiver<bool> {

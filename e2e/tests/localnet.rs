@@ -51,15 +51,35 @@ fn localnet_starts_pays_and_stops() {
     let output = child.wait_with_output().unwrap();
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(output.status.success(), "stdout:\n{stdout}\nstderr:\n{stderr}");
+    assert!(
+        output.status.success(),
+        "stdout:\n{stdout}\nstderr:\n{stderr}"
+    );
     assert!(stdout.contains("fulfilled"), "{stdout}");
     for port in [grpc, btp + 3, health + 3] {
-        assert!(stdout.contains(&format!("127.0.0.1:{port}")), "endpoint {port} printed:\n{stdout}");
+        assert!(
+            stdout.contains(&format!("127.0.0.1:{port}")),
+            "endpoint {port} printed:\n{stdout}"
+        );
     }
     // Everything it started is gone again.
     for i in 0..4 {
-        assert!(TcpListener::bind(("127.0.0.1", btp + i)).is_ok(), "BTP port {} still held", btp + i);
-        assert!(TcpListener::bind(("127.0.0.1", grpc + i)).is_ok(), "gRPC port {} still held", grpc + i);
+        assert!(
+            TcpListener::bind(("127.0.0.1", btp + i)).is_ok(),
+            "BTP port {} still held",
+            btp + i
+        );
+        assert!(
+            TcpListener::bind(("127.0.0.1", grpc + i)).is_ok(),
+            "gRPC port {} still held",
+            grpc + i
+        );
     }
-    assert!(state.join("n1").join("controlplane").join("controlplane.db").is_file());
+    assert!(
+        state
+            .join("n1")
+            .join("controlplane")
+            .join("controlplane.db")
+            .is_file()
+    );
 }

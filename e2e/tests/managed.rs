@@ -121,6 +121,22 @@ impl Node {
             .map(|r| r.into_inner())
     }
 
+    /// Runs the real `ctl` against this node's control plane; returns (exit code, stdout, stderr).
+    fn ctl(&self, args: &[&str]) -> (i32, String, String) {
+        let output = std::process::Command::new(binary("ctl"))
+            .env_clear()
+            .env("CTL_SERVER", self.grpc_url())
+            .env("CTL_TOKEN", &self.token)
+            .args(args)
+            .output()
+            .expect("run ctl");
+        (
+            output.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&output.stdout).into_owned(),
+            String::from_utf8_lossy(&output.stderr).into_owned(),
+        )
+    }
+
     async fn status(&self) -> pb::NodeStatus {
         let mut client = NodeServiceClient::new(self.channel().await);
         client
@@ -246,13 +262,21 @@ async fn changes_reach_the_data_plane_live() {
 
     // A new peer: A's link to it is up within a second, with no restart, and the sender's link
     // is not touched.
-    let added = a
-        .add_peer(pb::Peer {
-            url: b.btp_url(),
-            ..peer("b", "SECRET_AB")
-        })
-        .await
-        .unwrap();
+    let b_url = b.btp_url();
+    let (code, stdout, stderr) = a.ctl(&[
+        "peers",
+        "add",
+        "b",
+        "--url",
+        &b_url,
+        "--secret-ref",
+        "env:SECRET_AB",
+        "-o",
+        "json",
+    ]);
+    assert_eq!(code, 0, "ctl peers add: {stderr}");
+    let added: serde_json::Value =
+        serde_json::from_str(&stdout).expect("ctl -o json prints the peer");
     let took = wait_until("A's link to B", Duration::from_secs(1), || {
         link_state(a.health_port(), "b") == "up"
     });
@@ -287,7 +311,7 @@ async fn changes_reach_the_data_plane_live() {
         peer: Some(pb::Peer {
             id: "b".into(),
             credit_limit: Some(1_000_000),
-            etag: added.etag.clone(),
+            etag: added["etag"].as_str().unwrap_or_default().to_string(),
             ..Default::default()
         }),
         update_mask: Some(prost_types::FieldMask {
@@ -346,6 +370,16 @@ async fn changes_reach_the_data_plane_live() {
             .unwrap()
             .is_fulfilled()
     );
+    // `ctl status` shows it too.
+    let (code, stdout, _) = a.ctl(&["status", "-o", "json"]);
+    assert_eq!(code, 0);
+    let shown: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    let nack = shown["dataPlanes"][0]["lastNackError"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(nack.contains("env:SECRET_NOBODY_SET"), "{stdout}");
+    let (_, table, _) = a.ctl(&["status"]);
+    assert!(table.contains("env:SECRET_NOBODY_SET"), "{table}");
     // Fixing it (removing the peer) is applied again.
     let mut peers = PeerServiceClient::new(a.channel().await);
     let delete = pb::DeletePeerRequest {
@@ -354,6 +388,28 @@ async fn changes_reach_the_data_plane_live() {
     };
     peers.delete_peer(a.request(delete)).await.unwrap();
     a.wait_applied().await;
+
+    // Clearing one field through ctl keeps the others.
+    let (code, stdout, stderr) =
+        a.ctl(&["peers", "update", "b", "--clear-credit-limit", "-o", "json"]);
+    assert_eq!(code, 0, "{stderr}");
+    let cleared: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(cleared["creditLimit"], serde_json::Value::Null);
+    assert_eq!(cleared["url"], b_url.as_str(), "{stdout}");
+    // ctl maps errors to documented exit codes.
+    let (code, _, stderr) = a.ctl(&["routes", "add", "test.c", "nobody"]);
+    assert_eq!(code, 3, "INVALID_ARGUMENT → 3: {stderr}");
+    assert!(stderr.contains("route.peer_id"), "{stderr}");
+    // The link state comes from the data plane's reports, which arrive asynchronously.
+    let mut explained = serde_json::Value::Null;
+    wait_until("explain to show the reported link state", LIMIT, || {
+        let (code, stdout, _) = a.ctl(&["routes", "explain", "test.b.receiver.x", "-o", "json"]);
+        assert_eq!(code, 0);
+        explained = serde_json::from_str(&stdout).unwrap();
+        explained["linkState"] == "up"
+    });
+    assert_eq!(explained["prefix"], "test.b");
+    assert_eq!(explained["peerId"], "b");
 
     // Bad input: INVALID_ARGUMENT naming the field; nothing stored.
     let bad = a

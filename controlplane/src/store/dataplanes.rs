@@ -99,7 +99,7 @@ impl Store {
         balances: &[ReportedBalance],
     ) -> Result<(), StoreError> {
         let now = now_ms();
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_transaction().await?;
         if !links.is_empty() {
             sqlx::query("DELETE FROM link_reports WHERE node_id = ?")
                 .bind(node_id)

@@ -140,6 +140,15 @@ impl Store {
         })
     }
 
+    /// A transaction that takes the write lock up front. A deferred one that reads first and
+    /// writes later fails with SQLITE_BUSY_SNAPSHOT if another connection wrote in between
+    /// (WAL mode), and the busy timeout cannot help it; waiting for the lock at BEGIN can.
+    pub(crate) async fn write_transaction(
+        &self,
+    ) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>, StoreError> {
+        Ok(self.pool.begin_with("BEGIN IMMEDIATE").await?)
+    }
+
     pub fn pool(&self) -> &SqlitePool {
         &self.pool
     }

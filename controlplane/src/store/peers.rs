@@ -128,7 +128,7 @@ impl Store {
         config: &PeerConfig,
         expected_etag: Option<&str>,
     ) -> Result<StoredPeer, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_transaction().await?;
         let row = sqlx::query("SELECT * FROM peers WHERE id = ?")
             .bind(&config.id)
             .fetch_optional(&mut *tx)
@@ -185,7 +185,7 @@ impl Store {
         expected_etag: Option<&str>,
         delete_routes: bool,
     ) -> Result<(StoredPeer, Vec<String>), StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_transaction().await?;
         let row = sqlx::query("SELECT * FROM peers WHERE id = ?")
             .bind(id)
             .fetch_optional(&mut *tx)

@@ -35,7 +35,7 @@ impl Store {
             source,
             created_at_ms: now_ms(),
         };
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_transaction().await?;
         let exists: Option<String> = sqlx::query_scalar("SELECT id FROM peers WHERE id = ?")
             .bind(peer_id)
             .fetch_optional(&mut *tx)

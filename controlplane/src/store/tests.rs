@@ -197,3 +197,39 @@ async fn a_database_from_a_newer_version_is_refused() {
     );
     assert!(error.to_string().contains("newer version"), "{error}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_writers_all_succeed() {
+    // API writes (read-then-write transactions) racing data plane reports: with deferred
+    // transactions some of these failed with SQLITE_BUSY_SNAPSHOT.
+    let (_dir, _url, store) = temp_store().await;
+    store.create_peer(&peer("b"), Source::Static).await.unwrap();
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..40 {
+        let s = store.clone();
+        tasks.spawn(async move {
+            s.create_route(&format!("g.r{i}"), "b", Source::Static)
+                .await
+                .map(|_| ())
+        });
+        let s = store.clone();
+        tasks.spawn(async move {
+            let link = LinkReport {
+                peer_id: "b".into(),
+                state: format!("s{i}"),
+                last_error: None,
+            };
+            s.record_report("a", &[link], &[]).await
+        });
+        let s = store.clone();
+        tasks.spawn(async move {
+            let mut changed = peer("b");
+            changed.credit_limit = Some(i);
+            s.update_peer(&changed, None).await.map(|_| ())
+        });
+    }
+    while let Some(result) = tasks.join_next().await {
+        result.unwrap().unwrap();
+    }
+    assert_eq!(store.all_routes().await.unwrap().len(), 40);
+}

@@ -607,6 +607,7 @@ mod tests {
             server: format!("http://{address}"),
             token: token.map(String::from),
             timeout: 10,
+            ca_file: None,
         })
         .ok()
     }

@@ -67,6 +67,8 @@ pub struct ControlPlaneConfig {
     pub url: String,
     pub token_ref: SecretRef,
     pub data_dir: std::path::PathBuf,
+    /// PEM CA certificate that signed the control plane's certificate (https:// URLs).
+    pub ca_file: Option<std::path::PathBuf>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -268,10 +270,18 @@ fn build(
             let token_ref = SecretRef::parse(&token_ref)
                 .map_err(|p| ConfigError::new("CONTROLPLANE_TOKEN_REF", p))?;
             let data_dir = get("DATA_DIR").unwrap_or_else(|| "./data".into()).into();
+            let ca_file = get("CONTROLPLANE_CA_FILE").map(Into::into);
+            if url.starts_with("https://") && ca_file.is_none() {
+                return Err(ConfigError::new(
+                    "CONTROLPLANE_CA_FILE",
+                    "required for an https:// CONTROLPLANE_URL: the CA certificate (PEM) to trust",
+                ));
+            }
             Some(ControlPlaneConfig {
                 url,
                 token_ref,
                 data_dir,
+                ca_file,
             })
         }
     };

@@ -30,9 +30,10 @@ pub struct ControlPlane {
     pub token: Secret,
     /// Where the last applied snapshot is kept.
     pub data_dir: PathBuf,
+    /// The CA (PEM) to trust for an https:// URL.
+    pub ca_pem: Option<Vec<u8>>,
 }
 
-const REPORT_INTERVAL: Duration = Duration::from_millis(500);
 /// Balances change with every packet; send them at most this often when links are quiet.
 const BALANCE_INTERVAL: Duration = Duration::from_secs(5);
 
@@ -102,11 +103,16 @@ pub async fn run(
 }
 
 async fn session(node: &Arc<Node>, control: &ControlPlane, held: &mut Held) -> Result<(), String> {
-    let endpoint = tonic::transport::Endpoint::from_shared(control.url.clone())
+    let mut endpoint = tonic::transport::Endpoint::from_shared(control.url.clone())
         .map_err(|e| format!("CONTROLPLANE_URL {}: {e}", control.url))?
         .connect_timeout(Duration::from_secs(5))
         .http2_keep_alive_interval(Duration::from_secs(30))
         .keep_alive_timeout(Duration::from_secs(10));
+    if let Some(ca) = &control.ca_pem {
+        let tls = tonic::transport::ClientTlsConfig::new()
+            .ca_certificate(tonic::transport::Certificate::from_pem(ca));
+        endpoint = endpoint.tls_config(tls).map_err(|e| format!("TLS: {e}"))?;
+    }
     let channel = endpoint.connect().await.map_err(|e| e.to_string())?;
     let mut client = ConfigServiceClient::new(channel);
     let (tx, rx) = mpsc::channel::<pb::DataPlaneMessage>(16);
@@ -198,9 +204,13 @@ fn apply(node: &Arc<Node>, control: &ControlPlane, snapshot: &pb::Snapshot) -> R
 async fn report_loop(node: Arc<Node>, tx: mpsc::Sender<pb::DataPlaneMessage>) {
     let mut last_links: Vec<pb::LinkStatus> = Vec::new();
     let mut last_balances = std::time::Instant::now() - BALANCE_INTERVAL;
-    let mut interval = tokio::time::interval(REPORT_INTERVAL);
+    let mut first = true;
     loop {
-        interval.tick().await;
+        if !first {
+            // Woken by a link change, or after a while for the balances.
+            let _ = tokio::time::timeout(BALANCE_INTERVAL, node.next_link_change()).await;
+        }
+        first = false;
         let snapshot = node.snapshot();
         let mut peers: Vec<_> = snapshot.peers.values().collect();
         peers.sort_by(|a, b| a.id.cmp(&b.id));
