@@ -41,7 +41,7 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(controlplane::run(settings, shutdown_signal())) {
+    match runtime.block_on(async { controlplane::run(settings, shutdown_signal()).await }) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             tracing::error!(%error, "controlplane_failed");
@@ -51,17 +51,24 @@ fn main() -> ExitCode {
     }
 }
 
-async fn shutdown_signal() {
+/// Registers the SIGTERM and SIGINT handlers now, so a signal that arrives right after start-up
+/// (before anything awaits it) still stops the process gracefully instead of killing it.
+fn shutdown_signal() -> impl std::future::Future<Output = ()> {
     use tokio::signal::unix::{SignalKind, signal};
-    match signal(SignalKind::terminate()) {
-        Ok(mut sigterm) => {
-            tokio::select! {
-                _ = sigterm.recv() => {}
-                _ = tokio::signal::ctrl_c() => {}
+    let sigterm = signal(SignalKind::terminate());
+    let sigint = signal(SignalKind::interrupt());
+    async move {
+        match (sigterm, sigint) {
+            (Ok(mut sigterm), Ok(mut sigint)) => {
+                tokio::select! {
+                    _ = sigterm.recv() => {}
+                    _ = sigint.recv() => {}
+                }
             }
-        }
-        Err(_) => {
-            let _ = tokio::signal::ctrl_c().await;
+            // Without handlers, fall back to Ctrl-C alone.
+            _ => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
         }
     }
 }

@@ -71,7 +71,7 @@ fn run() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(dataplane::run(config, shutdown_signal())) {
+    match runtime.block_on(async { dataplane::run(config, shutdown_signal()).await }) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error @ dataplane::StartError::Config(_)) => {
             tracing::error!(error = %error, "connector_failed");
@@ -86,18 +86,24 @@ fn run() -> ExitCode {
     }
 }
 
-async fn shutdown_signal() {
+/// Registers the SIGTERM and SIGINT handlers now, so a signal that arrives right after start-up
+/// (before anything awaits it) still stops the process gracefully instead of killing it.
+fn shutdown_signal() -> impl std::future::Future<Output = ()> {
     use tokio::signal::unix::{SignalKind, signal};
-    match signal(SignalKind::terminate()) {
-        Ok(mut sigterm) => {
-            tokio::select! {
-                _ = sigterm.recv() => {}
-                _ = tokio::signal::ctrl_c() => {}
+    let sigterm = signal(SignalKind::terminate());
+    let sigint = signal(SignalKind::interrupt());
+    async move {
+        match (sigterm, sigint) {
+            (Ok(mut sigterm), Ok(mut sigint)) => {
+                tokio::select! {
+                    _ = sigterm.recv() => {}
+                    _ = sigint.recv() => {}
+                }
             }
-        }
-        // Without a SIGTERM handler, Ctrl-C still works.
-        Err(_) => {
-            let _ = tokio::signal::ctrl_c().await;
+            // Without handlers, fall back to Ctrl-C alone.
+            _ => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
         }
     }
 }

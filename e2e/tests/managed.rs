@@ -253,6 +253,22 @@ async fn changes_reach_the_data_plane_live() {
         Some(200)
     );
 
+    // Everything that follows shows up as Watch events.
+    let mut watcher = NodeServiceClient::new(a.channel().await);
+    let mut events = watcher
+        .watch(a.request(pb::WatchRequest {}))
+        .await
+        .unwrap()
+        .into_inner();
+    let (event_tx, collected) = std::sync::mpsc::channel();
+    tokio::spawn(async move {
+        while let Ok(Some(event)) = events.message().await {
+            if event_tx.send(event).is_err() {
+                return;
+            }
+        }
+    });
+
     // No route yet.
     let outcome = sender
         .send(&payment("test.b.receiver", "early"))
@@ -483,6 +499,33 @@ async fn changes_reach_the_data_plane_live() {
             .code(),
         Code::Unauthenticated
     );
+
+    // The watcher saw the changes: peers, routes, link states, applied and refused versions.
+    let describe = |e: &pb::WatchEvent| match &e.event {
+        Some(pb::watch_event::Event::Peer(p)) => format!("peer {} {}", e.action, p.id),
+        Some(pb::watch_event::Event::Route(r)) => format!("route {} {}", e.action, r.prefix),
+        Some(pb::watch_event::Event::Link(l)) => format!("link {} {}", l.peer_id, l.state),
+        Some(pb::watch_event::Event::ConfigApplied(_)) => "applied".into(),
+        Some(pb::watch_event::Event::ConfigNacked(_)) => "nacked".into(),
+        None => "empty".into(),
+    };
+    let mut seen: Vec<String> = Vec::new();
+    let wanted = [
+        "peer created b",
+        "route created test.b",
+        "link b up",
+        "applied",
+        "nacked",
+        "peer deleted broken",
+    ];
+    wait_until("watch events", LIMIT, || {
+        while let Ok(event) = collected.try_recv() {
+            seen.push(describe(&event));
+        }
+        wanted
+            .iter()
+            .all(|want| seen.iter().any(|have| have == want))
+    });
 
     // No secret value in any response or log line.
     let listed = peers
