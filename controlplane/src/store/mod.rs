@@ -16,7 +16,7 @@ pub use dataplanes::{DataPlaneRecord, LinkReport, ReportedBalance};
 pub use peers::StoredPeer;
 pub use routes::StoredRoute;
 
-static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations");
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/controlplane");
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
