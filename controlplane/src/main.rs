@@ -4,7 +4,6 @@ use std::collections::BTreeMap;
 use std::process::ExitCode;
 
 use controlplane::settings::Settings;
-use tracing_subscriber::EnvFilter;
 
 fn main() -> ExitCode {
     let env: BTreeMap<String, String> = std::env::vars_os()
@@ -17,20 +16,7 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let filter = EnvFilter::new(format!("warn,controlplane={}", settings.log_level));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_target(false);
-    if settings.log_json {
-        builder
-            .json()
-            .flatten_event(true)
-            .with_current_span(false)
-            .with_span_list(false)
-            .init();
-    } else {
-        builder.init();
-    }
+    service_runtime::init_logging(&settings.log_level, settings.log_json, &["controlplane"]);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -41,34 +27,14 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(async { controlplane::run(settings, shutdown_signal()).await }) {
+    match runtime
+        .block_on(async { controlplane::run(settings, service_runtime::shutdown_signal()).await })
+    {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             tracing::error!(%error, "controlplane_failed");
             eprintln!("controlplane: {error}");
             ExitCode::FAILURE
-        }
-    }
-}
-
-/// Registers the SIGTERM and SIGINT handlers now, so a signal that arrives right after start-up
-/// (before anything awaits it) still stops the process gracefully instead of killing it.
-fn shutdown_signal() -> impl std::future::Future<Output = ()> {
-    use tokio::signal::unix::{SignalKind, signal};
-    let sigterm = signal(SignalKind::terminate());
-    let sigint = signal(SignalKind::interrupt());
-    async move {
-        match (sigterm, sigint) {
-            (Ok(mut sigterm), Ok(mut sigint)) => {
-                tokio::select! {
-                    _ = sigterm.recv() => {}
-                    _ = sigint.recv() => {}
-                }
-            }
-            // Without handlers, fall back to Ctrl-C alone.
-            _ => {
-                let _ = tokio::signal::ctrl_c().await;
-            }
         }
     }
 }

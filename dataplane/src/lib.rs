@@ -8,7 +8,6 @@ pub mod backoff;
 pub mod balance;
 pub mod config;
 pub mod control;
-pub mod healthcheck;
 pub mod http;
 pub mod links;
 pub mod logging;

@@ -37,7 +37,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command.unwrap_or(Command::Run) {
         Command::Healthcheck { port, host, path } => {
-            match dataplane::healthcheck::probe(&host, port, &path, Duration::from_secs(3)) {
+            match service_runtime::healthcheck::probe(&host, port, &path, Duration::from_secs(3)) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(error) => {
                     eprintln!("dataplane healthcheck: {error}");
@@ -71,7 +71,9 @@ fn run() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(async { dataplane::run(config, shutdown_signal()).await }) {
+    match runtime
+        .block_on(async { dataplane::run(config, service_runtime::shutdown_signal()).await })
+    {
         Ok(()) => ExitCode::SUCCESS,
         Err(error @ dataplane::StartError::Config(_)) => {
             tracing::error!(error = %error, "connector_failed");
@@ -82,28 +84,6 @@ fn run() -> ExitCode {
             tracing::error!(error = %error, "connector_failed");
             eprintln!("dataplane: {error}");
             ExitCode::FAILURE
-        }
-    }
-}
-
-/// Registers the SIGTERM and SIGINT handlers now, so a signal that arrives right after start-up
-/// (before anything awaits it) still stops the process gracefully instead of killing it.
-fn shutdown_signal() -> impl std::future::Future<Output = ()> {
-    use tokio::signal::unix::{SignalKind, signal};
-    let sigterm = signal(SignalKind::terminate());
-    let sigint = signal(SignalKind::interrupt());
-    async move {
-        match (sigterm, sigint) {
-            (Ok(mut sigterm), Ok(mut sigint)) => {
-                tokio::select! {
-                    _ = sigterm.recv() => {}
-                    _ = sigint.recv() => {}
-                }
-            }
-            // Without handlers, fall back to Ctrl-C alone.
-            _ => {
-                let _ = tokio::signal::ctrl_c().await;
-            }
         }
     }
 }

@@ -1,5 +1,5 @@
-//! `dataplane healthcheck`: probes `/health/live` so an image with no shell or curl can still
-//! have a Docker HEALTHCHECK.
+//! The probe behind `<binary> healthcheck`: a Docker HEALTHCHECK in an image with no shell or
+//! curl runs the service's own binary.
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};

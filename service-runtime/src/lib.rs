@@ -1,0 +1,53 @@
+//! What every long-running binary of the project shares: graceful-shutdown signals, JSON logs,
+//! and the HTTP probe behind `<binary> healthcheck`.
+
+pub mod healthcheck;
+
+use tracing_subscriber::EnvFilter;
+
+/// Registers the SIGTERM and SIGINT handlers now, so a signal that arrives right after start-up
+/// (before anything awaits it) still stops the process gracefully instead of killing it. Call
+/// it inside the runtime, before the service starts.
+pub fn shutdown_signal() -> impl std::future::Future<Output = ()> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let sigterm = signal(SignalKind::terminate());
+    let sigint = signal(SignalKind::interrupt());
+    async move {
+        match (sigterm, sigint) {
+            (Ok(mut sigterm), Ok(mut sigint)) => {
+                tokio::select! {
+                    _ = sigterm.recv() => {}
+                    _ = sigint.recv() => {}
+                }
+            }
+            // Without handlers, fall back to Ctrl-C alone.
+            _ => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+}
+
+/// Log lines on stdout (what container platforms collect): JSON, or text for humans. `level`
+/// applies to `crates`; dependencies only speak up when something is wrong.
+pub fn init_logging(level: &str, json: bool, crates: &[&str]) {
+    let mut directives = String::from("warn");
+    for name in crates {
+        directives.push_str(&format!(",{name}={level}"));
+    }
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(EnvFilter::new(directives))
+        .with_target(false);
+    let result = if json {
+        builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(false)
+            .with_span_list(false)
+            .try_init()
+    } else {
+        builder.try_init()
+    };
+    // Already initialised (a test embedding the service): keep the existing subscriber.
+    let _ = result;
+}
