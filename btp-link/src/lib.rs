@@ -14,6 +14,7 @@ mod connect;
 mod error;
 mod handler;
 mod link;
+pub mod node_key;
 mod settings;
 
 pub use auth::{AuthFailure, AuthRequest, accept};

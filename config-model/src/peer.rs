@@ -42,6 +42,8 @@ pub struct PeerConfig {
     pub credit_limit: Option<u64>,
     pub secret_ref: SecretRef,
     pub auth_username: Option<String>,
+    /// The peer's node public key (base64 Ed25519), when `secret_ref` is `node-key`.
+    pub public_key: Option<String>,
 }
 
 /// A peer's fields, named as operators write them in YAML and as the gRPC API names them.
@@ -56,6 +58,7 @@ pub enum PeerField {
     CreditLimit,
     SecretRef,
     AuthUsername,
+    PublicKey,
 }
 
 impl PeerField {
@@ -70,6 +73,7 @@ impl PeerField {
             PeerField::CreditLimit => "creditLimit",
             PeerField::SecretRef => "secretRef",
             PeerField::AuthUsername => "authUsername",
+            PeerField::PublicKey => "publicKey",
         }
     }
 
@@ -84,6 +88,7 @@ impl PeerField {
             PeerField::CreditLimit => "credit_limit",
             PeerField::SecretRef => "secret_ref",
             PeerField::AuthUsername => "auth_username",
+            PeerField::PublicKey => "public_key",
         }
     }
 }
@@ -136,6 +141,29 @@ impl PeerConfig {
                 "must be 1 to 256 characters when set".into(),
             );
         }
+        match (&self.secret_ref, &self.public_key) {
+            (SecretRef::NodeKey, None) => {
+                return fail(
+                    PeerField::PublicKey,
+                    "required when secretRef is node-key".into(),
+                );
+            }
+            (SecretRef::NodeKey, Some(key)) => {
+                if let Err(problem) = btp_link::node_key::parse_public_key(key) {
+                    return fail(
+                        PeerField::PublicKey,
+                        format!("{problem} (base64 of 32 bytes)"),
+                    );
+                }
+            }
+            (_, Some(_)) => {
+                return fail(
+                    PeerField::PublicKey,
+                    "only used with secretRef node-key".into(),
+                );
+            }
+            (_, None) => {}
+        }
         Ok(())
     }
 }
@@ -155,12 +183,20 @@ mod tests {
             credit_limit: None,
             secret_ref: SecretRef::Env("B".into()),
             auth_username: None,
+            public_key: None,
         }
     }
 
     #[test]
     fn each_rule_names_its_field() {
         assert!(peer().validate().is_ok());
+        let key = btp_link::node_key::NodeKey::from_seed([1; 32]).public_key_base64();
+        let keyed = PeerConfig {
+            secret_ref: SecretRef::NodeKey,
+            public_key: Some(key),
+            ..peer()
+        };
+        assert!(keyed.validate().is_ok());
         let cases: Vec<(PeerConfig, PeerField)> = vec![
             (
                 PeerConfig {

@@ -13,6 +13,9 @@ use subtle::ConstantTimeEq;
 pub enum SecretRef {
     Env(String),
     File(PathBuf),
+    /// No shared secret: the link is authenticated with node keys (the peer's public key is in
+    /// its configuration). Used for peers found through discovery.
+    NodeKey,
 }
 
 impl fmt::Display for SecretRef {
@@ -20,6 +23,7 @@ impl fmt::Display for SecretRef {
         match self {
             SecretRef::Env(name) => write!(f, "env:{name}"),
             SecretRef::File(path) => write!(f, "file:{}", path.display()),
+            SecretRef::NodeKey => f.write_str("node-key"),
         }
     }
 }
@@ -34,6 +38,9 @@ impl SecretRef {
     /// Parses a reference. Anything that is not `env:NAME` or `file:/absolute/path` is refused,
     /// which is also what keeps literal secrets out of configuration files.
     pub fn parse(text: &str) -> Result<SecretRef, String> {
+        if text == "node-key" {
+            return Ok(SecretRef::NodeKey);
+        }
         if let Some(name) = text.strip_prefix("env:") {
             let valid = !name.is_empty()
                 && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
@@ -70,6 +77,11 @@ impl SecretRef {
                 let raw = std::fs::read_to_string(path).map_err(|e| format!("{self}: {e}"))?;
                 // Files written by `echo` or editors end with a newline that is not part of it.
                 raw.trim_end_matches(['\n', '\r']).to_string()
+            }
+            SecretRef::NodeKey => {
+                return Err(format!(
+                    "{self}: this link has no shared secret; it uses node keys"
+                ));
             }
         };
         if value.is_empty() {

@@ -36,6 +36,7 @@ pub fn peer_to_pb(peer: &StoredPeer) -> pb::Peer {
         create_time: Some(timestamp(peer.created_at_ms)),
         update_time: Some(timestamp(peer.updated_at_ms)),
         etag: peer.etag.clone(),
+        public_key: c.public_key.clone().unwrap_or_default(),
     }
 }
 
@@ -59,6 +60,7 @@ pub fn config_peer_to_pb(c: &PeerConfig) -> pb::PeerConfig {
         credit_limit: c.credit_limit,
         secret_ref: c.secret_ref.to_string(),
         auth_username: c.auth_username.clone().unwrap_or_default(),
+        public_key: c.public_key.clone().unwrap_or_default(),
     }
 }
 
@@ -107,11 +109,14 @@ fn set_field(config: &mut PeerConfig, input: &pb::Peer, field: PeerField) -> Res
         PeerField::AuthUsername => {
             config.auth_username = Some(input.auth_username.clone()).filter(|u| !u.is_empty())
         }
+        PeerField::PublicKey => {
+            config.public_key = Some(input.public_key.clone()).filter(|k| !k.is_empty())
+        }
     }
     Ok(())
 }
 
-const SETTABLE: [PeerField; 8] = [
+const SETTABLE: [PeerField; 9] = [
     PeerField::Url,
     PeerField::Relation,
     PeerField::AssetCode,
@@ -120,6 +125,7 @@ const SETTABLE: [PeerField; 8] = [
     PeerField::CreditLimit,
     PeerField::SecretRef,
     PeerField::AuthUsername,
+    PeerField::PublicKey,
 ];
 
 /// A new peer from a Create request: every field, defaults for the empty ones.
@@ -134,6 +140,7 @@ pub fn peer_from_create(input: &pb::Peer) -> Result<PeerConfig, Status> {
         credit_limit: None,
         secret_ref: SecretRef::Env("UNSET".into()),
         auth_username: None,
+        public_key: None,
     };
     set_field(&mut config, input, PeerField::Id)?;
     for field in SETTABLE {

@@ -176,6 +176,7 @@ mod tests {
             credit_limit: None,
             secret_ref: SecretRef::Env("S".into()),
             auth_username: None,
+            public_key: None,
         }
     }
 

@@ -42,7 +42,14 @@ pub enum StartError {
 
 /// Runs a node until `shutdown` resolves, then drains and stops.
 pub async fn run(config: NodeConfig, shutdown: impl Future<Output = ()>) -> Result<(), StartError> {
-    let node = Arc::new(Node::new(&config));
+    let node_key = match &config.node_key_file {
+        None => None,
+        Some(path) => Some(
+            btp_link::node_key::NodeKey::load_or_create(path)
+                .map_err(|problem| ConfigError::new("NODE_KEY_FILE", problem))?,
+        ),
+    };
+    let node = Arc::new(Node::with_node_key(&config, node_key));
     let btp_address = format!("{}:{}", config.btp_host, config.btp_port);
     let btp_listener =
         TcpListener::bind(&btp_address)

@@ -94,14 +94,23 @@ pub async fn dial(node: Arc<Node>, peer: Arc<Peer>, mut stop: watch::Receiver<bo
     let Some(url) = peer.settings().url.clone() else {
         return;
     };
-    let credentials = ClientCredentials {
-        token: peer.secret.expose().to_string(),
-        username: peer.settings().auth_username.clone(),
-    };
     let mut backoff = Backoff::new(RECONNECT_INITIAL, RECONNECT_MAX);
     loop {
         peer.set_state(LinkState::Connecting, None, &node.metrics);
         node.link_changed();
+        // A node-key token is signed for this attempt: it is only accepted for a few minutes.
+        let Some(token) = node.dial_token(&peer) else {
+            peer.set_state(
+                LinkState::Backoff,
+                Some("no node key to sign a token with".into()),
+                &node.metrics,
+            );
+            return;
+        };
+        let credentials = ClientCredentials {
+            token,
+            username: peer.settings().auth_username.clone(),
+        };
         let connected = tokio::select! {
             connected = btp_link::connect(&url, &credentials, &node.link_settings) => connected,
             _ = stop.wait_for(|stop| *stop) => return,

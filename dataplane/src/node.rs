@@ -17,7 +17,7 @@ use tokio::sync::watch;
 
 use crate::config::{ConfigError, ForwardingConfig, NodeConfig};
 use crate::metrics::Metrics;
-use crate::peer::Peer;
+use crate::peer::{Credential, Peer};
 use crate::routing::RouteTable;
 
 /// Peers and routes, replaced as a whole and read without locks on the packet path.
@@ -99,12 +99,22 @@ pub struct Node {
     stop: watch::Sender<bool>,
     /// Woken on every link state change (the control plane reporter listens).
     link_changes: tokio::sync::Notify,
+    /// Signs our tokens for links authenticated with node keys.
+    node_key: Option<btp_link::node_key::NodeKey>,
 }
 
 impl Node {
     /// A node serving nothing yet: [`Node::apply`] gives it peers and routes.
     pub fn new(config: &NodeConfig) -> Node {
+        Node::with_node_key(config, None)
+    }
+
+    pub fn with_node_key(
+        config: &NodeConfig,
+        node_key: Option<btp_link::node_key::NodeKey>,
+    ) -> Node {
         Node {
+            node_key,
             node_id: config.node_id.clone(),
             address: config.ilp_address.clone(),
             forwarding: config.forwarding.clone(),
@@ -137,15 +147,18 @@ impl Node {
         // Applied only once the whole table is known to be good.
         let mut settings_changes = Vec::new();
         for (index, config) in peers.iter().enumerate() {
-            let secret = config
-                .secret_ref
-                .resolve()
+            let credential = self
+                .credential(config)
                 .map_err(|problem| ApplyError::Secret {
                     index,
                     peer: config.id.clone(),
                     problem,
                 })?;
-            if let Some(other) = table.values().find(|p| p.secret == secret) {
+            if let Credential::Secret { secret, .. } = &credential
+                && let Some(other) = table
+                    .values()
+                    .find(|p| matches!(&p.credential, Credential::Secret { secret: s, .. } if s == secret))
+            {
                 return Err(ApplyError::DuplicateToken {
                     index,
                     first: other.id.to_string(),
@@ -153,7 +166,7 @@ impl Node {
                 });
             }
             let peer = match old.peers.get(config.id.as_str()) {
-                Some(existing) if existing.same_connection(config, &secret) => {
+                Some(existing) if existing.same_connection(config, &credential) => {
                     if **existing.settings() != *config {
                         applied.updated.push(config.id.clone());
                         settings_changes.push((existing.clone(), config.clone()));
@@ -166,7 +179,7 @@ impl Node {
                     } else {
                         applied.added.push(config.id.clone());
                     }
-                    let peer = Arc::new(Peer::new(config.clone(), secret, &self.metrics));
+                    let peer = Arc::new(Peer::new(config.clone(), credential, &self.metrics));
                     if config.url.is_some() {
                         to_dial.push(peer.clone());
                     }
@@ -218,6 +231,38 @@ impl Node {
         self.link_changes.notified().await;
     }
 
+    /// The secret a peer's reference points to, or its node public key.
+    fn credential(&self, config: &PeerConfig) -> Result<Credential, String> {
+        match &config.secret_ref {
+            config_model::SecretRef::NodeKey => {
+                if self.node_key.is_none() {
+                    return Err(
+                        "node-key: this data plane has no node key (set NODE_KEY_FILE)".into(),
+                    );
+                }
+                let key = config.public_key.as_deref().unwrap_or_default();
+                btp_link::node_key::parse_public_key(key)
+                    .map(Credential::NodeKey)
+                    .map_err(|e| format!("publicKey: {e}"))
+            }
+            reference => reference.resolve().map(Credential::secret),
+        }
+    }
+
+    /// The token to present when dialling `peer`: its shared secret, or a fresh token signed
+    /// with our node key.
+    pub fn dial_token(&self, peer: &Peer) -> Option<String> {
+        match &peer.credential {
+            Credential::Secret { secret, .. } => Some(secret.expose().to_string()),
+            Credential::NodeKey(_) => {
+                let now = proto::Timestamp::now().unix_ms();
+                self.node_key
+                    .as_ref()
+                    .map(|key| key.token(&self.node_id, &peer.id, now))
+            }
+        }
+    }
+
     pub fn stop_signal(&self) -> watch::Receiver<bool> {
         self.stop.subscribe()
     }
@@ -234,15 +279,36 @@ impl Node {
     /// Finds the peer a token belongs to. Every peer's digest is compared, in constant time and
     /// without stopping at a match, so timing says nothing about which tokens exist.
     pub fn authenticate(&self, request: &AuthRequest) -> Result<Arc<Peer>, AuthFailure> {
-        let presented: [u8; 32] = Sha256::digest(&request.token).into();
         let snapshot = self.snapshot();
-        let mut found: Option<&Arc<Peer>> = None;
-        for peer in snapshot.peers.values() {
-            if bool::from(peer.token_digest.ct_eq(&presented)) {
-                found = Some(peer);
+        let peer = match btp_link::node_key::NodeKeyToken::parse(&request.token) {
+            Some(token) => {
+                let peer = snapshot
+                    .peers
+                    .get(token.dialer.as_str())
+                    .ok_or(AuthFailure::InvalidToken)?;
+                let Credential::NodeKey(public_key) = &peer.credential else {
+                    return Err(AuthFailure::InvalidToken);
+                };
+                token
+                    .verify(public_key, &self.node_id, proto::Timestamp::now().unix_ms())
+                    .map_err(|_| AuthFailure::InvalidToken)?;
+                peer
             }
-        }
-        let peer = found.ok_or(AuthFailure::InvalidToken)?;
+            None => {
+                // Every peer's digest is compared, in constant time and without stopping at a
+                // match, so timing says nothing about which tokens exist.
+                let presented: [u8; 32] = Sha256::digest(&request.token).into();
+                let mut found: Option<&Arc<Peer>> = None;
+                for peer in snapshot.peers.values() {
+                    if let Credential::Secret { digest, .. } = &peer.credential
+                        && bool::from(digest.ct_eq(&presented))
+                    {
+                        found = Some(peer);
+                    }
+                }
+                found.ok_or(AuthFailure::InvalidToken)?
+            }
+        };
         if let Some(username) = &request.username
             && username.as_str() != &*peer.id
         {

@@ -49,14 +49,31 @@ pub struct LinkStatus {
     pub sessions: u64,
 }
 
+/// How a link to the peer is authenticated.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Credential {
+    /// A shared secret: the token it presents, or we present. Also kept as its SHA-256, which
+    /// incoming tokens are compared against in constant time.
+    Secret { secret: Secret, digest: [u8; 32] },
+    /// Node keys: it proves itself with a token signed by this public key, and we with ours.
+    NodeKey(ed25519_dalek::VerifyingKey),
+}
+
+impl Credential {
+    pub fn secret(secret: Secret) -> Credential {
+        Credential::Secret {
+            digest: secret.digest(),
+            secret,
+        }
+    }
+}
+
 pub struct Peer {
     pub id: Arc<str>,
     /// Settings that can change without touching the link (limits, asset, relation). The
     /// connection identity (URL, secret, username) never changes: a new one is a new `Peer`.
     settings: ArcSwap<PeerConfig>,
-    pub secret: Secret,
-    /// SHA-256 of the secret: what incoming tokens are compared against, in constant time.
-    pub token_digest: [u8; 32],
+    pub credential: Credential,
     link: ArcSwapOption<Link>,
     status: Mutex<LinkStatus>,
     pub balance: Arc<Balance>,
@@ -66,7 +83,7 @@ pub struct Peer {
 }
 
 impl Peer {
-    pub fn new(config: PeerConfig, secret: Secret, metrics: &Metrics) -> Peer {
+    pub fn new(config: PeerConfig, credential: Credential, metrics: &Metrics) -> Peer {
         let id: Arc<str> = Arc::from(config.id.as_str());
         let initial = if config.url.is_some() {
             LinkState::Connecting
@@ -76,8 +93,7 @@ impl Peer {
         metrics.set_link_state(&id, initial);
         Peer {
             metrics: metrics.peer(&id),
-            token_digest: secret.digest(),
-            secret,
+            credential,
             id,
             settings: ArcSwap::from_pointee(config),
             link: ArcSwapOption::empty(),
@@ -97,12 +113,12 @@ impl Peer {
     }
 
     /// Whether `config` can be served by this peer object: same connection identity and the
-    /// same secret value. Then only its settings are swapped and its link stays up.
-    pub fn same_connection(&self, config: &PeerConfig, secret: &Secret) -> bool {
+    /// same credential. Then only its settings are swapped and its link stays up.
+    pub fn same_connection(&self, config: &PeerConfig, credential: &Credential) -> bool {
         let current = self.settings();
         current.url == config.url
             && current.auth_username == config.auth_username
-            && self.secret == *secret
+            && self.credential == *credential
     }
 
     pub fn update_settings(&self, config: PeerConfig) {

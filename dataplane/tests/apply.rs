@@ -32,6 +32,7 @@ fn peer(id: &str, secret_ref: SecretRef) -> PeerConfig {
         credit_limit: None,
         secret_ref,
         auth_username: None,
+        public_key: None,
     }
 }
 

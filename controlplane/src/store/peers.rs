@@ -41,6 +41,7 @@ fn from_row(row: &SqliteRow) -> Result<StoredPeer, StoreError> {
             credit_limit: parse_u64(row.try_get("credit_limit")?, "peers")?,
             secret_ref: SecretRef::parse(&secret_ref).map_err(corrupt)?,
             auth_username: row.try_get("auth_username")?,
+            public_key: row.try_get("public_key")?,
         },
         source: Source::parse(&row.try_get::<String, _>("source")?, "peers")?,
         created_at_ms: row.try_get("created_at_ms")?,
@@ -66,8 +67,8 @@ impl Store {
         };
         let result = sqlx::query(
             "INSERT INTO peers (id, url, relation, asset_code, asset_scale, max_packet_amount, credit_limit,
-                                secret_ref, auth_username, source, created_at_ms, updated_at_ms, etag)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                                secret_ref, auth_username, source, created_at_ms, updated_at_ms, etag, public_key)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(&config.id)
         .bind(&config.url)
@@ -82,6 +83,7 @@ impl Store {
         .bind(now)
         .bind(now)
         .bind(&peer.etag)
+        .bind(&config.public_key)
         .execute(&self.pool)
         .await;
         match result {
@@ -157,7 +159,8 @@ impl Store {
         };
         sqlx::query(
             "UPDATE peers SET url = ?, relation = ?, asset_code = ?, asset_scale = ?, max_packet_amount = ?,
-                              credit_limit = ?, secret_ref = ?, auth_username = ?, updated_at_ms = ?, etag = ?
+                              credit_limit = ?, secret_ref = ?, auth_username = ?, updated_at_ms = ?, etag = ?,
+                              public_key = ?
              WHERE id = ?",
         )
         .bind(&config.url)
@@ -170,6 +173,7 @@ impl Store {
         .bind(&config.auth_username)
         .bind(updated.updated_at_ms)
         .bind(&updated.etag)
+        .bind(&config.public_key)
         .bind(&config.id)
         .execute(&mut *tx)
         .await?;

@@ -13,6 +13,7 @@ fn peer(id: &str) -> PeerConfig {
         credit_limit: None,
         secret_ref: SecretRef::Env("PEER_SECRET".into()),
         auth_username: None,
+        public_key: None,
     }
 }
 

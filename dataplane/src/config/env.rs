@@ -87,6 +87,7 @@ pub(super) fn apply_peer_seeds(
                     credit_limit: None,
                     secret_ref: SecretRef::Env(secret_name),
                     auth_username: None,
+                    public_key: None,
                 });
                 peers.len() - 1
             }

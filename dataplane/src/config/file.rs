@@ -54,6 +54,8 @@ pub struct PeerSection {
     pub secret_ref: Option<String>,
     /// Sent as `auth_username` when we dial this peer.
     pub auth_username: Option<String>,
+    /// The peer's node public key, with `secretRef: node-key`.
+    pub public_key: Option<String>,
     /// Never accepted: present only so that a literal secret gets a clear refusal instead of
     /// "unknown field".
     pub secret: Option<yaml_serde::Value>,

@@ -87,6 +87,8 @@ pub struct NodeConfig {
     pub routes: Vec<RouteConfig>,
     /// Set (by `CONTROLPLANE_URL`) in managed mode.
     pub control_plane: Option<ControlPlaneConfig>,
+    /// The node's Ed25519 key (`NODE_KEY_FILE`), for links authenticated with node keys.
+    pub node_key_file: Option<std::path::PathBuf>,
 }
 
 impl NodeConfig {
@@ -237,6 +239,7 @@ fn build(
             credit_limit: section.credit_limit,
             secret_ref,
             auth_username: section.auth_username,
+            public_key: section.public_key,
         });
     }
     let mut routes: Vec<RouteConfig> = file
@@ -299,6 +302,7 @@ fn build(
         peers,
         routes,
         control_plane,
+        node_key_file: get("NODE_KEY_FILE").map(Into::into),
     };
     validate(&config)?;
     Ok(config)

@@ -46,5 +46,6 @@ fn peer(index: usize, p: &pb::PeerConfig) -> Result<PeerConfig, String> {
         secret_ref: SecretRef::parse(&p.secret_ref)
             .map_err(|e| format!("{}: {e}", field("secretRef")))?,
         auth_username: Some(p.auth_username.clone()).filter(|u| !u.is_empty()),
+        public_key: Some(p.public_key.clone()).filter(|k| !k.is_empty()),
     })
 }
