@@ -4,6 +4,7 @@
 pub mod api;
 pub mod auth;
 pub mod convert;
+pub mod discovery;
 pub mod events;
 pub mod push;
 pub mod server;
@@ -33,11 +34,19 @@ pub enum RunError {
     },
     #[error("gRPC server failed: {0}")]
     Serve(#[from] tonic::transport::Error),
+    #[error("NODE_KEY_FILE: {0}")]
+    NodeKey(String),
+    #[error("discovery: {0}")]
+    Discovery(String),
     #[error("TLS: cannot read {path}: {source}")]
     Tls {
         path: String,
         source: std::io::Error,
     },
+}
+
+fn stopping_for_discovery(state: &State) -> tokio::sync::watch::Receiver<bool> {
+    state.shutdown.clone()
 }
 
 /// Runs the control plane until `shutdown` resolves.
@@ -92,11 +101,31 @@ pub async fn run(
         events: Events::new(),
         shutdown: stopping,
     };
+    let discovery = match settings.discovery.clone() {
+        None => None,
+        Some(discovery_settings) => {
+            let key = btp_link::node_key::NodeKey::load_or_create(&settings.node_key_file)
+                .map_err(RunError::NodeKey)?;
+            tracing::info!(publicKey = %key.public_key_base64(), endpoints = ?discovery_settings.endpoints, "discovery_enabled");
+            let client = discovery::Discovery::new(
+                state.clone(),
+                settings.node_id.clone(),
+                Arc::new(key),
+                discovery_settings,
+            )
+            .map_err(RunError::Discovery)?;
+            Some(tokio::spawn(client.run(stopping_for_discovery(&state))))
+        }
+    };
     let shutdown = async move {
         shutdown.await;
         tracing::info!("controlplane_stopping");
         // Ends the open streams; the server then finishes the calls in flight and stops.
         stop.send_replace(true);
+        // Deregistration gets a few seconds; a dead discovery server must not hold us up.
+        if let Some(discovery) = discovery {
+            let _ = tokio::time::timeout(std::time::Duration::from_secs(5), discovery).await;
+        }
     };
     server::serve(
         listener,

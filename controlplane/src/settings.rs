@@ -33,6 +33,10 @@ pub struct Settings {
     pub log_json: bool,
     /// PEM certificate chain and key: serve gRPC over TLS. Both or neither.
     pub tls: Option<TlsFiles>,
+    /// The node's Ed25519 key (created if missing): its identity with discovery servers and on
+    /// links to discovered peers. The node's data plane reads the same file.
+    pub node_key_file: PathBuf,
+    pub discovery: Option<crate::discovery::DiscoverySettings>,
 }
 
 #[derive(Debug, Clone)]
@@ -112,7 +116,13 @@ impl Settings {
                 return Err(error("TLS_CERT_FILE", "required when TLS_KEY_FILE is set"));
             }
         };
+        let node_key_file = get("NODE_KEY_FILE")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| data_dir.join("node.key"));
+        let discovery = crate::discovery::DiscoverySettings::from_env_map(env)?;
         Ok(Settings {
+            node_key_file,
+            discovery,
             tls,
             node_id,
             grpc_host,

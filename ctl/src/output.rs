@@ -165,6 +165,28 @@ impl Row for Peer {
     }
 }
 
+impl Row for crate::views::DiscoveredNode {
+    const HEADERS: &'static [&'static str] = &[
+        "NODE",
+        "ADDRESS",
+        "ENDPOINT",
+        "CAPABILITIES",
+        "LAST SEEN",
+        "PEERED",
+    ];
+
+    fn cells(&self) -> Vec<String> {
+        vec![
+            self.node_id.clone(),
+            self.ilp_address.clone(),
+            self.btp_endpoint.clone(),
+            dash(Some(&self.capabilities.join(","))),
+            dash(self.last_seen.as_deref()),
+            if self.peered { "yes" } else { "no" }.to_string(),
+        ]
+    }
+}
+
 impl Row for Route {
     const HEADERS: &'static [&'static str] = &["PREFIX", "PEER", "SOURCE", "CREATED"];
 

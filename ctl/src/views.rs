@@ -73,6 +73,33 @@ impl From<api::Route> for Route {
     }
 }
 
+/// A node discovery knows about, and whether it is one of our peers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DiscoveredNode {
+    pub node_id: String,
+    pub ilp_address: String,
+    pub btp_endpoint: String,
+    pub capabilities: Vec<String>,
+    pub source_endpoint: String,
+    pub last_seen: Option<String>,
+    pub peered: bool,
+}
+
+impl From<api::DiscoveredNode> for DiscoveredNode {
+    fn from(n: api::DiscoveredNode) -> Self {
+        Self {
+            node_id: n.node_id,
+            ilp_address: n.ilp_address,
+            btp_endpoint: n.btp_endpoint,
+            capabilities: n.capabilities,
+            source_endpoint: n.source_endpoint,
+            last_seen: n.last_seen.map(rfc3339),
+            peered: n.peered,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct RemovedRoute {

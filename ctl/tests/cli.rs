@@ -511,3 +511,46 @@ fn help_documents_every_exit_code() -> anyhow::Result<()> {
     ensure!(!run.stdout.contains("do-not-print-me"), "{}", show(&run));
     Ok(())
 }
+
+#[test]
+fn discovery_list_shows_nodes_and_whether_they_are_peered() -> anyhow::Result<()> {
+    let node = |id: &str, peered| api::DiscoveredNode {
+        node_id: id.into(),
+        btp_endpoint: format!("ws://{id}:3000"),
+        ilp_address: format!("g.{id}"),
+        capabilities: vec!["settle-xrp".into()],
+        source_endpoint: "http://discovery:8090".into(),
+        last_seen: Some(prost_types::Timestamp {
+            seconds: 1_767_225_600,
+            nanos: 0,
+        }),
+        peered,
+    };
+    let server = Server::start(Fake {
+        discovered: vec![node("east", true), node("west", false)],
+        ..Fake::default()
+    })?;
+    let json = ctl(&server.url(), &["discovery", "list", "-o", "json"])?;
+    assert_eq!(json.code, Some(0), "{}", json.stderr);
+    let listed: serde_json::Value = serde_json::from_str(&json.stdout)?;
+    assert_eq!(listed[0]["nodeId"], "east");
+    assert_eq!(listed[0]["peered"], true);
+    assert_eq!(listed[1]["peered"], false);
+    assert_eq!(listed[1]["ilpAddress"], "g.west");
+    let table = ctl(&server.url(), &["discovery", "list"])?;
+    assert!(
+        table.stdout.contains("PEERED")
+            && table.stdout.contains("west")
+            && table.stdout.contains("no"),
+        "{}",
+        table.stdout
+    );
+    let empty = Server::start(Fake::default())?;
+    assert_eq!(
+        ctl(&empty.url(), &["discovery", "list", "-o", "json"])?
+            .stdout
+            .trim(),
+        "[]"
+    );
+    Ok(())
+}

@@ -1,9 +1,89 @@
-//! The discovery server: an HTTP/JSON registry where nodes announce themselves with a TTL, list
-//! each other by capability and deregister; identities bound to a key so they cannot be hijacked.
-//!
-//! Not built yet (issue 4).
+//! `discovery-server`. Wiring only: settings from the environment, logs, run until a signal.
 
-fn main() {
-    eprintln!("discovery-server: not implemented yet (see README)");
-    std::process::exit(2);
+use std::collections::BTreeMap;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use discovery_server::settings::{DEFAULT_PORT, Settings};
+
+/// The discovery server: nodes announce themselves (signed, with a TTL) and list each other.
+///
+/// Configured by environment (DISCOVERY_HOST, DISCOVERY_PORT, DISCOVERY_TTL_SECONDS, DATA_DIR,
+/// DATABASE_URL, DISCOVERY_RATE_PER_SECOND, DISCOVERY_RATE_BURST, DISCOVERY_MAX_ENTRIES,
+/// LOG_LEVEL, LOG_FORMAT); see docs/discovery.md.
+#[derive(Parser)]
+#[command(version)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the server (the default).
+    Run,
+    /// Probe a running server's /health; exit 0 if it answers 200, else 1.
+    Healthcheck {
+        #[arg(long, env = "DISCOVERY_PORT", default_value_t = DEFAULT_PORT)]
+        port: u16,
+        #[arg(long, default_value = "127.0.0.1")]
+        host: String,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command.unwrap_or(Command::Run) {
+        Command::Healthcheck { port, host } => {
+            match service_runtime::healthcheck::probe(
+                &host,
+                port,
+                "/health",
+                Duration::from_secs(3),
+            ) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(error) => {
+                    eprintln!("discovery-server healthcheck: {error}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+        Command::Run => {
+            let env: BTreeMap<String, String> = std::env::vars_os()
+                .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
+                .collect();
+            let settings = match Settings::from_env_map(&env) {
+                Ok(settings) => settings,
+                Err(error) => {
+                    eprintln!("discovery-server: invalid configuration: {error}");
+                    return ExitCode::from(2);
+                }
+            };
+            discovery_server::logging::init(&settings.log_level, settings.log_format);
+            match serve(settings) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(error) => {
+                    tracing::error!(error = format!("{error:#}"), "discovery_failed");
+                    eprintln!("discovery-server: {error:#}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+    }
+}
+
+fn serve(settings: Settings) -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(async {
+        // Handlers first, then start-up (which logs discovery_started): a SIGTERM sent as soon
+        // as the start is visible must stop the server gracefully, not kill it.
+        let shutdown = service_runtime::shutdown_signal();
+        discovery_server::run(settings, shutdown).await
+    })?;
+    Ok(())
 }

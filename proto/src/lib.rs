@@ -43,6 +43,8 @@
 pub mod address;
 pub mod btp;
 mod civil;
+#[cfg(feature = "discovery")]
+pub mod discovery;
 pub mod error;
 mod hex_debug;
 pub mod ilp;

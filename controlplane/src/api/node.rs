@@ -75,6 +75,36 @@ impl NodeService for NodeApi {
         }))
     }
 
+    async fn list_discovered_nodes(
+        &self,
+        _: Request<pb::ListDiscoveredNodesRequest>,
+    ) -> Result<Response<pb::ListDiscoveredNodesResponse>, Status> {
+        let store = &self.state.store;
+        let peers: std::collections::HashSet<String> = store
+            .all_peers()
+            .await
+            .map_err(store_status)?
+            .into_iter()
+            .map(|p| p.config.id)
+            .collect();
+        let nodes = store
+            .discovered()
+            .await
+            .map_err(store_status)?
+            .into_iter()
+            .map(|n| pb::DiscoveredNode {
+                peered: peers.contains(&n.node_id),
+                last_seen: Some(timestamp(n.last_seen_ms)),
+                node_id: n.node_id,
+                btp_endpoint: n.btp_endpoint,
+                ilp_address: n.ilp_address,
+                capabilities: n.capabilities,
+                source_endpoint: n.source_endpoint,
+            })
+            .collect();
+        Ok(Response::new(pb::ListDiscoveredNodesResponse { nodes }))
+    }
+
     type WatchStream = Pin<Box<dyn Stream<Item = Result<pb::WatchEvent, Status>> + Send + 'static>>;
 
     async fn watch(

@@ -3,6 +3,7 @@
 //! Queries are checked at run time (`sqlx::query`), so building needs no database.
 
 mod dataplanes;
+mod discovered;
 mod peers;
 mod routes;
 
@@ -13,6 +14,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{Row, SqlitePool};
 
 pub use dataplanes::{DataPlaneRecord, LinkReport, ReportedBalance};
+pub use discovered::DiscoveredNode;
 pub use peers::StoredPeer;
 pub use routes::StoredRoute;
 

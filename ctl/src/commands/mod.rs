@@ -47,6 +47,16 @@ pub enum Command {
     /// event.
     #[command(after_help = exit_code::HELP)]
     Watch,
+    /// What discovery servers have told this node about other nodes.
+    #[command(subcommand, after_help = exit_code::HELP)]
+    Discovery(DiscoveryCommand),
+}
+
+#[derive(Subcommand)]
+pub enum DiscoveryCommand {
+    /// Every node discovery knows: address, endpoint, capabilities, last seen, and whether it
+    /// is peered with this node.
+    List,
 }
 
 /// What every command needs: where to call, and how to print.
@@ -78,6 +88,7 @@ pub async fn run(command: Command, args: &ConnectionArgs, format: Format) -> any
         Command::Peers(command) => peers::run(command, &context).await,
         Command::Routes(command) => routes::run(command, &context).await,
         Command::Status => node::status(&context).await,
+        Command::Discovery(DiscoveryCommand::List) => node::discovered(&context).await,
         Command::Watch => node::watch(&context).await,
     }
 }

@@ -18,6 +18,17 @@ pub async fn status(context: &Context) -> anyhow::Result<()> {
     )?)
 }
 
+/// `ctl discovery list`: what discovery knows and whether each node is peered.
+pub async fn discovered(context: &Context) -> anyhow::Result<()> {
+    let connection = &context.connection;
+    let request = connection.request(api::ListDiscoveredNodesRequest {});
+    let response = connection
+        .call(connection.node().list_discovered_nodes(request))
+        .await?;
+    let nodes: Vec<views::DiscoveredNode> = response.nodes.into_iter().map(Into::into).collect();
+    context.print(&output::list(context.format, &nodes)?)
+}
+
 /// Runs until the stream ends or Ctrl-C; both are a normal end (exit 0). The deadline covers
 /// only opening the stream: a quiet stream is not a failure.
 pub async fn watch(context: &Context) -> anyhow::Result<()> {

@@ -31,6 +31,7 @@ pub struct Fake {
     pub explain: api::ExplainRouteResponse,
     pub status: api::NodeStatus,
     pub events: Vec<api::WatchEvent>,
+    pub discovered: Vec<api::DiscoveredNode>,
     /// Keep the watch stream open after the events.
     pub watch_forever: bool,
     pub calls: Mutex<Vec<String>>,
@@ -212,6 +213,16 @@ impl NodeService for Fake {
     ) -> Result<Response<api::NodeStatus>, Status> {
         self.check(request.metadata(), "GetStatus".into())?;
         Ok(Response::new(self.status.clone()))
+    }
+
+    async fn list_discovered_nodes(
+        &self,
+        request: Request<api::ListDiscoveredNodesRequest>,
+    ) -> Result<Response<api::ListDiscoveredNodesResponse>, Status> {
+        self.check(request.metadata(), "ListDiscoveredNodes".into())?;
+        Ok(Response::new(api::ListDiscoveredNodesResponse {
+            nodes: self.discovered.clone(),
+        }))
     }
 
     type WatchStream = EventStream;

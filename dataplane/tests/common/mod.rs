@@ -23,6 +23,8 @@ pub struct NodeProcess {
     logs: Arc<Mutex<Vec<String>>>,
     config_path: PathBuf,
     env: Vec<(String, String)>,
+    /// The threads copying stdout and stderr; they end when the process closes its pipes.
+    readers: Vec<std::thread::JoinHandle<()>>,
 }
 
 impl NodeProcess {
@@ -42,6 +44,7 @@ impl NodeProcess {
             logs: Arc::new(Mutex::new(Vec::new())),
             config_path,
             env,
+            readers: Vec::new(),
         };
         node.spawn(0);
         node
@@ -67,7 +70,7 @@ impl NodeProcess {
         let stderr = child.stderr.take().expect("stderr");
         let (started_tx, started_rx) = std::sync::mpsc::channel::<String>();
         let logs = self.logs.clone();
-        std::thread::spawn(move || {
+        let stdout_reader = std::thread::spawn(move || {
             for line in BufReader::new(stdout).lines().map_while(Result::ok) {
                 if line.contains("\"connector_started\"") {
                     let _ = started_tx.send(line.clone());
@@ -76,11 +79,12 @@ impl NodeProcess {
             }
         });
         let logs = self.logs.clone();
-        std::thread::spawn(move || {
+        let stderr_reader = std::thread::spawn(move || {
             for line in BufReader::new(stderr).lines().map_while(Result::ok) {
                 logs.lock().unwrap().push(format!("stderr: {line}"));
             }
         });
+        self.readers = vec![stdout_reader, stderr_reader];
         self.child = Some(child);
         let line = match started_rx.recv_timeout(Duration::from_secs(20)) {
             Ok(line) => line,
@@ -171,8 +175,10 @@ impl NodeProcess {
         loop {
             if let Some(status) = child.try_wait().expect("try_wait") {
                 self.child = None;
-                // Let the reader threads take the last lines.
-                std::thread::sleep(Duration::from_millis(50));
+                // Its pipes are closed now: once the readers finish, every line is in the logs.
+                for reader in self.readers.drain(..) {
+                    let _ = reader.join();
+                }
                 return status;
             }
             if Instant::now() > deadline {

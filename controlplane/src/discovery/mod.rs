@@ -1,0 +1,254 @@
+//! The control plane as a discovery client: announce this node to every discovery endpoint on
+//! a schedule (inside the TTL), fetch and merge their lists, keep them in SQLite, and — by the
+//! auto-peering policy — turn discovered nodes into peers (authenticated with node keys) with a
+//! route to their address, withdrawing them when they disappear. Deregisters at shutdown.
+//!
+//! An endpoint that does not answer is a warning, never a reason to drop peers: if no endpoint
+//! answered, nothing is reconciled and existing links carry on.
+
+mod reconcile;
+pub mod settings;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use btp_link::node_key::NodeKey;
+use proto::discovery::{self as wire, Announcement};
+use tokio::sync::watch;
+
+pub use reconcile::reconcile;
+pub use settings::{AutoPeering, DiscoverySettings};
+
+use crate::api::State;
+use crate::store::DiscoveredNode;
+
+pub struct Discovery {
+    pub state: State,
+    pub node_id: String,
+    pub key: Arc<NodeKey>,
+    pub settings: DiscoverySettings,
+    client: reqwest::Client,
+    sequence: std::sync::atomic::AtomicU64,
+}
+
+impl Discovery {
+    pub fn new(
+        state: State,
+        node_id: String,
+        key: Arc<NodeKey>,
+        settings: DiscoverySettings,
+    ) -> Result<Discovery, String> {
+        // reqwest is built without a bundled crypto provider; use ring, as the gRPC server does.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let client = reqwest::Client::builder()
+            .timeout(Duration::from_secs(5))
+            .build()
+            .map_err(|e| format!("HTTP client: {e}"))?;
+        Ok(Discovery {
+            state,
+            node_id,
+            key,
+            settings,
+            client,
+            sequence: std::sync::atomic::AtomicU64::new(0),
+        })
+    }
+
+    /// Strictly increasing across calls and restarts (milliseconds since the epoch, bumped).
+    fn next_sequence(&self) -> u64 {
+        let now = u64::try_from(crate::store::now_ms()).unwrap_or(0);
+        let mut current = self.sequence.load(std::sync::atomic::Ordering::Acquire);
+        loop {
+            let next = now.max(current + 1);
+            match self.sequence.compare_exchange(
+                current,
+                next,
+                std::sync::atomic::Ordering::AcqRel,
+                std::sync::atomic::Ordering::Acquire,
+            ) {
+                Ok(_) => return next,
+                Err(actual) => current = actual,
+            }
+        }
+    }
+
+    /// Announces to every endpoint; returns the smallest TTL any of them granted.
+    pub async fn announce(&self) -> Option<u64> {
+        let mut announcement = Announcement {
+            node_id: self.node_id.clone(),
+            btp_endpoint: self.settings.announce_address.clone(),
+            ilp_address: self.settings.ilp_address.clone(),
+            capabilities: self.settings.capabilities.clone(),
+            version: env!("CARGO_PKG_VERSION").to_string(),
+            public_key: self.key.public_key_base64(),
+            sequence: self.next_sequence(),
+            signature: String::new(),
+        };
+        announcement.signature = STANDARD.encode(self.key.sign(&announcement.signed_bytes()));
+        let mut ttl: Option<u64> = None;
+        for endpoint in &self.settings.endpoints {
+            let url = format!("{}{}", endpoint.trim_end_matches('/'), wire::ANNOUNCE_PATH);
+            let answer = self.client.post(&url).json(&announcement).send().await;
+            match answer {
+                Ok(response) if response.status().is_success() => {
+                    match response.json::<wire::AnnounceResponse>().await {
+                        Ok(granted) => ttl = Some(ttl.map_or(granted.ttl, |t| t.min(granted.ttl))),
+                        Err(error) => {
+                            tracing::warn!(%endpoint, %error, "discovery_announce_unreadable")
+                        }
+                    }
+                }
+                Ok(response) => {
+                    let status = response.status();
+                    let body = response.text().await.unwrap_or_default();
+                    tracing::warn!(%endpoint, %status, %body, "discovery_announce_refused");
+                }
+                Err(error) => tracing::warn!(%endpoint, %error, "discovery_endpoint_unreachable"),
+            }
+        }
+        ttl
+    }
+
+    /// Every endpoint's list, merged by node id (the freshest entry wins), without us. `None`
+    /// if no endpoint answered.
+    pub async fn fetch(&self) -> Option<Vec<DiscoveredNode>> {
+        let mut merged: BTreeMap<String, DiscoveredNode> = BTreeMap::new();
+        let mut answered = false;
+        for endpoint in &self.settings.endpoints {
+            let url = format!("{}{}", endpoint.trim_end_matches('/'), wire::PEERS_PATH);
+            let list = match self.client.get(&url).send().await {
+                Ok(response) if response.status().is_success() => {
+                    response.json::<wire::ListResponse>().await
+                }
+                Ok(response) => {
+                    tracing::warn!(%endpoint, status = %response.status(), "discovery_list_refused");
+                    continue;
+                }
+                Err(error) => {
+                    tracing::warn!(%endpoint, %error, "discovery_endpoint_unreachable");
+                    continue;
+                }
+            };
+            let list = match list {
+                Ok(list) => list,
+                Err(error) => {
+                    tracing::warn!(%endpoint, %error, "discovery_list_unreadable");
+                    continue;
+                }
+            };
+            answered = true;
+            for entry in list.peers {
+                if entry.node_id == self.node_id {
+                    continue;
+                }
+                let last_seen_ms = parse_rfc3339_ms(&entry.last_seen).unwrap_or(0);
+                let node = DiscoveredNode {
+                    node_id: entry.node_id.clone(),
+                    btp_endpoint: entry.btp_endpoint,
+                    ilp_address: entry.ilp_address,
+                    capabilities: entry.capabilities,
+                    public_key: entry.public_key,
+                    source_endpoint: endpoint.clone(),
+                    last_seen_ms,
+                };
+                match merged.get(&entry.node_id) {
+                    Some(existing) if existing.last_seen_ms >= last_seen_ms => {}
+                    _ => {
+                        merged.insert(entry.node_id, node);
+                    }
+                }
+            }
+        }
+        answered.then(|| merged.into_values().collect())
+    }
+
+    /// Removes us from every endpoint (graceful shutdown).
+    pub async fn deregister(&self) {
+        let sequence = self.next_sequence();
+        let signature = STANDARD.encode(
+            self.key
+                .sign(&wire::deregistration_bytes(&self.node_id, sequence)),
+        );
+        for endpoint in &self.settings.endpoints {
+            let url = format!(
+                "{}{}/{}",
+                endpoint.trim_end_matches('/'),
+                wire::PEERS_PATH,
+                self.node_id
+            );
+            let result = self
+                .client
+                .delete(&url)
+                .header(wire::SEQUENCE_HEADER, sequence.to_string())
+                .header(wire::SIGNATURE_HEADER, &signature)
+                .send()
+                .await;
+            match result {
+                Ok(response) if response.status().is_success() => {
+                    tracing::info!(%endpoint, "discovery_deregistered")
+                }
+                Ok(response) => {
+                    tracing::warn!(%endpoint, status = %response.status(), "discovery_deregister_refused")
+                }
+                Err(error) => tracing::warn!(%endpoint, %error, "discovery_endpoint_unreachable"),
+            }
+        }
+    }
+
+    /// Announce, fetch, reconcile, repeat (jittered, inside the TTL) until shutdown; then
+    /// deregister.
+    pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
+        let mut period = self.settings.interval;
+        loop {
+            if let Some(ttl) = self.announce().await {
+                // Always re-announce well inside the TTL, whatever the configured interval.
+                period = self
+                    .settings
+                    .interval
+                    .min(Duration::from_millis(ttl * 1000 / 2).max(Duration::from_millis(500)));
+            }
+            if let Some(nodes) = self.fetch().await
+                && let Err(error) =
+                    reconcile(&self.state, &self.settings, &self.node_id, nodes).await
+            {
+                tracing::warn!(%error, "discovery_reconcile_failed");
+            }
+            // ±20 % so that nodes started together do not announce in lockstep.
+            let jitter = 0.8 + 0.4 * rand::random::<f64>();
+            let sleep = period.mul_f64(jitter);
+            tokio::select! {
+                _ = tokio::time::sleep(sleep) => {}
+                _ = shutdown.wait_for(|stop| *stop) => break,
+            }
+        }
+        self.deregister().await;
+    }
+}
+
+/// Milliseconds since the epoch of an RFC 3339 UTC time like `2026-11-24T04:52:31.123Z`.
+fn parse_rfc3339_ms(text: &str) -> Option<i64> {
+    let digits: String = text.chars().filter(char::is_ascii_digit).collect();
+    if digits.len() < 14 {
+        return None;
+    }
+    let millis = format!("{:0<17}", &digits[..digits.len().min(17)]);
+    proto::Timestamp::parse_ilp(millis.as_bytes())
+        .ok()
+        .map(|t| t.unix_ms())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn rfc3339_times_parse() {
+        assert_eq!(
+            super::parse_rfc3339_ms("1970-01-01T00:00:01.500Z"),
+            Some(1500)
+        );
+        assert_eq!(super::parse_rfc3339_ms("1970-01-01T00:00:02Z"), Some(2000));
+        assert_eq!(super::parse_rfc3339_ms("nonsense"), None);
+    }
+}

@@ -1,0 +1,146 @@
+//! Discovery settings, from the environment.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use crate::settings::SettingsError;
+
+/// Which discovered nodes become peers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AutoPeering {
+    Off,
+    All,
+    /// Nodes announcing every one of these capabilities.
+    Capabilities(Vec<String>),
+}
+
+#[derive(Debug, Clone)]
+pub struct DiscoverySettings {
+    pub endpoints: Vec<String>,
+    /// Our data plane's BTP URL as other nodes should dial it.
+    pub announce_address: String,
+    pub ilp_address: String,
+    pub capabilities: Vec<String>,
+    pub interval: Duration,
+    pub policy: AutoPeering,
+    /// Asset of the peers discovery creates.
+    pub asset_code: String,
+    pub asset_scale: u8,
+}
+
+fn error(field: &str, problem: impl Into<String>) -> SettingsError {
+    SettingsError {
+        field: field.to_string(),
+        problem: problem.into(),
+    }
+}
+
+fn list(text: &str) -> Vec<String> {
+    text.split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(String::from)
+        .collect()
+}
+
+impl DiscoverySettings {
+    /// `None` unless `PEER_DISCOVERY_ENABLED` is true.
+    pub fn from_env_map(
+        env: &BTreeMap<String, String>,
+    ) -> Result<Option<DiscoverySettings>, SettingsError> {
+        let get = |name: &str| env.get(name).filter(|v| !v.is_empty()).cloned();
+        match get("PEER_DISCOVERY_ENABLED").as_deref() {
+            None | Some("false") | Some("0") => return Ok(None),
+            Some("true") | Some("1") => {}
+            Some(other) => {
+                return Err(error(
+                    "PEER_DISCOVERY_ENABLED",
+                    format!("{other:?} is not true or false"),
+                ));
+            }
+        }
+        let endpoints = list(&get("PEER_DISCOVERY_ENDPOINTS").unwrap_or_default());
+        if endpoints.is_empty() {
+            return Err(error(
+                "PEER_DISCOVERY_ENDPOINTS",
+                "required: comma-separated http(s):// URLs",
+            ));
+        }
+        if let Some(bad) = endpoints
+            .iter()
+            .find(|e| !(e.starts_with("http://") || e.starts_with("https://")))
+        {
+            return Err(error(
+                "PEER_DISCOVERY_ENDPOINTS",
+                format!("{bad:?} is not an http(s):// URL"),
+            ));
+        }
+        let announce_address = get("PEER_ANNOUNCE_ADDRESS").ok_or_else(|| {
+            error(
+                "PEER_ANNOUNCE_ADDRESS",
+                "required: the ws:// URL other nodes dial to reach this node",
+            )
+        })?;
+        btp_link::normalize_url(&announce_address)
+            .map_err(|e| error("PEER_ANNOUNCE_ADDRESS", e.to_string()))?;
+        let ilp_address = get("ILP_ADDRESS").ok_or_else(|| {
+            error(
+                "ILP_ADDRESS",
+                "required with discovery: the node's ILP address",
+            )
+        })?;
+        proto::Address::new(&ilp_address)
+            .map_err(|e| error("ILP_ADDRESS", format!("{ilp_address:?}: {e}")))?;
+        let capabilities = list(&get("PEER_CAPABILITIES").unwrap_or_default());
+        let seconds = match get("PEER_BROADCAST_INTERVAL_SECONDS") {
+            None => 60,
+            Some(text) => text
+                .parse::<u64>()
+                .ok()
+                .filter(|s| (1..=3600).contains(s))
+                .ok_or_else(|| {
+                    error(
+                        "PEER_BROADCAST_INTERVAL_SECONDS",
+                        format!("{text:?} is not 1..=3600"),
+                    )
+                })?,
+        };
+        let policy = match get("PEER_AUTO_PEERING").as_deref() {
+            None | Some("off") => AutoPeering::Off,
+            Some("all") => AutoPeering::All,
+            Some("capability") => {
+                let wanted = list(&get("PEER_AUTO_PEERING_CAPABILITIES").unwrap_or_default());
+                if wanted.is_empty() {
+                    return Err(error(
+                        "PEER_AUTO_PEERING_CAPABILITIES",
+                        "required when PEER_AUTO_PEERING is capability",
+                    ));
+                }
+                AutoPeering::Capabilities(wanted)
+            }
+            Some(other) => {
+                return Err(error(
+                    "PEER_AUTO_PEERING",
+                    format!("{other:?} is not off, all or capability"),
+                ));
+            }
+        };
+        let asset_scale = match get("ASSET_SCALE") {
+            None => crate::convert::DEFAULT_ASSET_SCALE,
+            Some(text) => text
+                .parse()
+                .map_err(|_| error("ASSET_SCALE", format!("{text:?} is not 0..=255")))?,
+        };
+        Ok(Some(DiscoverySettings {
+            endpoints,
+            announce_address,
+            ilp_address,
+            capabilities,
+            interval: Duration::from_secs(seconds),
+            policy,
+            asset_code: get("ASSET_CODE")
+                .unwrap_or_else(|| crate::convert::DEFAULT_ASSET_CODE.into()),
+            asset_scale,
+        }))
+    }
+}

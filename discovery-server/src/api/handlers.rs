@@ -1,0 +1,222 @@
+//! One function per endpoint. Each checks its input, asks the store, and answers; the store
+//! decides identity and sequence questions inside one transaction.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::rejection::{BytesRejection, PathRejection, QueryRejection};
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use proto::discovery::{
+    AnnounceResponse, DeregisterResponse, ListResponse, PublicKey, SEQUENCE_HEADER,
+    SIGNATURE_HEADER, decode_signature, deregistration_bytes, verify_announcement,
+};
+use serde::Deserialize;
+use serde_json::json;
+
+use super::{ApiError, AppState, MAX_BODY_BYTES, MAX_LIST};
+use crate::metrics::Reason;
+use crate::validate;
+
+pub async fn announce(
+    State(state): State<Arc<AppState>>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<AnnounceResponse>, ApiError> {
+    let body = body.map_err(|rejection| {
+        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                Some(Reason::TooLarge),
+                format!("body: larger than {MAX_BODY_BYTES} bytes"),
+            )
+        } else {
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                Some(Reason::InvalidField),
+                format!("body: {}", rejection.body_text()),
+            )
+        }
+    })?;
+    let announcement = validate::parse_announcement(&body).map_err(ApiError::invalid)?;
+    // The signature proves the key holder wrote these fields; whether that key owns the node id
+    // is the store's question.
+    verify_announcement(&announcement)
+        .map_err(|_| ApiError::unauthenticated("signature: does not verify"))?;
+    let window = state.liveness.now();
+    let outcome = state
+        .store
+        .announce(&announcement, window, state.max_entries)
+        .await?;
+    state.metrics.announces.inc();
+    if outcome.expired_unswept {
+        state.metrics.expiries.inc();
+    }
+    if let Some(evicted) = &outcome.evicted {
+        tracing::info!(nodeId = %evicted, "peer_evicted");
+    }
+    if outcome.new || outcome.claimed {
+        tracing::info!(
+            nodeId = %announcement.node_id,
+            btpEndpoint = %announcement.btp_endpoint,
+            ilpAddress = %announcement.ilp_address,
+            claimed = outcome.claimed,
+            "peer_registered"
+        );
+    } else {
+        tracing::debug!(
+            nodeId = %announcement.node_id,
+            sequence = announcement.sequence,
+            "peer_announced"
+        );
+    }
+    Ok(Json(AnnounceResponse {
+        success: true,
+        ttl: state.ttl_seconds,
+    }))
+}
+
+#[derive(Deserialize)]
+pub struct ListQuery {
+    capabilities: Option<String>,
+}
+
+pub async fn list(
+    State(state): State<Arc<AppState>>,
+    query: Result<Query<ListQuery>, QueryRejection>,
+) -> Result<Json<ListResponse>, ApiError> {
+    let Query(query) = query.map_err(|rejection| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            Some(Reason::InvalidField),
+            format!("query: {}", rejection.body_text()),
+        )
+    })?;
+    let wanted = validate::parse_capability_filter(query.capabilities.as_deref())
+        .map_err(ApiError::invalid)?;
+    let entries = state.store.live_entries(state.liveness.now()).await?;
+    let matching: Vec<_> = entries.iter().filter(|e| e.has_all(&wanted)).collect();
+    Ok(Json(ListResponse {
+        total: matching.len(),
+        peers: matching
+            .iter()
+            .take(MAX_LIST)
+            .map(|e| e.to_peer_entry())
+            .collect(),
+    }))
+}
+
+pub async fn deregister(
+    State(state): State<Arc<AppState>>,
+    node_id: Result<Path<String>, PathRejection>,
+    headers: HeaderMap,
+) -> Result<Json<DeregisterResponse>, ApiError> {
+    let Path(node_id) = node_id.map_err(|rejection| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            Some(Reason::InvalidField),
+            format!("nodeId: {}", rejection.body_text()),
+        )
+    })?;
+    validate::check_node_id(&node_id).map_err(|problem| {
+        ApiError::invalid(validate::FieldError {
+            field: "nodeId".into(),
+            problem,
+        })
+    })?;
+    // Missing or malformed credentials are an authentication failure, like a wrong signature.
+    let header_text = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::trim)
+    };
+    let sequence = match header_text(SEQUENCE_HEADER) {
+        None => return Err(ApiError::unauthenticated("X-Discovery-Sequence: required")),
+        Some(text) => text.parse::<u64>().map_err(|_| {
+            ApiError::unauthenticated(format!(
+                "X-Discovery-Sequence: must be an integer in 0..={}",
+                u64::MAX
+            ))
+        })?,
+    };
+    let signature = match header_text(SIGNATURE_HEADER) {
+        None => return Err(ApiError::unauthenticated("X-Discovery-Signature: required")),
+        Some(text) => decode_signature(text)
+            .map_err(|e| ApiError::unauthenticated(format!("X-Discovery-Signature: {e}")))?,
+    };
+    let message = deregistration_bytes(&node_id, sequence);
+    state
+        .store
+        .deregister(&node_id, sequence, |bound_key| {
+            PublicKey::from_base64(bound_key)
+                .and_then(|key| key.verify(&message, &signature))
+                .is_ok()
+        })
+        .await?;
+    state.metrics.deregistrations.inc();
+    tracing::info!(nodeId = %node_id, sequence, "peer_deregistered");
+    Ok(Json(DeregisterResponse { success: true }))
+}
+
+pub async fn health(State(state): State<Arc<AppState>>) -> Response {
+    let uptime = state.started.elapsed().as_secs();
+    match state.store.count_live(state.liveness.now()).await {
+        Ok(registered) => Json(json!({
+            "status": "ok",
+            "version": env!("CARGO_PKG_VERSION"),
+            "uptimeSeconds": uptime,
+            "registered": registered,
+            "ttlSeconds": state.ttl_seconds,
+        }))
+        .into_response(),
+        Err(error) => {
+            tracing::warn!(%error, "database_error");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                Json(json!({
+                    "status": "unavailable",
+                    "version": env!("CARGO_PKG_VERSION"),
+                    "uptimeSeconds": uptime,
+                    "error": "the registry database cannot serve",
+                })),
+            )
+                .into_response()
+        }
+    }
+}
+
+pub async fn metrics(State(state): State<Arc<AppState>>) -> Response {
+    // The gauge is exact at scrape time; between scrapes the sweeper keeps it roughly current.
+    if let Ok(live) = state.store.count_live(state.liveness.now()).await {
+        state
+            .metrics
+            .registered
+            .set(i64::try_from(live).unwrap_or(i64::MAX));
+    }
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        state.metrics.render(),
+    )
+        .into_response()
+}
+
+pub async fn no_such_path() -> ApiError {
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        Some(Reason::NotFound),
+        "path: no such endpoint",
+    )
+}
+
+pub async fn method_not_allowed() -> ApiError {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        None,
+        "method: not allowed on this path",
+    )
+}

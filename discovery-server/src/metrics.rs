@@ -1,0 +1,153 @@
+//! The discovery server's Prometheus metrics. Labels are bounded: the only label is the
+//! rejection reason, from the fixed list below; node ids never become labels.
+
+use prometheus::{Encoder, IntCounter, IntCounterVec, IntGauge, Opts, Registry, TextEncoder};
+
+/// Why a request was refused; the `reason` label of `discovery_rejections_total`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reason {
+    InvalidField,
+    BadSignature,
+    IdentityConflict,
+    Replay,
+    RateLimited,
+    TooLarge,
+    RegistryFull,
+    Unavailable,
+    NotFound,
+}
+
+impl Reason {
+    pub const ALL: [Reason; 9] = [
+        Reason::InvalidField,
+        Reason::BadSignature,
+        Reason::IdentityConflict,
+        Reason::Replay,
+        Reason::RateLimited,
+        Reason::TooLarge,
+        Reason::RegistryFull,
+        Reason::Unavailable,
+        Reason::NotFound,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Reason::InvalidField => "invalid_field",
+            Reason::BadSignature => "bad_signature",
+            Reason::IdentityConflict => "identity_conflict",
+            Reason::Replay => "replay",
+            Reason::RateLimited => "rate_limited",
+            Reason::TooLarge => "too_large",
+            Reason::RegistryFull => "registry_full",
+            Reason::Unavailable => "unavailable",
+            Reason::NotFound => "not_found",
+        }
+    }
+}
+
+pub struct Metrics {
+    registry: Registry,
+    pub registered: IntGauge,
+    pub announces: IntCounter,
+    pub deregistrations: IntCounter,
+    pub expiries: IntCounter,
+    rejections: IntCounterVec,
+}
+
+impl Metrics {
+    pub fn new() -> Metrics {
+        let registry = Registry::new();
+        let registered = IntGauge::new(
+            "discovery_registered_peers",
+            "Live entries (announced within 2 x TTL, or any active entry during the start-up grace)",
+        )
+        .expect("static metric definition");
+        let announces = IntCounter::new("discovery_announces_total", "Accepted announcements")
+            .expect("static metric definition");
+        let deregistrations = IntCounter::new(
+            "discovery_deregistrations_total",
+            "Accepted deregistrations",
+        )
+        .expect("static metric definition");
+        let expiries = IntCounter::new(
+            "discovery_expiries_total",
+            "Entries that went stale (not re-announced within 2 x TTL), each counted once",
+        )
+        .expect("static metric definition");
+        let rejections = IntCounterVec::new(
+            Opts::new("discovery_rejections_total", "Refused requests, by reason"),
+            &["reason"],
+        )
+        .expect("static metric definition");
+        // Every reason shows from the start, so a rate() over it has a baseline.
+        for reason in Reason::ALL {
+            rejections.with_label_values(&[reason.as_str()]);
+        }
+        let collectors: Vec<Box<dyn prometheus::core::Collector>> = vec![
+            Box::new(registered.clone()),
+            Box::new(announces.clone()),
+            Box::new(deregistrations.clone()),
+            Box::new(expiries.clone()),
+            Box::new(rejections.clone()),
+        ];
+        for collector in collectors {
+            // Names are distinct constants; a clash would be a programming error caught by tests.
+            registry
+                .register(collector)
+                .expect("metric names are unique");
+        }
+        Metrics {
+            registry,
+            registered,
+            announces,
+            deregistrations,
+            expiries,
+            rejections,
+        }
+    }
+
+    pub fn reject(&self, reason: Reason) {
+        self.rejections.with_label_values(&[reason.as_str()]).inc();
+    }
+
+    pub fn render(&self) -> String {
+        let mut out = Vec::new();
+        // Encoding our own registry into memory cannot fail short of allocation failure.
+        if TextEncoder::new()
+            .encode(&self.registry.gather(), &mut out)
+            .is_err()
+        {
+            return String::new();
+        }
+        String::from_utf8(out).unwrap_or_default()
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Metrics::new()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_every_reason() {
+        let metrics = Metrics::new();
+        metrics.reject(Reason::Replay);
+        let text = metrics.render();
+        for reason in Reason::ALL {
+            assert!(
+                text.contains(&format!(
+                    "discovery_rejections_total{{reason=\"{}\"}}",
+                    reason.as_str()
+                )),
+                "{text}"
+            );
+        }
+        assert!(text.contains("discovery_rejections_total{reason=\"replay\"} 1"));
+        assert!(text.contains("discovery_registered_peers 0"));
+    }
+}

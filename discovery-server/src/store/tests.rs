@@ -1,0 +1,264 @@
+use std::time::Duration;
+
+use proto::discovery::{Announcement, NodeKey};
+
+use super::*;
+use crate::liveness::{Liveness, Window};
+
+const TTL: Duration = Duration::from_secs(10);
+/// The server "started" at 0; tests run well after the grace unless they say otherwise.
+const START: i64 = 0;
+const T0: i64 = 1_000_000;
+
+fn at(now_ms: i64) -> Window {
+    Liveness::new(TTL, START).window(now_ms)
+}
+
+fn announcement(key: &NodeKey, id: &str, endpoint: &str, sequence: u64) -> Announcement {
+    let mut a = Announcement {
+        node_id: id.into(),
+        btp_endpoint: endpoint.into(),
+        ilp_address: format!("test.{id}"),
+        capabilities: vec!["peering".into(), "usd".into()],
+        version: "0.1.0".into(),
+        public_key: String::new(),
+        sequence,
+        signature: String::new(),
+    };
+    key.sign_announcement(&mut a);
+    a
+}
+
+async fn memory() -> Store {
+    Store::open("sqlite::memory:").await.unwrap()
+}
+
+#[tokio::test]
+async fn binds_refreshes_and_moves() {
+    let store = memory().await;
+    let owner = NodeKey::generate();
+    let first = store
+        .announce(&announcement(&owner, "a", "ws://a:1", 1), at(T0), 10)
+        .await
+        .unwrap();
+    assert!(first.new && !first.claimed);
+    let moved = store
+        .announce(&announcement(&owner, "a", "ws://a:2", 2), at(T0 + 1), 10)
+        .await
+        .unwrap();
+    assert!(!moved.new && !moved.claimed);
+    let live = store.live_entries(at(T0 + 2)).await.unwrap();
+    assert_eq!(live.len(), 1);
+    assert_eq!(live[0].btp_endpoint, "ws://a:2");
+    assert_eq!(live[0].capabilities, vec!["peering", "usd"]);
+    assert_eq!(live[0].last_seen_ms, T0 + 1);
+}
+
+#[tokio::test]
+async fn another_key_is_refused_while_live_and_claims_once_stale() {
+    let store = memory().await;
+    let owner = NodeKey::generate();
+    let thief = NodeKey::generate();
+    store
+        .announce(&announcement(&owner, "a", "ws://a:1", 5), at(T0), 10)
+        .await
+        .unwrap();
+    // Same endpoint, other key: still refused.
+    let err = store
+        .announce(
+            &announcement(&thief, "a", "ws://a:1", 100),
+            at(T0 + 20_000),
+            10,
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::IdentityConflict), "{err:?}");
+    // Stale (more than 2 × TTL): released; the new key starts its own sequence.
+    let claimed = store
+        .announce(
+            &announcement(&thief, "a", "ws://t:1", 1),
+            at(T0 + 20_001),
+            10,
+        )
+        .await
+        .unwrap();
+    assert!(claimed.claimed && claimed.expired_unswept);
+    let err = store
+        .announce(
+            &announcement(&owner, "a", "ws://a:1", 6),
+            at(T0 + 20_002),
+            10,
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::IdentityConflict), "{err:?}");
+}
+
+#[tokio::test]
+async fn sequences_strictly_increase() {
+    let store = memory().await;
+    let owner = NodeKey::generate();
+    let a = announcement(&owner, "a", "ws://a:1", 5);
+    store.announce(&a, at(T0), 10).await.unwrap();
+    for sequence in [5, 4] {
+        let err = store
+            .announce(
+                &announcement(&owner, "a", "ws://a:1", sequence),
+                at(T0 + 1),
+                10,
+            )
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(err, StoreError::StaleSequence { last: 5 }),
+            "{err:?}"
+        );
+    }
+    // Also after the entry went stale: the same key never goes back.
+    let err = store.announce(&a, at(T0 + 100_000), 10).await.unwrap_err();
+    assert!(
+        matches!(err, StoreError::StaleSequence { last: 5 }),
+        "{err:?}"
+    );
+    // u64 beyond i64 survives the TEXT column.
+    store
+        .announce(
+            &announcement(&owner, "a", "ws://a:1", u64::MAX - 1),
+            at(T0 + 2),
+            10,
+        )
+        .await
+        .unwrap();
+    let err = store
+        .announce(
+            &announcement(&owner, "a", "ws://a:1", u64::MAX - 1),
+            at(T0 + 3),
+            10,
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::StaleSequence { last } if last == u64::MAX - 1));
+}
+
+#[tokio::test]
+async fn deregistration_checks_key_then_sequence_and_blocks_replays() {
+    let store = memory().await;
+    let owner = NodeKey::generate();
+    store
+        .announce(&announcement(&owner, "a", "ws://a:1", 5), at(T0), 10)
+        .await
+        .unwrap();
+    let err = store.deregister("b", 6, |_| true).await.unwrap_err();
+    assert!(matches!(err, StoreError::NotFound));
+    let err = store.deregister("a", 6, |_| false).await.unwrap_err();
+    assert!(matches!(err, StoreError::BadSignature));
+    let err = store.deregister("a", 5, |_| true).await.unwrap_err();
+    assert!(matches!(err, StoreError::StaleSequence { last: 5 }));
+    let bound = owner.public_key_base64();
+    store.deregister("a", 6, |key| key == bound).await.unwrap();
+    assert!(store.live_entries(at(T0 + 1)).await.unwrap().is_empty());
+    let err = store.deregister("a", 7, |_| true).await.unwrap_err();
+    assert!(matches!(err, StoreError::NotFound));
+    // The announcement seen before the deregistration cannot bring the entry back.
+    let err = store
+        .announce(&announcement(&owner, "a", "ws://a:1", 6), at(T0 + 2), 10)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::StaleSequence { last: 6 }));
+    store
+        .announce(&announcement(&owner, "a", "ws://a:1", 7), at(T0 + 3), 10)
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn expiry_is_reported_once_and_not_during_the_grace() {
+    let store = memory().await;
+    let owner = NodeKey::generate();
+    store
+        .announce(&announcement(&owner, "a", "ws://a:1", 1), at(T0), 10)
+        .await
+        .unwrap();
+    assert!(
+        store
+            .expire_stale(at(T0 + 20_000))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    // A server started just now is in its grace: the stale entry is live and does not expire.
+    let grace = Liveness::new(TTL, T0 + 50_000).window(T0 + 50_000);
+    assert_eq!(store.count_live(grace).await.unwrap(), 1);
+    assert!(store.expire_stale(grace).await.unwrap().is_empty());
+    assert_eq!(
+        store.expire_stale(at(T0 + 20_001)).await.unwrap(),
+        vec!["a".to_string()]
+    );
+    assert!(
+        store
+            .expire_stale(at(T0 + 30_000))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    // Once expired, not even a grace brings it back.
+    assert_eq!(store.count_live(grace).await.unwrap(), 0);
+    // Re-announcing revives it and does not count a second expiry.
+    let again = store
+        .announce(
+            &announcement(&owner, "a", "ws://a:1", 2),
+            at(T0 + 40_000),
+            10,
+        )
+        .await
+        .unwrap();
+    assert!(!again.expired_unswept);
+    assert_eq!(store.count_live(at(T0 + 40_000)).await.unwrap(), 1);
+}
+
+#[tokio::test]
+async fn a_full_registry_evicts_stale_rows_before_refusing() {
+    let store = memory().await;
+    let key = NodeKey::generate();
+    store
+        .announce(&announcement(&key, "a", "ws://a:1", 1), at(T0), 2)
+        .await
+        .unwrap();
+    store
+        .announce(&announcement(&key, "b", "ws://b:1", 1), at(T0 + 15_000), 2)
+        .await
+        .unwrap();
+    let err = store
+        .announce(&announcement(&key, "c", "ws://c:1", 1), at(T0 + 16_000), 2)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::RegistryFull));
+    // Known ids may still announce.
+    store
+        .announce(&announcement(&key, "a", "ws://a:1", 2), at(T0 + 16_000), 2)
+        .await
+        .unwrap();
+    // Once b is stale, c takes its slot.
+    let c = store
+        .announce(&announcement(&key, "c", "ws://c:1", 1), at(T0 + 35_001), 2)
+        .await
+        .unwrap();
+    assert_eq!(c.evicted.as_deref(), Some("b"));
+}
+
+#[tokio::test]
+async fn a_newer_schema_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("d.db").display());
+    let store = Store::open(&url).await.unwrap();
+    sqlx::query(
+        "INSERT INTO _sqlx_migrations (version, description, installed_on, success, checksum, execution_time)
+         VALUES (99990101000000, 'from the future', CURRENT_TIMESTAMP, 1, x'00', 0)",
+    )
+    .execute(store.pool())
+    .await
+    .unwrap();
+    store.close().await;
+    let err = Store::open(&url).await.err().unwrap();
+    assert!(matches!(err, StoreError::NewerSchema { .. }), "{err}");
+}

@@ -1,0 +1,344 @@
+//! Automatic peering through a discovery server: nodes find each other and forward with no
+//! node-to-node peer configured by hand; a node that stops is withdrawn; an impostor's key does
+//! not open a link; the discovery server going away (and coming back) drops nobody.
+
+use std::path::Path;
+use std::time::Duration;
+
+use e2e::{Process, binary, health, http_get, secret, temp_dir, wait_until};
+use proto::Address;
+use proto::grpc::v1 as pb;
+use proto::grpc::v1::peer_service_client::PeerServiceClient;
+use proto::grpc::v1::route_service_client::RouteServiceClient;
+use testpeer::{Options, Payment, TestPeer};
+use tonic::Request;
+
+const TTL_SECONDS: u64 = 2;
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+struct Node {
+    name: String,
+    cp: Process,
+    dp: Process,
+    token: String,
+}
+
+impl Node {
+    fn start(dir: &Path, name: &str, discovery_port: u16, secrets: &[(&str, String)]) -> Node {
+        let token = secret("api");
+        let btp_port = free_port();
+        let key_file = dir.join(name).join("node.key").display().to_string();
+        let cp = Process::start(
+            &format!("{name}-controlplane"),
+            binary("controlplane"),
+            &[
+                ("NODE_ID", name.to_string()),
+                ("ILP_ADDRESS", format!("test.{name}")),
+                ("GRPC_HOST", "127.0.0.1".into()),
+                ("GRPC_PORT", "0".into()),
+                ("DATA_DIR", dir.join(name).join("cp").display().to_string()),
+                ("NODE_KEY_FILE", key_file.clone()),
+                ("API_TOKEN_REF", "env:API_TOKEN".into()),
+                ("API_TOKEN", token.clone()),
+                ("PEER_DISCOVERY_ENABLED", "true".into()),
+                (
+                    "PEER_DISCOVERY_ENDPOINTS",
+                    format!("http://127.0.0.1:{discovery_port}"),
+                ),
+                (
+                    "PEER_ANNOUNCE_ADDRESS",
+                    format!("ws://127.0.0.1:{btp_port}"),
+                ),
+                ("PEER_AUTO_PEERING", "all".into()),
+                ("PEER_BROADCAST_INTERVAL_SECONDS", "1".into()),
+            ],
+            "controlplane_started",
+        );
+        let mut env = vec![
+            ("NODE_ID", name.to_string()),
+            ("ILP_ADDRESS", format!("test.{name}")),
+            ("BTP_SERVER_HOST", "127.0.0.1".into()),
+            ("BTP_SERVER_PORT", btp_port.to_string()),
+            ("HEALTH_CHECK_HOST", "127.0.0.1".into()),
+            ("HEALTH_CHECK_PORT", "0".into()),
+            (
+                "CONTROLPLANE_URL",
+                format!("http://127.0.0.1:{}", cp.port("grpcPort")),
+            ),
+            ("CONTROLPLANE_TOKEN", token.clone()),
+            ("NODE_KEY_FILE", key_file),
+            ("DATA_DIR", dir.join(name).join("dp").display().to_string()),
+        ];
+        env.extend(secrets.iter().cloned());
+        let dp = Process::start(
+            &format!("{name}-dataplane"),
+            binary("dataplane"),
+            &env,
+            "connector_started",
+        );
+        Node {
+            name: name.to_string(),
+            cp,
+            dp,
+            token,
+        }
+    }
+
+    fn health_port(&self) -> u16 {
+        self.dp.port("healthPort")
+    }
+
+    fn btp_url(&self) -> String {
+        format!("ws://127.0.0.1:{}", self.dp.port("btpServerPort"))
+    }
+
+    fn peers(&self) -> Vec<(String, String)> {
+        health(self.health_port())["peers"]
+            .as_array()
+            .map(|peers| {
+                peers
+                    .iter()
+                    .map(|p| {
+                        (
+                            p["id"].as_str().unwrap_or_default().to_string(),
+                            p["linkState"].as_str().unwrap_or_default().to_string(),
+                        )
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    fn link(&self, peer: &str) -> Option<String> {
+        self.peers()
+            .into_iter()
+            .find(|(id, _)| id == peer)
+            .map(|(_, state)| state)
+    }
+
+    fn request<T>(&self, message: T) -> Request<T> {
+        let mut request = Request::new(message);
+        request.metadata_mut().insert(
+            "authorization",
+            format!("Bearer {}", self.token).parse().unwrap(),
+        );
+        request
+    }
+
+    /// A hand-configured edge peer (a test peer) with a route.
+    async fn add_edge_peer(&self, id: &str, secret_env: &str, route: Option<&str>) {
+        let url = format!("http://127.0.0.1:{}", self.cp.port("grpcPort"));
+        let channel = tonic::transport::Channel::from_shared(url)
+            .unwrap()
+            .connect()
+            .await
+            .unwrap();
+        let peer = pb::Peer {
+            id: id.into(),
+            relation: "child".into(),
+            secret_ref: format!("env:{secret_env}"),
+            ..Default::default()
+        };
+        PeerServiceClient::new(channel.clone())
+            .create_peer(self.request(pb::CreatePeerRequest {
+                peer: Some(peer),
+                validate_only: false,
+            }))
+            .await
+            .unwrap();
+        if let Some(prefix) = route {
+            let route = pb::Route {
+                prefix: prefix.into(),
+                peer_id: id.into(),
+                ..Default::default()
+            };
+            RouteServiceClient::new(channel)
+                .create_route(self.request(pb::CreateRouteRequest {
+                    route: Some(route),
+                    validate_only: false,
+                }))
+                .await
+                .unwrap();
+        }
+    }
+}
+
+fn start_discovery(dir: &Path, port: u16) -> Process {
+    Process::start(
+        "discovery",
+        binary("discovery-server"),
+        &[
+            ("DISCOVERY_HOST", "127.0.0.1".into()),
+            ("DISCOVERY_PORT", port.to_string()),
+            ("DISCOVERY_TTL_SECONDS", TTL_SECONDS.to_string()),
+            ("DATA_DIR", dir.join("discovery").display().to_string()),
+        ],
+        "discovery_started",
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn nodes_find_each_other_peer_and_forward() {
+    let dir = temp_dir();
+    let discovery_port = free_port();
+    let mut discovery = start_discovery(dir.path(), discovery_port);
+    let (sender_secret, receiver_secret) = (secret("sender"), secret("receiver"));
+    let n1 = Node::start(
+        dir.path(),
+        "n1",
+        discovery_port,
+        &[("SECRET_SENDER", sender_secret.clone())],
+    );
+    let mut n2 = Node::start(dir.path(), "n2", discovery_port, &[]);
+    let n3 = Node::start(
+        dir.path(),
+        "n3",
+        discovery_port,
+        &[("SECRET_RECEIVER", receiver_secret.clone())],
+    );
+    let limit = Duration::from_secs(20);
+
+    // Everyone peers with everyone, links up, without a node-to-node peer added by hand.
+    for (node, others) in [
+        (&n1, ["n2", "n3"]),
+        (&n2, ["n1", "n3"]),
+        (&n3, ["n1", "n2"]),
+    ] {
+        for other in others {
+            wait_until(&format!("{} linked to {other}", node.name), limit, || {
+                node.link(other).as_deref() == Some("up")
+            });
+        }
+    }
+
+    n1.add_edge_peer("sender", "SECRET_SENDER", None).await;
+    n3.add_edge_peer("receiver", "SECRET_RECEIVER", Some("test.n3.receiver"))
+        .await;
+    wait_until("n3 serving its receiver route", limit, || {
+        n3.link("receiver").is_some()
+    });
+    let _receiver = TestPeer::connect(
+        &n3.btp_url(),
+        &receiver_secret,
+        Options::new(Address::new("test.n3.receiver").unwrap()),
+    )
+    .await
+    .unwrap();
+    wait_until("n1 serving its sender", limit, || {
+        n1.link("sender").is_some()
+    });
+    let sender = TestPeer::connect(
+        &n1.btp_url(),
+        &sender_secret,
+        Options::new(Address::new("test.n1.sender").unwrap()),
+    )
+    .await
+    .unwrap();
+    let payment = |data: &str| Payment {
+        destination: Address::new("test.n3.receiver").unwrap(),
+        amount: 7,
+        data: data.as_bytes().to_vec(),
+        expires_in: Duration::from_secs(10),
+    };
+    assert!(sender.send(&payment("found")).await.unwrap().is_fulfilled());
+    // `ctl discovery list` shows what n1 knows, and that it is peered.
+    let output = std::process::Command::new(binary("ctl"))
+        .env_clear()
+        .env(
+            "CTL_SERVER",
+            format!("http://127.0.0.1:{}", n1.cp.port("grpcPort")),
+        )
+        .env("CTL_TOKEN", &n1.token)
+        .args(["discovery", "list", "-o", "json"])
+        .output()
+        .unwrap();
+    let listed: serde_json::Value = serde_json::from_slice(&output.stdout).expect("JSON list");
+    let ids: Vec<&str> = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|n| n["nodeId"].as_str())
+        .collect();
+    assert_eq!(ids, ["n2", "n3"], "{listed}");
+    assert!(
+        listed
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|n| n["peered"] == true),
+        "{listed}"
+    );
+    assert_eq!(listed[1]["ilpAddress"], "test.n3");
+
+    // An impostor with its own key cannot open a link as n3.
+    let now = proto::Timestamp::now().unix_ms();
+    let forged = btp_link::node_key::NodeKey::generate().token("n3", "n1", now);
+    let refused = btp_link::connect(
+        &n1.btp_url(),
+        &btp_link::ClientCredentials {
+            token: forged,
+            username: None,
+        },
+        &btp_link::LinkSettings::default(),
+    )
+    .await;
+    assert!(
+        matches!(refused, Err(btp_link::LinkError::AuthRejected { .. })),
+        "{:?}",
+        refused.err()
+    );
+    assert_eq!(n1.link("n3").as_deref(), Some("up"));
+
+    // The discovery server goes away: nothing is withdrawn, forwarding goes on.
+    discovery.kill();
+    std::thread::sleep(Duration::from_secs(3 * TTL_SECONDS));
+    assert_eq!(n1.link("n3").as_deref(), Some("up"));
+    assert!(
+        sender
+            .send(&payment("server-down"))
+            .await
+            .unwrap()
+            .is_fulfilled()
+    );
+    // It comes back after everyone's entry went stale by its clock: the restart grace keeps
+    // them listed until they re-announce, so nobody is dropped.
+    discovery = start_discovery(dir.path(), discovery_port);
+    std::thread::sleep(Duration::from_secs(2 * TTL_SECONDS));
+    assert_eq!(n1.link("n3").as_deref(), Some("up"));
+    assert_eq!(n1.link("n2").as_deref(), Some("up"));
+    assert!(
+        sender
+            .send(&payment("server-back"))
+            .await
+            .unwrap()
+            .is_fulfilled()
+    );
+
+    // n2 stops without deregistering: within 2×TTL (plus a broadcast round) the others
+    // withdraw it.
+    n2.cp.kill();
+    n2.dp.kill();
+    for node in [&n1, &n3] {
+        wait_until(
+            &format!("{} withdraws n2", node.name),
+            Duration::from_secs(4 * TTL_SECONDS + 4),
+            || node.link("n2").is_none(),
+        );
+    }
+    assert!(http_get(n1.health_port(), "/health").is_some());
+    assert!(
+        sender
+            .send(&payment("after-n2"))
+            .await
+            .unwrap()
+            .is_fulfilled()
+    );
+    drop(discovery);
+}
