@@ -6,6 +6,7 @@ pub mod auth;
 pub mod convert;
 pub mod discovery;
 pub mod events;
+pub mod metrics;
 pub mod push;
 pub mod server;
 pub mod settings;
@@ -82,10 +83,24 @@ pub async fn run(
         .local_addr()
         .map(|a| a.port())
         .unwrap_or(settings.grpc_port);
+    let http_address = format!("{}:{}", settings.http_host, settings.http_port);
+    let http_listener =
+        TcpListener::bind(&http_address)
+            .await
+            .map_err(|source| RunError::Bind {
+                address: http_address.clone(),
+                source,
+            })?;
+    let http_port = http_listener
+        .local_addr()
+        .map(|a| a.port())
+        .unwrap_or(settings.http_port);
+    let metrics = Arc::new(metrics::Metrics::new());
     let current = hub.current();
     tracing::info!(
         nodeId = %settings.node_id,
         grpcPort = grpc_port,
+        httpPort = http_port,
         tls = settings.tls.is_some(),
         epoch,
         peers = current.peers.len(),
@@ -97,9 +112,24 @@ pub async fn run(
     let state = State {
         node_id: settings.node_id.clone(),
         store: store.clone(),
-        hub,
+        hub: hub.clone(),
         events: Events::new(),
+        metrics: metrics.clone(),
         shutdown: stopping,
+    };
+    let http = {
+        let router = metrics::router(settings.node_id.clone(), metrics, hub);
+        let mut stopped = state.shutdown.clone();
+        tokio::spawn(async move {
+            let served = axum::serve(http_listener, router)
+                .with_graceful_shutdown(async move {
+                    let _ = stopped.wait_for(|stop| *stop).await;
+                })
+                .await;
+            if let Err(error) = served {
+                tracing::warn!(%error, "http_server_failed");
+            }
+        })
     };
     let discovery = match settings.discovery.clone() {
         None => None,
@@ -135,6 +165,7 @@ pub async fn run(
         shutdown,
     )
     .await?;
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(2), http).await;
     store.close().await;
     tracing::info!(nodeId = %settings.node_id, "controlplane_shutdown");
     Ok(())

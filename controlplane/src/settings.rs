@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use config_model::{Secret, SecretRef};
 
 pub const DEFAULT_GRPC_PORT: u16 = 50051;
+pub const DEFAULT_HTTP_PORT: u16 = 8081;
 
 #[derive(Debug, thiserror::Error)]
 #[error("{field}: {problem}")]
@@ -26,6 +27,9 @@ pub struct Settings {
     pub node_id: String,
     pub grpc_host: String,
     pub grpc_port: u16,
+    /// `/health` and `/metrics`.
+    pub http_host: String,
+    pub http_port: u16,
     pub database_url: String,
     /// The bearer token every API call (and every data plane) must present.
     pub api_token: Secret,
@@ -59,6 +63,16 @@ impl Settings {
                 )
             })?,
             None => DEFAULT_GRPC_PORT,
+        };
+        let http_host = get("HTTP_HOST").unwrap_or_else(|| grpc_host.clone());
+        let http_port = match get("HTTP_PORT") {
+            Some(text) => text.parse::<u16>().map_err(|_| {
+                error(
+                    "HTTP_PORT",
+                    format!("{text:?} is not a port number (0..=65535)"),
+                )
+            })?,
+            None => DEFAULT_HTTP_PORT,
         };
         let data_dir = PathBuf::from(get("DATA_DIR").unwrap_or_else(|| "./data".into()));
         let database_url = match get("DATABASE_URL") {
@@ -121,6 +135,8 @@ impl Settings {
             .unwrap_or_else(|| data_dir.join("node.key"));
         let discovery = crate::discovery::DiscoverySettings::from_env_map(env)?;
         Ok(Settings {
+            http_host,
+            http_port,
             node_key_file,
             discovery,
             tls,

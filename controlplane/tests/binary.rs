@@ -10,6 +10,7 @@ const BIN: &str = env!("CARGO_BIN_EXE_controlplane");
 fn run(env: &[(&str, &str)]) -> (i32, String) {
     let output = Command::new(BIN)
         .env_clear()
+        .env("HTTP_PORT", "0")
         .envs(env.iter().copied())
         .output()
         .unwrap();
@@ -91,6 +92,7 @@ fn starts_then_stops_on_sigterm() {
         .env("T", "token")
         .env("GRPC_HOST", "127.0.0.1")
         .env("GRPC_PORT", "0")
+        .env("HTTP_PORT", "0")
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();

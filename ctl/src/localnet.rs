@@ -40,6 +40,9 @@ pub struct Args {
     /// gRPC port of the first node's control plane; the others follow.
     #[arg(long, default_value_t = 50051)]
     grpc_base_port: u16,
+    /// Health/metrics port of the first node's control plane; the others follow.
+    #[arg(long, default_value_t = 9080)]
+    controlplane_http_base_port: u16,
     /// Directory holding the `dataplane` and `controlplane` binaries (default: next to this
     /// `ctl`, then PATH).
     #[arg(long)]
@@ -329,6 +332,10 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
             ("GRPC_HOST".into(), "127.0.0.1".into()),
             ("GRPC_PORT".into(), grpc_port.to_string()),
             (
+                "HTTP_PORT".into(),
+                (args.controlplane_http_base_port + i).to_string(),
+            ),
+            (
                 "DATA_DIR".into(),
                 node_dir.join("controlplane").display().to_string(),
             ),
@@ -463,6 +470,10 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
             node.name, node.health_port
         );
     }
+    println!(
+        "Control plane health and metrics: http://127.0.0.1:{}/metrics (n1) and the next ports",
+        args.controlplane_http_base_port
+    );
     println!();
     println!(
         "Try: ctl --server http://127.0.0.1:{} --token \"$(cat {})\" peers list",

@@ -90,10 +90,11 @@ impl Process {
         let logs = self.logs.clone();
         std::thread::spawn(move || {
             for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                // Into the logs first: whoever the signal wakes may read them at once.
+                logs.lock().unwrap().push(line.clone());
                 if line.contains(&needle) {
-                    let _ = ready_tx.send(line.clone());
+                    let _ = ready_tx.send(line);
                 }
-                logs.lock().unwrap().push(line);
             }
         });
         let logs = self.logs.clone();

@@ -43,6 +43,7 @@ impl Node {
                 ("ILP_ADDRESS", format!("test.{name}")),
                 ("GRPC_HOST", "127.0.0.1".into()),
                 ("GRPC_PORT", "0".into()),
+                ("HTTP_PORT", "0".into()),
                 ("DATA_DIR", dir.join(name).join("cp").display().to_string()),
                 ("NODE_KEY_FILE", key_file.clone()),
                 ("API_TOKEN_REF", "env:API_TOKEN".into()),
@@ -306,6 +307,24 @@ async fn nodes_find_each_other_peer_and_forward() {
             .await
             .unwrap()
             .is_fulfilled()
+    );
+    // The unreachable endpoint is counted, per operation.
+    let endpoint = format!("http://127.0.0.1:{discovery_port}");
+    let unreachable = format!(
+        r#"controlplane_discovery_requests_total{{endpoint="{endpoint}",operation="list",result="unreachable"}}"#
+    );
+    let metrics = http_get(n1.cp.port("httpPort"), "/metrics")
+        .expect("control plane metrics")
+        .1;
+    let value = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix(&format!("{unreachable} ")))
+        .and_then(|v| v.parse::<f64>().ok())
+        .unwrap_or(0.0);
+    assert!(value >= 1.0, "{metrics}");
+    assert!(
+        metrics.contains("controlplane_discovered_nodes 2"),
+        "{metrics}"
     );
     // It comes back after everyone's entry went stale by its clock: the restart grace keeps
     // them listed until they re-announce, so nobody is dropped.

@@ -29,13 +29,14 @@ fn rand_port_offset() -> u16 {
 fn localnet_starts_pays_and_stops() {
     let dir = temp_dir();
     let state = dir.path().join("net");
-    let (btp, health, grpc) = (free_base(4), free_base(4), free_base(4));
+    let (btp, health, grpc, cp_http) = (free_base(4), free_base(4), free_base(4), free_base(4));
     let mut child = Command::new(binary("ctl"))
         .args(["localnet", "--once", "--nodes", "4"])
         .args(["--dir", &state.display().to_string()])
         .args(["--btp-base-port", &btp.to_string()])
         .args(["--health-base-port", &health.to_string()])
         .args(["--grpc-base-port", &grpc.to_string()])
+        .args(["--controlplane-http-base-port", &cp_http.to_string()])
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()

@@ -31,6 +31,7 @@ impl Node {
                 ("NODE_ID", name.to_string()),
                 ("GRPC_HOST", "127.0.0.1".into()),
                 ("GRPC_PORT", "0".into()),
+                ("HTTP_PORT", "0".into()),
                 ("DATA_DIR", dir.join(name).join("cp").display().to_string()),
                 ("API_TOKEN_REF", "env:API_TOKEN".into()),
                 ("API_TOKEN", token.to_string()),

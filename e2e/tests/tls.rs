@@ -40,6 +40,7 @@ fn grpc_over_tls() {
         &[
             ("GRPC_HOST", "127.0.0.1".into()),
             ("GRPC_PORT", "0".into()),
+            ("HTTP_PORT", "0".into()),
             ("DATA_DIR", dir.path().join("cp").display().to_string()),
             ("API_TOKEN_REF", "env:API_TOKEN".into()),
             ("API_TOKEN", token.clone()),

@@ -90,6 +90,7 @@ async fn session(
     let node_id = hello.node_id.clone();
     tracing::info!(node = %node_id, held = ?hello.held_version, "data_plane_connected");
     state.hub.connect(&node_id);
+    state.metrics.data_planes_connected.inc();
     let mut updates = state.hub.subscribe();
     let mut held_hash = hello.held_content_hash;
     let mut awaiting: Option<Sent> = None;
@@ -195,6 +196,7 @@ async fn session(
         }
     }
     state.hub.disconnect(&node_id);
+    state.metrics.data_planes_connected.dec();
     tracing::info!(node = %node_id, "data_plane_disconnected");
 }
 

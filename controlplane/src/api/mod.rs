@@ -26,6 +26,7 @@ pub struct State {
     pub store: Store,
     pub hub: Arc<ConfigHub>,
     pub events: Events,
+    pub metrics: std::sync::Arc<crate::metrics::Metrics>,
     /// Turns true at shutdown: long-lived streams (config, watch) end so the server can stop.
     pub shutdown: tokio::sync::watch::Receiver<bool>,
 }

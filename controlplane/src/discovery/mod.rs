@@ -57,6 +57,10 @@ impl Discovery {
         })
     }
 
+    fn count(&self, endpoint: &str, operation: &str, result: &str) {
+        self.state.metrics.discovery(endpoint, operation, result);
+    }
+
     /// Strictly increasing across calls and restarts (milliseconds since the epoch, bumped).
     fn next_sequence(&self) -> u64 {
         let now = u64::try_from(crate::store::now_ms()).unwrap_or(0);
@@ -92,12 +96,16 @@ impl Discovery {
         for endpoint in &self.settings.endpoints {
             let url = format!("{}{}", endpoint.trim_end_matches('/'), wire::ANNOUNCE_PATH);
             let answer = self.client.post(&url).json(&announcement).send().await;
-            match answer {
+            let result = match answer {
                 Ok(response) if response.status().is_success() => {
                     match response.json::<wire::AnnounceResponse>().await {
-                        Ok(granted) => ttl = Some(ttl.map_or(granted.ttl, |t| t.min(granted.ttl))),
+                        Ok(granted) => {
+                            ttl = Some(ttl.map_or(granted.ttl, |t| t.min(granted.ttl)));
+                            "ok"
+                        }
                         Err(error) => {
-                            tracing::warn!(%endpoint, %error, "discovery_announce_unreadable")
+                            tracing::warn!(%endpoint, %error, "discovery_announce_unreadable");
+                            "refused"
                         }
                     }
                 }
@@ -105,9 +113,14 @@ impl Discovery {
                     let status = response.status();
                     let body = response.text().await.unwrap_or_default();
                     tracing::warn!(%endpoint, %status, %body, "discovery_announce_refused");
+                    "refused"
                 }
-                Err(error) => tracing::warn!(%endpoint, %error, "discovery_endpoint_unreachable"),
-            }
+                Err(error) => {
+                    tracing::warn!(%endpoint, %error, "discovery_endpoint_unreachable");
+                    "unreachable"
+                }
+            };
+            self.count(endpoint, "announce", result);
         }
         ttl
     }
@@ -124,10 +137,12 @@ impl Discovery {
                     response.json::<wire::ListResponse>().await
                 }
                 Ok(response) => {
+                    self.count(endpoint, "list", "refused");
                     tracing::warn!(%endpoint, status = %response.status(), "discovery_list_refused");
                     continue;
                 }
                 Err(error) => {
+                    self.count(endpoint, "list", "unreachable");
                     tracing::warn!(%endpoint, %error, "discovery_endpoint_unreachable");
                     continue;
                 }
@@ -135,10 +150,12 @@ impl Discovery {
             let list = match list {
                 Ok(list) => list,
                 Err(error) => {
+                    self.count(endpoint, "list", "refused");
                     tracing::warn!(%endpoint, %error, "discovery_list_unreadable");
                     continue;
                 }
             };
+            self.count(endpoint, "list", "ok");
             answered = true;
             for entry in list.peers {
                 if entry.node_id == self.node_id {
@@ -186,15 +203,21 @@ impl Discovery {
                 .header(wire::SIGNATURE_HEADER, &signature)
                 .send()
                 .await;
-            match result {
+            let outcome = match result {
                 Ok(response) if response.status().is_success() => {
-                    tracing::info!(%endpoint, "discovery_deregistered")
+                    tracing::info!(%endpoint, "discovery_deregistered");
+                    "ok"
                 }
                 Ok(response) => {
-                    tracing::warn!(%endpoint, status = %response.status(), "discovery_deregister_refused")
+                    tracing::warn!(%endpoint, status = %response.status(), "discovery_deregister_refused");
+                    "refused"
                 }
-                Err(error) => tracing::warn!(%endpoint, %error, "discovery_endpoint_unreachable"),
-            }
+                Err(error) => {
+                    tracing::warn!(%endpoint, %error, "discovery_endpoint_unreachable");
+                    "unreachable"
+                }
+            };
+            self.count(endpoint, "deregister", outcome);
         }
     }
 

@@ -54,6 +54,10 @@ pub async fn reconcile(
 ) -> Result<bool, StoreError> {
     let store = &state.store;
     store.replace_discovered(&nodes).await?;
+    state
+        .metrics
+        .discovered_nodes
+        .set(i64::try_from(nodes.len()).unwrap_or(i64::MAX));
     let peers = store.all_peers().await?;
     let routes = store.all_routes().await?;
     let mut changed = false;
@@ -146,5 +150,183 @@ mod tests {
         );
         assert!(safe_prefix("g.alice2", "g.alice"));
         assert!(!safe_prefix("peer.x", "g.alice"));
+    }
+}
+
+#[cfg(test)]
+mod reconcile_tests {
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use super::*;
+    use crate::events::Events;
+    use crate::push::ConfigHub;
+    use crate::store::Store;
+
+    async fn state() -> State {
+        let store = Store::open("sqlite::memory:").await.unwrap();
+        let epoch = store.next_epoch().await.unwrap();
+        let hub = Arc::new(ConfigHub::new(store.clone(), epoch).await.unwrap());
+        State {
+            node_id: "me".into(),
+            store,
+            hub,
+            events: Events::new(),
+            metrics: Arc::new(crate::metrics::Metrics::new()),
+            shutdown: tokio::sync::watch::channel(false).1,
+        }
+    }
+
+    fn settings(policy: AutoPeering) -> DiscoverySettings {
+        DiscoverySettings {
+            endpoints: vec!["http://discovery".into()],
+            announce_address: "ws://me:3000".into(),
+            ilp_address: "g.me".into(),
+            capabilities: vec![],
+            interval: Duration::from_secs(60),
+            policy,
+            asset_code: "USD".into(),
+            asset_scale: 9,
+        }
+    }
+
+    fn node(id: &str, address: &str, capabilities: &[&str]) -> DiscoveredNode {
+        DiscoveredNode {
+            node_id: id.into(),
+            btp_endpoint: format!("ws://{id}:3000"),
+            ilp_address: address.into(),
+            capabilities: capabilities.iter().map(|c| c.to_string()).collect(),
+            public_key: btp_link::node_key::NodeKey::generate().public_key_base64(),
+            source_endpoint: "http://discovery".into(),
+            last_seen_ms: 1,
+        }
+    }
+
+    #[tokio::test]
+    async fn discovered_nodes_become_peers_and_go_away_again() {
+        let state = state().await;
+        let all = settings(AutoPeering::All);
+        let changed = reconcile(
+            &state,
+            &all,
+            "me",
+            vec![node("zed", "g.zed", &[]), node("abe", "g.abe", &[])],
+        )
+        .await
+        .unwrap();
+        assert!(changed);
+        let peers = state.store.all_peers().await.unwrap();
+        assert_eq!(peers.len(), 2);
+        let zed = peers.iter().find(|p| p.config.id == "zed").unwrap();
+        assert_eq!(zed.source, Source::Discovery);
+        assert_eq!(zed.config.secret_ref, SecretRef::NodeKey);
+        assert_eq!(
+            zed.config.url.as_deref(),
+            Some("ws://zed:3000"),
+            "we sort first, so we dial"
+        );
+        let abe = peers.iter().find(|p| p.config.id == "abe").unwrap();
+        assert_eq!(abe.config.url, None, "abe sorts first and dials us");
+        assert_eq!(
+            state.hub.current().routes.len(),
+            2,
+            "pushed to the data planes"
+        );
+        // Unchanged input changes nothing; a vanished node is withdrawn with its route.
+        let again = vec![node("zed", "g.zed", &[])];
+        reconcile(&state, &all, "me", again.clone()).await.unwrap();
+        let peers = state.store.all_peers().await.unwrap();
+        assert_eq!(
+            peers
+                .iter()
+                .map(|p| p.config.id.as_str())
+                .collect::<Vec<_>>(),
+            ["zed"]
+        );
+        assert_eq!(state.store.all_routes().await.unwrap().len(), 1);
+        assert_eq!(state.store.discovered().await.unwrap().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn operators_peers_and_routes_are_never_touched() {
+        let state = state().await;
+        let manual = PeerConfig {
+            id: "zed".into(),
+            url: Some("ws://manual:3000".into()),
+            relation: Relation::Peer,
+            asset_code: "USD".into(),
+            asset_scale: 9,
+            max_packet_amount: Some(5),
+            credit_limit: None,
+            secret_ref: SecretRef::Env("ZED".into()),
+            auth_username: None,
+            public_key: None,
+        };
+        state
+            .store
+            .create_peer(&manual, Source::Static)
+            .await
+            .unwrap();
+        state
+            .store
+            .create_route("g.zed", "zed", Source::Static)
+            .await
+            .unwrap();
+        let all = settings(AutoPeering::All);
+        reconcile(&state, &all, "me", vec![node("zed", "g.zed", &[])])
+            .await
+            .unwrap();
+        reconcile(&state, &all, "me", vec![]).await.unwrap();
+        let zed = state
+            .store
+            .get_peer("zed")
+            .await
+            .unwrap()
+            .expect("still there");
+        assert_eq!(zed.config, manual);
+        assert_eq!(zed.source, Source::Static);
+        assert_eq!(state.store.all_routes().await.unwrap().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn policy_and_address_guards_filter_what_is_peered() {
+        let state = state().await;
+        let only_xrp = settings(AutoPeering::Capabilities(vec!["settle-xrp".into()]));
+        let nodes = vec![
+            node("xrp", "g.xrp", &["settle-xrp", "other"]),
+            node("evm", "g.evm", &["settle-evm"]),
+            node("grabber", "g", &["settle-xrp"]),
+            node("parent", "g.me.child", &["settle-xrp"]).clone(),
+        ];
+        let mut nodes = nodes;
+        // An address under ours is fine to route; one containing ours is not.
+        nodes.push(node("cover", "g", &["settle-xrp"]));
+        reconcile(&state, &only_xrp, "me", nodes).await.unwrap();
+        let mut ids: Vec<String> = state
+            .store
+            .all_peers()
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|p| p.config.id)
+            .collect();
+        ids.sort();
+        assert_eq!(ids, ["parent", "xrp"]);
+        let off = settings(AutoPeering::Off);
+        let fresh = super::reconcile_tests::state().await;
+        reconcile(
+            &fresh,
+            &off,
+            "me",
+            vec![node("xrp", "g.xrp", &["settle-xrp"])],
+        )
+        .await
+        .unwrap();
+        assert!(fresh.store.all_peers().await.unwrap().is_empty());
+        assert_eq!(
+            fresh.store.discovered().await.unwrap().len(),
+            1,
+            "still known, just not peered"
+        );
     }
 }

@@ -72,10 +72,11 @@ impl NodeProcess {
         let logs = self.logs.clone();
         let stdout_reader = std::thread::spawn(move || {
             for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                // Into the logs first: whoever the signal wakes may read them at once.
+                logs.lock().unwrap().push(line.clone());
                 if line.contains("\"connector_started\"") {
-                    let _ = started_tx.send(line.clone());
+                    let _ = started_tx.send(line);
                 }
-                logs.lock().unwrap().push(line);
             }
         });
         let logs = self.logs.clone();

@@ -54,10 +54,11 @@ impl Server {
         let sink = logs.clone();
         let stdout_reader = std::thread::spawn(move || {
             for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                // Into the logs first: whoever the signal wakes may read them at once.
+                sink.lock().unwrap().push(line.clone());
                 if line.contains("\"discovery_started\"") {
-                    let _ = started_tx.send(line.clone());
+                    let _ = started_tx.send(line);
                 }
-                sink.lock().unwrap().push(line);
             }
         });
         let sink = logs.clone();

@@ -1,0 +1,137 @@
+//! The control plane's Prometheus metrics and its small HTTP endpoint (`/health`, `/metrics`).
+//! Labels are bounded: discovery endpoints come from configuration.
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::State as AxumState;
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use prometheus::{Encoder, IntCounterVec, IntGauge, Opts, Registry, TextEncoder};
+use serde_json::json;
+
+use crate::push::ConfigHub;
+
+pub struct Metrics {
+    registry: Registry,
+    /// Requests to discovery servers by endpoint, operation and result.
+    pub discovery_requests: IntCounterVec,
+    pub discovered_nodes: IntGauge,
+    pub config_generation: IntGauge,
+    pub data_planes_connected: IntGauge,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Metrics::new()
+    }
+}
+
+impl Metrics {
+    pub fn new() -> Metrics {
+        let registry = Registry::new();
+        let discovery_requests = IntCounterVec::new(
+            Opts::new(
+                "controlplane_discovery_requests_total",
+                "Requests to discovery servers by endpoint, operation (announce, list, deregister) and result (ok, refused, unreachable)",
+            ),
+            &["endpoint", "operation", "result"],
+        )
+        .expect("static metric definition");
+        let discovered_nodes = IntGauge::new(
+            "controlplane_discovered_nodes",
+            "Nodes the last discovery round found",
+        )
+        .expect("static metric definition");
+        let config_generation = IntGauge::new(
+            "controlplane_config_generation",
+            "Generation of the configuration being pushed (resets with each epoch)",
+        )
+        .expect("static metric definition");
+        let data_planes_connected = IntGauge::new(
+            "controlplane_data_planes_connected",
+            "Open data plane config streams",
+        )
+        .expect("static metric definition");
+        for collector in [
+            Box::new(discovery_requests.clone()) as Box<dyn prometheus::core::Collector>,
+            Box::new(discovered_nodes.clone()),
+            Box::new(config_generation.clone()),
+            Box::new(data_planes_connected.clone()),
+        ] {
+            registry
+                .register(collector)
+                .expect("metric names are unique");
+        }
+        Metrics {
+            registry,
+            discovery_requests,
+            discovered_nodes,
+            config_generation,
+            data_planes_connected,
+        }
+    }
+
+    pub fn discovery(&self, endpoint: &str, operation: &str, result: &str) {
+        self.discovery_requests
+            .with_label_values(&[endpoint, operation, result])
+            .inc();
+    }
+
+    pub fn render(&self) -> String {
+        let mut out = Vec::new();
+        if TextEncoder::new()
+            .encode(&self.registry.gather(), &mut out)
+            .is_err()
+        {
+            return String::new();
+        }
+        String::from_utf8(out).unwrap_or_default()
+    }
+}
+
+#[derive(Clone)]
+struct HttpState {
+    node_id: String,
+    metrics: Arc<Metrics>,
+    hub: Arc<ConfigHub>,
+}
+
+pub fn router(node_id: String, metrics: Arc<Metrics>, hub: Arc<ConfigHub>) -> Router {
+    Router::new()
+        .route("/health", get(health))
+        .route("/metrics", get(render))
+        .with_state(HttpState {
+            node_id,
+            metrics,
+            hub,
+        })
+}
+
+async fn health(AxumState(state): AxumState<HttpState>) -> Response {
+    let (epoch, generation) = state.hub.current().version;
+    axum::Json(json!({
+        "status": "ok",
+        "nodeId": state.node_id,
+        "version": env!("CARGO_PKG_VERSION"),
+        "configVersion": { "epoch": epoch, "generation": generation },
+    }))
+    .into_response()
+}
+
+async fn render(AxumState(state): AxumState<HttpState>) -> Response {
+    let (_, generation) = state.hub.current().version;
+    state
+        .metrics
+        .config_generation
+        .set(i64::try_from(generation).unwrap_or(i64::MAX));
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        state.metrics.render(),
+    )
+        .into_response()
+}
