@@ -1,0 +1,2 @@
+//! `bench`: not written yet.
+fn main() {}
