@@ -17,7 +17,7 @@ use std::path::Path;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use ed25519_dalek::{Signature, Signer, SigningKey, Verifier, VerifyingKey};
+use ed25519_dalek::{Signature, Verifier, VerifyingKey};
 
 pub const TOKEN_PREFIX: &str = "nodekey:";
 /// How far a token's time may be from ours: bounds replay of a captured token.
@@ -27,79 +27,52 @@ fn message(dialer: &str, target: &str, unix_ms: i64) -> Vec<u8> {
     format!("ilp-btp-auth-v1\n{dialer}\n{target}\n{unix_ms}").into_bytes()
 }
 
-/// A node's private key. It never prints.
-pub struct NodeKey(SigningKey);
+/// A node's private key; it never prints. One type for the whole project: the discovery
+/// identity and the link credential are the same key.
+pub use proto::discovery::NodeKey;
 
-impl std::fmt::Debug for NodeKey {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "NodeKey(public {})", self.public_key_base64())
+/// Reads a key file (64 hex characters, surrounding whitespace ignored).
+pub fn load(path: &Path) -> Result<NodeKey, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let text = text.trim();
+    if text.len() != 64 || !text.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(format!(
+            "{}: a node key is 64 hex characters",
+            path.display()
+        ));
+    }
+    let mut seed = [0u8; 32];
+    for (i, byte) in seed.iter_mut().enumerate() {
+        *byte = u8::from_str_radix(&text[2 * i..2 * i + 2], 16).map_err(|e| e.to_string())?;
+    }
+    Ok(NodeKey::from_bytes(&seed))
+}
+
+/// Loads the key at `path`, or creates one there (mode 0600) if there is none yet.
+pub fn load_or_create(path: &Path) -> Result<NodeKey, String> {
+    if path.exists() {
+        return load(path);
+    }
+    let key = NodeKey::generate();
+    let hex: String = key.to_bytes().iter().map(|b| format!("{b:02x}")).collect();
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    }
+    match write_private(path, &format!("{hex}\n")) {
+        Ok(()) => Ok(key),
+        // Another process (the node's control plane or data plane) created it first.
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => load(path),
+        Err(e) => Err(format!("{}: {e}", path.display())),
     }
 }
 
-impl NodeKey {
-    pub fn generate() -> NodeKey {
-        NodeKey(SigningKey::from_bytes(&rand::random::<[u8; 32]>()))
-    }
-
-    pub fn from_seed(seed: [u8; 32]) -> NodeKey {
-        NodeKey(SigningKey::from_bytes(&seed))
-    }
-
-    pub fn seed(&self) -> [u8; 32] {
-        self.0.to_bytes()
-    }
-
-    /// Reads a key file (64 hex characters, surrounding whitespace ignored).
-    pub fn load(path: &Path) -> Result<NodeKey, String> {
-        let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-        let text = text.trim();
-        if text.len() != 64 || !text.bytes().all(|b| b.is_ascii_hexdigit()) {
-            return Err(format!(
-                "{}: a node key is 64 hex characters",
-                path.display()
-            ));
-        }
-        let mut seed = [0u8; 32];
-        for (i, byte) in seed.iter_mut().enumerate() {
-            *byte = u8::from_str_radix(&text[2 * i..2 * i + 2], 16).map_err(|e| e.to_string())?;
-        }
-        Ok(NodeKey::from_seed(seed))
-    }
-
-    /// Loads the key at `path`, or creates one there (mode 0600) if there is none yet.
-    pub fn load_or_create(path: &Path) -> Result<NodeKey, String> {
-        if path.exists() {
-            return NodeKey::load(path);
-        }
-        let key = NodeKey::generate();
-        let hex: String = key.seed().iter().map(|b| format!("{b:02x}")).collect();
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-        }
-        match write_private(path, &format!("{hex}\n")) {
-            Ok(()) => Ok(key),
-            // Another process (the node's control plane or data plane) created it first.
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => NodeKey::load(path),
-            Err(e) => Err(format!("{}: {e}", path.display())),
-        }
-    }
-
-    pub fn public_key_base64(&self) -> String {
-        STANDARD.encode(self.0.verifying_key().to_bytes())
-    }
-
-    pub fn sign(&self, bytes: &[u8]) -> [u8; 64] {
-        self.0.sign(bytes).to_bytes()
-    }
-
-    /// The `auth_token` for dialling `target`.
-    pub fn token(&self, dialer: &str, target: &str, unix_ms: i64) -> String {
-        let signature = self.sign(&message(dialer, target, unix_ms));
-        format!(
-            "{TOKEN_PREFIX}{dialer}:{unix_ms}:{}",
-            STANDARD.encode(signature)
-        )
-    }
+/// The `auth_token` for dialling `target`, signed with `key`.
+pub fn token(key: &NodeKey, dialer: &str, target: &str, unix_ms: i64) -> String {
+    let signature = key.sign(&message(dialer, target, unix_ms));
+    format!(
+        "{TOKEN_PREFIX}{dialer}:{unix_ms}:{}",
+        STANDARD.encode(signature)
+    )
 }
 
 fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
@@ -170,9 +143,9 @@ mod tests {
 
     #[test]
     fn tokens_verify_only_for_their_key_target_and_time() {
-        let key = NodeKey::from_seed([7; 32]);
+        let key = NodeKey::from_bytes(&[7; 32]);
         let public = parse_public_key(&key.public_key_base64()).unwrap();
-        let token = key.token("a", "b", 1_000_000);
+        let token = token(&key, "a", "b", 1_000_000);
         let parsed = NodeKeyToken::parse(token.as_bytes()).unwrap();
         assert_eq!(parsed.dialer, "a");
         assert!(parsed.verify(&public, "b", 1_000_000 + 1000).is_ok());
@@ -186,7 +159,7 @@ mod tests {
                 .is_err(),
             "too old"
         );
-        let other = parse_public_key(&NodeKey::from_seed([8; 32]).public_key_base64()).unwrap();
+        let other = parse_public_key(&NodeKey::from_bytes(&[8; 32]).public_key_base64()).unwrap();
         assert!(
             parsed.verify(&other, "b", 1_000_000).is_err(),
             "another key"
@@ -201,13 +174,12 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("node-key-{}", std::process::id()));
         let path = dir.join("node.key");
         let _ = std::fs::remove_file(&path);
-        let created = NodeKey::load_or_create(&path).unwrap();
+        let created = load_or_create(&path).unwrap();
         let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, 0o600);
-        let loaded = NodeKey::load_or_create(&path).unwrap();
-        assert_eq!(created.seed(), loaded.seed());
-        assert!(!format!("{loaded:?}").contains(&format!("{:02x}", created.seed()[0]).repeat(2)));
+        let loaded = load_or_create(&path).unwrap();
+        assert_eq!(created.to_bytes(), loaded.to_bytes());
         std::fs::write(&path, "zz").unwrap();
-        assert!(NodeKey::load(&path).unwrap_err().contains("64 hex"));
+        assert!(load(&path).unwrap_err().contains("64 hex"));
     }
 }

@@ -190,7 +190,7 @@ mod tests {
     #[test]
     fn each_rule_names_its_field() {
         assert!(peer().validate().is_ok());
-        let key = btp_link::node_key::NodeKey::from_seed([1; 32]).public_key_base64();
+        let key = btp_link::node_key::NodeKey::from_bytes(&[1; 32]).public_key_base64();
         let keyed = PeerConfig {
             secret_ref: SecretRef::NodeKey,
             public_key: Some(key),

@@ -258,7 +258,7 @@ impl Node {
                 let now = proto::Timestamp::now().unix_ms();
                 self.node_key
                     .as_ref()
-                    .map(|key| key.token(&self.node_id, &peer.id, now))
+                    .map(|key| btp_link::node_key::token(key, &self.node_id, &peer.id, now))
             }
         }
     }

@@ -5,7 +5,7 @@ mod common;
 
 use std::time::Duration;
 
-use btp_link::node_key::NodeKey;
+use btp_link::node_key::{self, NodeKey};
 use btp_link::{ClientCredentials, LinkError, LinkSettings};
 use common::{NodeProcess, secret};
 use proto::Address;
@@ -17,7 +17,7 @@ async fn node_key_links_connect_and_impostors_do_not() {
     let (key_a, key_b) = (NodeKey::generate(), NodeKey::generate());
     let write = |name: &str, key: &NodeKey| {
         let path = dir.path().join(name);
-        let hex: String = key.seed().iter().map(|b| format!("{b:02x}")).collect();
+        let hex: String = key.to_bytes().iter().map(|b| format!("{b:02x}")).collect();
         std::fs::write(&path, hex).unwrap();
         path.display().to_string()
     };
@@ -90,9 +90,9 @@ routes:
     // token of a's from too long ago: all refused, and a's session is untouched.
     let now = proto::Timestamp::now().unix_ms();
     let forged = [
-        NodeKey::generate().token("a", "b", now),
-        key_a.token("a", "c", now),
-        key_a.token("a", "b", now - 10 * 60 * 1000),
+        node_key::token(&NodeKey::generate(), "a", "b", now),
+        node_key::token(&key_a, "a", "c", now),
+        node_key::token(&key_a, "a", "b", now - 10 * 60 * 1000),
     ];
     for token in forged {
         let credentials = ClientCredentials {
