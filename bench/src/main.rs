@@ -1,2 +1,137 @@
-//! `bench`: not written yet.
-fn main() {}
+//! `bench`: packets/s and latency through real `dataplane` nodes, against a bare WebSocket relay
+//! measured in the same run. Results: one JSON line per scenario on stdout, a summary on stderr.
+
+mod load;
+mod node;
+mod relay;
+mod report;
+mod scenario;
+
+use std::time::Duration;
+
+use anyhow::{Result, bail};
+use clap::{Args, Parser, Subcommand};
+
+use load::LoadSpec;
+use report::Report;
+use scenario::Scenario;
+
+#[derive(Parser)]
+#[command(
+    name = "bench",
+    about = "Packets/s and latency through real nodes, against a bare relay"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// sender → one dataplane node → receiver.
+    OneHop(LoadArgs),
+    /// sender → A → B → receiver.
+    TwoHops(LoadArgs),
+    /// Like one-hop, with N extra (never matched) routes in the node's table.
+    OneHopRoutes {
+        #[arg(long, default_value_t = 10_000)]
+        routes: usize,
+        #[command(flatten)]
+        load: LoadArgs,
+    },
+    /// sender → bare BTP relay (no ILP logic) → receiver: the baseline.
+    Relay(LoadArgs),
+    /// relay, one-hop and two-hops back to back, each with its ratio to the relay.
+    Compare(LoadArgs),
+}
+
+#[derive(Args, Clone)]
+struct LoadArgs {
+    /// Packets to send (excluding the warm-up).
+    #[arg(long, default_value_t = 10_000)]
+    count: u64,
+    /// Tasks sending at once, each waiting for its answer before the next packet.
+    #[arg(long, default_value_t = 10)]
+    concurrency: usize,
+    /// Pace the sends at this many packets per second in total.
+    #[arg(long)]
+    rate: Option<f64>,
+    /// Stop sending after this many seconds.
+    #[arg(long, default_value_t = 120)]
+    time_limit: u64,
+    /// Packets sent (and not counted) before measuring, to warm up connections and caches.
+    #[arg(long, default_value_t = 200)]
+    warmup: u64,
+}
+
+async fn measure(scenario: Scenario, args: &LoadArgs) -> Result<Report> {
+    if args.concurrency == 0 {
+        bail!("--concurrency must be at least 1");
+    }
+    if args.rate.is_some_and(|r| r.is_nan() || r <= 0.0) {
+        bail!("--rate must be positive");
+    }
+    let setup = scenario::start(scenario).await?;
+    let label = format!("{}-{}", scenario.name(), std::process::id());
+    if args.warmup > 0 {
+        let warmup = LoadSpec {
+            count: args.warmup,
+            concurrency: args.concurrency,
+            rate: None,
+            time_limit: Duration::from_secs(args.time_limit),
+            label: format!("{label}-warmup"),
+        };
+        load::run(setup.sender.clone(), setup.destination.clone(), &warmup).await;
+    }
+    let spec = LoadSpec {
+        count: args.count,
+        concurrency: args.concurrency,
+        rate: args.rate,
+        time_limit: Duration::from_secs(args.time_limit),
+        label,
+    };
+    let run = load::run(setup.sender.clone(), setup.destination.clone(), &spec).await;
+    drop(setup);
+    Ok(Report::new(
+        scenario.name(),
+        args.concurrency,
+        args.rate,
+        &run,
+    ))
+}
+
+fn emit(report: &Report) {
+    println!("{}", report.to_json());
+    eprintln!("{}", report.summary());
+}
+
+async fn run(cli: Cli) -> Result<()> {
+    match cli.command {
+        Command::OneHop(args) => emit(&measure(Scenario::OneHop, &args).await?),
+        Command::TwoHops(args) => emit(&measure(Scenario::TwoHops, &args).await?),
+        Command::OneHopRoutes { routes, load } => {
+            emit(&measure(Scenario::OneHopRoutes(routes), &load).await?)
+        }
+        Command::Relay(args) => emit(&measure(Scenario::Relay, &args).await?),
+        Command::Compare(args) => {
+            node::find_dataplane()?;
+            let relay = measure(Scenario::Relay, &args).await?;
+            emit(&relay);
+            for scenario in [Scenario::OneHop, Scenario::TwoHops] {
+                let mut report = measure(scenario, &args).await?;
+                report.ratio_to_relay = (relay.packets_per_second > 0.0)
+                    .then(|| report.packets_per_second / relay.packets_per_second);
+                emit(&report);
+            }
+        }
+    }
+    Ok(())
+}
+
+fn main() -> Result<()> {
+    let cli = Cli::parse();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(run(cli))
+}

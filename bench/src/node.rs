@@ -1,0 +1,211 @@
+//! A real `dataplane` process on 127.0.0.1 with ephemeral ports, killed when dropped.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, anyhow, bail};
+use serde_json::Value;
+
+/// The `dataplane` binary: `DATAPLANE_BIN`, else next to this executable, else on PATH.
+pub fn find_dataplane() -> Result<PathBuf> {
+    if let Some(path) = std::env::var_os("DATAPLANE_BIN") {
+        return Ok(PathBuf::from(path));
+    }
+    let name = format!("dataplane{}", std::env::consts::EXE_SUFFIX);
+    let exe = std::env::current_exe().context("current_exe")?;
+    let mut dirs: Vec<PathBuf> = exe.parent().map(Path::to_path_buf).into_iter().collect();
+    if let Some(path) = std::env::var_os("PATH") {
+        dirs.extend(std::env::split_paths(&path));
+    }
+    dirs.into_iter()
+        .map(|dir| dir.join(&name))
+        .find(|candidate| candidate.is_file())
+        .ok_or_else(|| {
+            anyhow!(
+                "the `dataplane` binary was not found next to {} nor on PATH; build it \
+                 (`cargo build -p dataplane`, with --release for a release bench) or set DATAPLANE_BIN",
+                exe.display()
+            )
+        })
+}
+
+/// A directory removed when dropped.
+pub struct TempDir(pub PathBuf);
+
+impl TempDir {
+    pub fn new(label: &str) -> Result<TempDir> {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or_default();
+        let path =
+            std::env::temp_dir().join(format!("bench-{label}-{}-{nanos}", std::process::id()));
+        std::fs::create_dir_all(&path).with_context(|| format!("create {}", path.display()))?;
+        Ok(TempDir(path))
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+pub struct Node {
+    pub name: String,
+    child: Child,
+    pub btp_port: u16,
+    pub health_port: u16,
+    logs: Arc<Mutex<Vec<String>>>,
+}
+
+const LOG_LINES_KEPT: usize = 200;
+
+fn keep(logs: &Mutex<Vec<String>>, line: String) {
+    let mut logs = logs.lock().expect("logs");
+    if logs.len() >= LOG_LINES_KEPT {
+        logs.remove(0);
+    }
+    logs.push(line);
+}
+
+impl Node {
+    /// Starts `binary` with `yaml` as CONFIG_FILE (written into `dir`) and `env` on top, and
+    /// waits for its `connector_started` log line.
+    pub fn start(
+        binary: &Path,
+        dir: &Path,
+        name: &str,
+        yaml: &str,
+        env: &[(String, String)],
+    ) -> Result<Node> {
+        let config = dir.join(format!("{name}.yaml"));
+        std::fs::write(&config, yaml).with_context(|| format!("write {}", config.display()))?;
+        let mut command = Command::new(binary);
+        command
+            .env_clear()
+            .env("CONFIG_FILE", &config)
+            .env("BTP_SERVER_HOST", "127.0.0.1")
+            .env("BTP_SERVER_PORT", "0")
+            .env("HEALTH_CHECK_HOST", "127.0.0.1")
+            .env("HEALTH_CHECK_PORT", "0")
+            .env("LOG_LEVEL", "info")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        for (key, value) in env {
+            command.env(key, value);
+        }
+        let mut child = command
+            .spawn()
+            .with_context(|| format!("spawn {}", binary.display()))?;
+        let stdout = child.stdout.take().expect("stdout piped");
+        let stderr = child.stderr.take().expect("stderr piped");
+        let logs = Arc::new(Mutex::new(Vec::new()));
+        let (started_tx, started_rx) = std::sync::mpsc::channel::<String>();
+        // Both pipes are drained for the life of the process, so it never blocks on a log write.
+        let out_logs = logs.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if line.contains("\"connector_started\"") {
+                    let _ = started_tx.send(line.clone());
+                }
+                keep(&out_logs, line);
+            }
+        });
+        let err_logs = logs.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                keep(&err_logs, format!("stderr: {line}"));
+            }
+        });
+        let mut node = Node {
+            name: name.to_string(),
+            child,
+            btp_port: 0,
+            health_port: 0,
+            logs,
+        };
+        let line = match started_rx.recv_timeout(Duration::from_secs(60)) {
+            Ok(line) => line,
+            Err(_) => bail!(
+                "node {name} did not start within 60 s; last logs:\n{}",
+                node.logs()
+            ),
+        };
+        let event: Value = serde_json::from_str(&line).context("connector_started is not JSON")?;
+        let port = |field: &str| -> Result<u16> {
+            event[field]
+                .as_u64()
+                .and_then(|p| u16::try_from(p).ok())
+                .ok_or_else(|| anyhow!("connector_started has no {field}: {line}"))
+        };
+        node.btp_port = port("btpServerPort")?;
+        node.health_port = port("healthPort")?;
+        Ok(node)
+    }
+
+    pub fn btp_url(&self) -> String {
+        format!("ws://127.0.0.1:{}", self.btp_port)
+    }
+
+    pub fn logs(&self) -> String {
+        self.logs.lock().expect("logs").join("\n")
+    }
+
+    fn link_state(&self, peer: &str) -> Result<String> {
+        let body = http_get(self.health_port, "/health")?;
+        let health: Value = serde_json::from_str(&body).context("/health is not JSON")?;
+        Ok(health["peers"]
+            .as_array()
+            .and_then(|peers| peers.iter().find(|p| p["id"] == peer))
+            .and_then(|p| p["linkState"].as_str())
+            .unwrap_or("missing")
+            .to_string())
+    }
+
+    /// Waits until this node reports its link to `peer` as up.
+    pub fn wait_link_up(&self, peer: &str, limit: Duration) -> Result<()> {
+        let deadline = Instant::now() + limit;
+        loop {
+            let state = self.link_state(peer)?;
+            if state == "up" {
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                bail!(
+                    "{}: link to {peer} is {state} after {limit:?}; last logs:\n{}",
+                    self.name,
+                    self.logs()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn http_get(port: u16, path: &str) -> Result<String> {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).context("connect health port")?;
+    stream.set_read_timeout(Some(Duration::from_secs(5)))?;
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+    )?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response)?;
+    Ok(response
+        .split_once("\r\n\r\n")
+        .map(|(_, body)| body.to_string())
+        .unwrap_or_default())
+}

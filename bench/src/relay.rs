@@ -1,0 +1,141 @@
+//! The baseline: a bare BTP-over-WebSocket relay with no ILP logic. Two clients authenticate
+//! (token `sender` or `receiver`); afterwards every binary frame from one is written, verbatim,
+//! to the other. What it costs is the price of one WebSocket hop plus tokio, nothing more.
+
+use anyhow::{Context, Result, anyhow, bail};
+use bytes::Bytes;
+use futures_util::{SinkExt, StreamExt};
+use proto::btp::{BtpPacket, PROTOCOL_AUTH, PROTOCOL_AUTH_TOKEN};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::task::JoinHandle;
+use tokio_tungstenite::WebSocketStream;
+use tokio_tungstenite::tungstenite::Message;
+
+pub const SENDER_TOKEN: &str = "sender";
+pub const RECEIVER_TOKEN: &str = "receiver";
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Role {
+    Sender,
+    Receiver,
+}
+
+/// A running relay; the task is aborted when this is dropped.
+pub struct Relay {
+    pub port: u16,
+    task: JoinHandle<()>,
+}
+
+impl Relay {
+    pub async fn start() -> Result<Relay> {
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .context("bind relay")?;
+        let port = listener.local_addr()?.port();
+        let task = tokio::spawn(async move {
+            if let Err(e) = serve(listener).await {
+                eprintln!("relay: {e:#}");
+            }
+        });
+        Ok(Relay { port, task })
+    }
+
+    pub fn url(&self) -> String {
+        format!("ws://127.0.0.1:{}", self.port)
+    }
+}
+
+impl Drop for Relay {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+type Ws = WebSocketStream<TcpStream>;
+
+async fn serve(listener: TcpListener) -> Result<()> {
+    let mut sender = None;
+    let mut receiver = None;
+    while sender.is_none() || receiver.is_none() {
+        let (stream, _) = listener.accept().await?;
+        // Same as the data plane's server: small frames in both directions.
+        stream.set_nodelay(true)?;
+        let (role, ws) = match handshake(stream).await {
+            Ok(ok) => ok,
+            Err(e) => {
+                eprintln!("relay: refused a client: {e:#}");
+                continue;
+            }
+        };
+        match role {
+            Role::Sender => sender = Some(ws),
+            Role::Receiver => receiver = Some(ws),
+        }
+    }
+    let (sender, receiver) = (sender.expect("sender"), receiver.expect("receiver"));
+    let (sender_tx, sender_rx) = sender.split();
+    let (receiver_tx, receiver_rx) = receiver.split();
+    tokio::select! {
+        _ = pump(sender_rx, receiver_tx) => {}
+        _ = pump(receiver_rx, sender_tx) => {}
+    }
+    Ok(())
+}
+
+/// Forwards binary frames from `from` to `to` until either side closes.
+async fn pump(
+    mut from: futures_util::stream::SplitStream<Ws>,
+    mut to: futures_util::stream::SplitSink<Ws, Message>,
+) {
+    while let Some(Ok(message)) = from.next().await {
+        let forwarded = match message {
+            Message::Binary(frame) => to.send(Message::Binary(frame)).await.is_ok(),
+            Message::Close(_) => false,
+            // Pings are answered by tungstenite itself; nothing else matters here.
+            _ => true,
+        };
+        if !forwarded {
+            return;
+        }
+    }
+}
+
+/// The server side of the BTP auth handshake, just enough of it: the first binary frame must be
+/// a Message whose first entry is `auth` with an `auth_token` naming the role.
+async fn handshake(stream: TcpStream) -> Result<(Role, Ws)> {
+    let mut ws = tokio_tungstenite::accept_async(stream).await?;
+    let frame = loop {
+        match ws.next().await {
+            Some(Ok(Message::Binary(frame))) => break frame,
+            Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
+            Some(Ok(other)) => bail!("unexpected first frame {other:?}"),
+            Some(Err(e)) => return Err(e.into()),
+            None => bail!("closed before authenticating"),
+        }
+    };
+    let packet = BtpPacket::decode(frame).map_err(|e| anyhow!("undecodable auth: {e}"))?;
+    let BtpPacket::Message {
+        request_id,
+        protocol_data,
+    } = &packet
+    else {
+        bail!("first packet is not a BTP Message");
+    };
+    if protocol_data.first().map(|p| p.name.as_str()) != Some(PROTOCOL_AUTH) {
+        bail!("first protocol data entry is not auth");
+    }
+    let token = packet
+        .find(PROTOCOL_AUTH_TOKEN)
+        .ok_or_else(|| anyhow!("no auth_token"))?;
+    let role = match &token.data[..] {
+        b"sender" => Role::Sender,
+        b"receiver" => Role::Receiver,
+        _ => bail!("unknown token"),
+    };
+    let ok = BtpPacket::Response {
+        request_id: *request_id,
+        protocol_data: Vec::new(),
+    };
+    ws.send(Message::Binary(Bytes::from(ok.encode()))).await?;
+    Ok((role, ws))
+}

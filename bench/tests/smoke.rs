@@ -1,0 +1,64 @@
+//! CI smoke test: the real `bench compare` runs every scenario end to end. No timing
+//! thresholds: benchmarks are not tests; this only checks the tool and the topologies work.
+
+use std::path::Path;
+use std::process::Command;
+
+use serde_json::Value;
+
+const BENCH: &str = env!("CARGO_BIN_EXE_bench");
+const COUNT: u64 = 300;
+
+#[test]
+fn compare_runs_every_scenario_and_fulfills_every_packet() {
+    // The bench finds `dataplane` next to itself; cargo builds it for the dataplane package's
+    // integration tests (or `cargo build -p dataplane`). Missing is a failure, not a skip.
+    let dataplane =
+        Path::new(BENCH).with_file_name(format!("dataplane{}", std::env::consts::EXE_SUFFIX));
+    assert!(
+        dataplane.is_file() || std::env::var_os("DATAPLANE_BIN").is_some(),
+        "the dataplane binary is missing at {}; build it first: cargo build -p dataplane",
+        dataplane.display()
+    );
+    let output = Command::new(BENCH)
+        .args([
+            "compare",
+            "--count",
+            &COUNT.to_string(),
+            "--concurrency",
+            "10",
+        ])
+        .args(["--warmup", "20", "--time-limit", "60"])
+        .output()
+        .expect("run bench");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "bench failed:\n{stderr}");
+    let stdout = String::from_utf8(output.stdout).expect("UTF-8 stdout");
+    let lines: Vec<Value> = stdout
+        .lines()
+        .map(|line| serde_json::from_str(line).expect("each stdout line is JSON"))
+        .collect();
+    let scenarios: Vec<&str> = lines
+        .iter()
+        .map(|l| l["scenario"].as_str().expect("scenario"))
+        .collect();
+    assert_eq!(scenarios, ["relay", "one-hop", "two-hops"], "{stderr}");
+    for line in &lines {
+        let name = &line["scenario"];
+        assert_eq!(line["count"], COUNT, "{name}: {line}");
+        assert_eq!(line["results"]["fulfilled"], COUNT, "{name}: {line}");
+        assert!(
+            line["packetsPerSecond"].as_f64().unwrap() > 0.0,
+            "{name}: {line}"
+        );
+        for quantile in ["p50", "p90", "p99", "max"] {
+            assert!(line["latencyMicros"][quantile].is_u64(), "{name}: {line}");
+        }
+        if name == "relay" {
+            assert!(line.get("ratioToRelay").is_none(), "{line}");
+        } else {
+            let ratio = line["ratioToRelay"].as_f64().expect("ratioToRelay");
+            assert!(ratio > 0.0, "{name}: {line}");
+        }
+    }
+}
