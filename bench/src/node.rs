@@ -88,6 +88,12 @@ impl Node {
         let mut command = Command::new(binary);
         command
             .env_clear()
+            // `TRACK_BALANCES=false bench …` measures the cost of balance tracking.
+            .envs(
+                std::env::var("TRACK_BALANCES")
+                    .ok()
+                    .map(|v| ("TRACK_BALANCES", v)),
+            )
             .env("CONFIG_FILE", &config)
             .env("BTP_SERVER_HOST", "127.0.0.1")
             .env("BTP_SERVER_PORT", "0")

@@ -2,8 +2,8 @@
 //! codes are three characters, and no destination address or packet id is ever a label.
 
 use prometheus::{
-    Encoder, Gauge, GaugeVec, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge,
-    IntGaugeVec, Opts, Registry, TextEncoder,
+    Encoder, Gauge, GaugeVec, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec,
+    IntGauge, IntGaugeVec, Opts, Registry, TextEncoder,
 };
 
 use crate::peer::LinkState;
@@ -12,6 +12,9 @@ pub struct Metrics {
     registry: Registry,
     pub packets: IntCounterVec,
     pub forward_duration: HistogramVec,
+    /// `forward_duration` children, resolved once: no label lookup per packet.
+    pub fulfilled_duration: Histogram,
+    pub rejected_duration: Histogram,
     pub in_flight: IntGauge,
     pub link_up: IntGaugeVec,
     pub link_state: IntGaugeVec,
@@ -121,6 +124,8 @@ impl Metrics {
         let metrics = Metrics {
             registry,
             packets,
+            fulfilled_duration: forward_duration.with_label_values(&["fulfilled"]),
+            rejected_duration: forward_duration.with_label_values(&["rejected"]),
             forward_duration,
             in_flight,
             link_up,

@@ -140,6 +140,15 @@ impl Node {
         routes: &[RouteConfig],
     ) -> Result<Applied, ApplyError> {
         config_model::validate_table(peers, routes)?;
+        if !self.forwarding.track_balances
+            && let Some(index) = peers.iter().position(|p| p.credit_limit.is_some())
+        {
+            return Err(ApplyError::Invalid(config_model::TableError {
+                field: format!("peers[{index}].creditLimit"),
+                problem: "credit limits need balance tracking, which is off (TRACK_BALANCES=false)"
+                    .into(),
+            }));
+        }
         let old = self.snapshot.load_full();
         let mut applied = Applied::default();
         let mut table: HashMap<Arc<str>, Arc<Peer>> = HashMap::with_capacity(peers.len());

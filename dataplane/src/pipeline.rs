@@ -152,16 +152,20 @@ impl Node {
                 &[],
             );
         };
-        let reservation = match from.balance.reserve(amount, from_settings.credit_limit) {
-            Ok(reservation) => reservation,
-            Err(exceeded) => {
-                debug!(peer = %from.id, %exceeded, "credit_limit_exceeded");
-                return self.reject(
-                    ErrorCode::T04_INSUFFICIENT_LIQUIDITY,
-                    "sender has exceeded its credit limit",
-                    &[],
-                );
+        let reservation = if self.forwarding.track_balances {
+            match from.balance.reserve(amount, from_settings.credit_limit) {
+                Ok(reservation) => Some(reservation),
+                Err(exceeded) => {
+                    debug!(peer = %from.id, %exceeded, "credit_limit_exceeded");
+                    return self.reject(
+                        ErrorCode::T04_INSUFFICIENT_LIQUIDITY,
+                        "sender has exceeded its credit limit",
+                        &[],
+                    );
+                }
             }
+        } else {
+            None
         };
         let condition = *prepare.execution_condition();
         // One copy of the packet: the only two fields a connector may change, in place.
@@ -198,10 +202,12 @@ impl Node {
             Some(TYPE_FULFILL) => match Fulfill::decode(reply.clone()) {
                 Ok(fulfill) if fulfillment_matches(fulfill.fulfillment(), &condition) => {
                     next.metrics.outgoing_fulfills.inc();
-                    let owed_by_sender = reservation.commit();
-                    let owed_by_next = next.balance.outgoing_fulfilled(outgoing_amount);
-                    from.metrics.balance.set(owed_by_sender as f64);
-                    next.metrics.balance.set(owed_by_next as f64);
+                    if let Some(reservation) = reservation {
+                        let owed_by_sender = reservation.commit();
+                        let owed_by_next = next.balance.outgoing_fulfilled(outgoing_amount);
+                        from.metrics.balance.set(owed_by_sender as f64);
+                        next.metrics.balance.set(owed_by_next as f64);
+                    }
                     Answer {
                         bytes: reply,
                         code: None,

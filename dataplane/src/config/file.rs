@@ -81,4 +81,5 @@ pub struct ForwardingSection {
     pub expiry_margin_ms: Option<u64>,
     pub max_hold_time_ms: Option<u64>,
     pub shutdown_timeout_ms: Option<u64>,
+    pub track_balances: Option<bool>,
 }

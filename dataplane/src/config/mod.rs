@@ -48,6 +48,8 @@ pub struct ForwardingConfig {
     pub max_hold_time: Duration,
     /// How long SIGTERM waits for in-flight Prepares.
     pub shutdown_timeout: Duration,
+    /// Keep per-peer balances (and enforce credit limits). Off only for measuring its cost.
+    pub track_balances: bool,
 }
 
 impl Default for ForwardingConfig {
@@ -56,6 +58,7 @@ impl Default for ForwardingConfig {
             expiry_margin: Duration::from_millis(1000),
             max_hold_time: Duration::from_millis(30_000),
             shutdown_timeout: Duration::from_millis(30_000),
+            track_balances: true,
         }
     }
 }
@@ -343,6 +346,17 @@ fn forwarding_config(
             section.shutdown_timeout_ms,
             defaults.shutdown_timeout,
         )?,
+        track_balances: match get("TRACK_BALANCES").as_deref() {
+            None => section.track_balances.unwrap_or(defaults.track_balances),
+            Some("true") => true,
+            Some("false") => false,
+            Some(other) => {
+                return Err(ConfigError::new(
+                    "TRACK_BALANCES",
+                    format!("{other:?} is not true or false"),
+                ));
+            }
+        },
     };
     if config.expiry_margin.is_zero() {
         return Err(ConfigError::new(
