@@ -189,10 +189,10 @@ async fn a_database_from_a_newer_version_is_refused() {
     assert!(
         matches!(
             error,
-            StoreError::NewerSchema {
+            StoreError::Open(sqlite_store::OpenError::NewerSchema {
                 found: 99990101000000,
                 ..
-            }
+            })
         ),
         "{error}"
     );

@@ -106,11 +106,7 @@ impl From<StoreError> for ApiError {
             StoreError::RegistryFull => (StatusCode::SERVICE_UNAVAILABLE, Reason::RegistryFull),
             StoreError::NotFound => (StatusCode::NOT_FOUND, Reason::NotFound),
             StoreError::BadSignature => (StatusCode::UNAUTHORIZED, Reason::BadSignature),
-            StoreError::Open { .. }
-            | StoreError::NewerSchema { .. }
-            | StoreError::Migrate(_)
-            | StoreError::Sql(_)
-            | StoreError::Corrupt { .. } => {
+            StoreError::Open(_) | StoreError::Sql(_) | StoreError::Corrupt { .. } => {
                 // The details are for the operator, not the client.
                 tracing::warn!(%error, "database_error");
                 return ApiError::new(

@@ -260,5 +260,11 @@ async fn a_newer_schema_is_refused() {
     .unwrap();
     store.close().await;
     let err = Store::open(&url).await.err().unwrap();
-    assert!(matches!(err, StoreError::NewerSchema { .. }), "{err}");
+    assert!(
+        matches!(
+            err,
+            StoreError::Open(sqlite_store::OpenError::NewerSchema { .. })
+        ),
+        "{err}"
+    );
 }
