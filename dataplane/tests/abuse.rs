@@ -9,7 +9,7 @@ use common::{NodeProcess, secret};
 use futures_util::{SinkExt, StreamExt};
 use proto::Address;
 use proto::btp::{BtpPacket, ContentType, ProtocolData};
-use testpeer::{Options, Payment, TestPeer};
+use testpeer::Payment;
 use tokio_tungstenite::tungstenite::Message;
 
 const NODE: &str = r#"
@@ -56,21 +56,8 @@ async fn garbage_gets_errors_then_a_disconnect_and_others_are_unaffected() {
             ("SECRET_MALLORY", mallory_token.clone()),
         ],
     );
-    let _receiver = TestPeer::connect(
-        &node.btp_url(),
-        &receiver_token,
-        Options::new(Address::new("test.n.receiver").unwrap()),
-    )
-    .await
-    .unwrap();
-    let sender = TestPeer::connect(
-        &node.btp_url(),
-        &sender_token,
-        Options::new(Address::new("test.n.sender").unwrap()),
-    )
-    .await
-    .unwrap();
-    node.wait_link_state("receiver", "up", Duration::from_secs(10));
+    let (_receiver, sender) =
+        common::connect_sender_and_receiver(&node, &sender_token, &receiver_token).await;
 
     // Garbage before authenticating: a BTP Error, then the socket closes.
     let (mut ws, _) = tokio_tungstenite::connect_async(node.btp_url())

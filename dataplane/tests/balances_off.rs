@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use common::{BIN, NodeProcess, secret};
 use proto::Address;
-use testpeer::{Options, Payment, TestPeer};
+use testpeer::Payment;
 
 const NODE: &str = r#"
 ilpAddress: test.n
@@ -34,21 +34,8 @@ async fn without_balance_tracking_packets_flow_and_balances_stay_zero() {
             ("TRACK_BALANCES", "false".into()),
         ],
     );
-    let _receiver = TestPeer::connect(
-        &node.btp_url(),
-        &receiver_token,
-        Options::new(Address::new("test.n.receiver").unwrap()),
-    )
-    .await
-    .unwrap();
-    let sender = TestPeer::connect(
-        &node.btp_url(),
-        &sender_token,
-        Options::new(Address::new("test.n.sender").unwrap()),
-    )
-    .await
-    .unwrap();
-    node.wait_link_state("receiver", "up", Duration::from_secs(10));
+    let (_receiver, sender) =
+        common::connect_sender_and_receiver(&node, &sender_token, &receiver_token).await;
     for i in 0..3 {
         let payment = Payment {
             destination: Address::new("test.n.receiver").unwrap(),

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use common::{BIN, NodeProcess, secret};
 use proto::Address;
 use proto::ilp::ErrorCode;
-use testpeer::{Options, Payment, TestPeer};
+use testpeer::Payment;
 
 const SINGLE_NODE: &str = r#"
 ilpAddress: test.n
@@ -43,21 +43,8 @@ async fn sigterm_lets_in_flight_packets_finish_then_exits_zero() {
             ("SECRET_RECEIVER", receiver_token.clone()),
         ],
     );
-    let _receiver = TestPeer::connect(
-        &node.btp_url(),
-        &receiver_token,
-        Options::new(Address::new("test.n.receiver").unwrap()),
-    )
-    .await
-    .unwrap();
-    let sender = TestPeer::connect(
-        &node.btp_url(),
-        &sender_token,
-        Options::new(Address::new("test.n.sender").unwrap()),
-    )
-    .await
-    .unwrap();
-    node.wait_link_state("receiver", "up", Duration::from_secs(10));
+    let (_receiver, sender) =
+        common::connect_sender_and_receiver(&node, &sender_token, &receiver_token).await;
 
     // A slow packet is in flight when SIGTERM arrives.
     let slow = payment("tp:delay:1500");

@@ -1,7 +1,7 @@
 //! The discovery server's Prometheus metrics. Labels are bounded: the only label is the
 //! rejection reason, from the fixed list below; node ids never become labels.
 
-use prometheus::{Encoder, IntCounter, IntCounterVec, IntGauge, Opts, Registry, TextEncoder};
+use prometheus::{IntCounter, IntCounterVec, IntGauge, Opts, Registry};
 
 /// Why a request was refused; the `reason` label of `discovery_rejections_total`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -111,15 +111,7 @@ impl Metrics {
     }
 
     pub fn render(&self) -> String {
-        let mut out = Vec::new();
-        // Encoding our own registry into memory cannot fail short of allocation failure.
-        if TextEncoder::new()
-            .encode(&self.registry.gather(), &mut out)
-            .is_err()
-        {
-            return String::new();
-        }
-        String::from_utf8(out).unwrap_or_default()
+        service_runtime::render_metrics(&self.registry)
     }
 }
 

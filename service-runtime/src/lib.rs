@@ -1,5 +1,5 @@
 //! What every long-running binary of the project shares: graceful-shutdown signals, JSON logs,
-//! and the HTTP probe behind `<binary> healthcheck`.
+//! the `/metrics` text, and the HTTP probe behind `<binary> healthcheck`.
 
 pub mod healthcheck;
 
@@ -50,4 +50,18 @@ pub fn init_logging(level: &str, json: bool, crates: &[&str]) {
     };
     // Already initialised (a test embedding the service): keep the existing subscriber.
     let _ = result;
+}
+
+/// A registry in the Prometheus text format, for a `/metrics` endpoint.
+pub fn render_metrics(registry: &prometheus::Registry) -> String {
+    use prometheus::Encoder;
+    let mut out = Vec::new();
+    // Encoding our own registry into memory cannot fail short of allocation failure.
+    if prometheus::TextEncoder::new()
+        .encode(&registry.gather(), &mut out)
+        .is_err()
+    {
+        return String::new();
+    }
+    String::from_utf8(out).unwrap_or_default()
 }

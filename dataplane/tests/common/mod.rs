@@ -264,3 +264,23 @@ pub fn wait_until(what: &str, limit: Duration, mut check: impl FnMut() -> bool) 
 pub fn secret(name: &str) -> String {
     format!("{name}-{}-secret", std::process::id())
 }
+
+/// Connects the receiver (`test.n.receiver`) and then the sender (`test.n.sender`) test peers to
+/// a single node, and waits until the node sees the receiver's link up. Returns (receiver, sender).
+pub async fn connect_sender_and_receiver(
+    node: &NodeProcess,
+    sender_token: &str,
+    receiver_token: &str,
+) -> (testpeer::TestPeer, testpeer::TestPeer) {
+    let options = |address: &str| testpeer::Options::new(proto::Address::new(address).unwrap());
+    let receiver =
+        testpeer::TestPeer::connect(&node.btp_url(), receiver_token, options("test.n.receiver"))
+            .await
+            .unwrap();
+    let sender =
+        testpeer::TestPeer::connect(&node.btp_url(), sender_token, options("test.n.sender"))
+            .await
+            .unwrap();
+    node.wait_link_state("receiver", "up", Duration::from_secs(10));
+    (receiver, sender)
+}
