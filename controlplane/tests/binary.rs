@@ -1,5 +1,6 @@
 //! The `controlplane` binary: refuses bad settings with one line naming the variable, refuses
-//! a database from a newer version, starts, and stops cleanly on SIGTERM.
+//! a database from a newer version, starts, answers its own healthcheck, and stops cleanly on
+//! SIGTERM.
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
@@ -103,6 +104,16 @@ fn starts_then_stops_on_sigterm() {
     let port = event["grpcPort"].as_u64().unwrap();
     assert!(port > 0);
     assert!(std::net::TcpStream::connect(("127.0.0.1", port as u16)).is_ok());
+    let http_port = event["httpPort"].as_u64().unwrap().to_string();
+    let healthcheck = |port: &str| {
+        Command::new(BIN)
+            .env_clear()
+            .args(["healthcheck", "--port", port])
+            .output()
+            .unwrap()
+    };
+    let healthy = healthcheck(&http_port);
+    assert!(healthy.status.success(), "{healthy:?}");
     assert!(
         dir.path().join("controlplane.db").is_file(),
         "the embedded default database"
@@ -121,6 +132,12 @@ fn starts_then_stops_on_sigterm() {
         std::thread::sleep(Duration::from_millis(20));
     };
     assert!(status.success(), "{status:?}");
+    let stopped = healthcheck(&http_port);
+    assert_eq!(stopped.status.code(), Some(1), "{stopped:?}");
+    assert!(
+        String::from_utf8_lossy(&stopped.stderr).contains("controlplane healthcheck:"),
+        "{stopped:?}"
+    );
     let rest: Vec<String> = lines.map_while(Result::ok).collect();
     assert!(
         rest.iter().any(|l| l.contains("\"controlplane_shutdown\"")),
