@@ -2,8 +2,7 @@
 //! the `/metrics` text, and the HTTP probe behind `<binary> healthcheck`.
 
 pub mod healthcheck;
-
-use tracing_subscriber::EnvFilter;
+pub mod telemetry;
 
 /// Registers the SIGTERM and SIGINT handlers now, so a signal that arrives right after start-up
 /// (before anything awaits it) still stops the process gracefully instead of killing it. Call
@@ -29,27 +28,15 @@ pub fn shutdown_signal() -> impl std::future::Future<Output = ()> {
 }
 
 /// Log lines on stdout (what container platforms collect): JSON, or text for humans. `level`
-/// applies to `crates`; dependencies only speak up when something is wrong.
+/// applies to `crates`; dependencies only speak up when something is wrong. Services that may
+/// export traces start with [`telemetry::init`] instead.
 pub fn init_logging(level: &str, json: bool, crates: &[&str]) {
-    let mut directives = String::from("warn");
-    for name in crates {
-        directives.push_str(&format!(",{name}={level}"));
-    }
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(EnvFilter::new(directives))
-        .with_target(false);
-    let result = if json {
-        builder
-            .json()
-            .flatten_event(true)
-            .with_current_span(false)
-            .with_span_list(false)
-            .try_init()
-    } else {
-        builder.try_init()
-    };
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
     // Already initialised (a test embedding the service): keep the existing subscriber.
-    let _ = result;
+    let _ = tracing_subscriber::registry()
+        .with(telemetry::log_layer(level, json, crates))
+        .try_init();
 }
 
 /// A registry in the Prometheus text format, for a `/metrics` endpoint.
