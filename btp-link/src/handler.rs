@@ -9,6 +9,18 @@ pub trait IncomingHandler: Send + Sync + 'static {
     /// Answers one ILP Prepare (the raw ILP bytes) with an encoded ILP Fulfill or Reject.
     fn handle_prepare(&self, prepare: Bytes) -> impl Future<Output = Bytes> + Send;
 
+    /// As [`IncomingHandler::handle_prepare`], with the W3C `traceparent` the peer sent beside
+    /// the Prepare (the [`crate::PROTOCOL_TRACEPARENT`] entry), if any. Handlers that trace
+    /// override this; the default ignores the context.
+    fn handle_traced_prepare(
+        &self,
+        prepare: Bytes,
+        traceparent: Option<Bytes>,
+    ) -> impl Future<Output = Bytes> + Send {
+        let _ = traceparent;
+        self.handle_prepare(prepare)
+    }
+
     /// Builds the ILP Reject sent when the peer has too many requests outstanding (T03).
     fn busy_reject(&self) -> Bytes;
 

@@ -80,9 +80,21 @@ impl Link {
     /// Sends an ILP Prepare (encoded) and waits for the Fulfill or Reject, at most until
     /// `deadline`. A late answer is dropped.
     pub async fn request(&self, prepare: Bytes, deadline: Instant) -> Reply {
+        self.request_traced(prepare, deadline, None).await
+    }
+
+    /// As [`Link::request`], sending a W3C `traceparent` beside the Prepare in a
+    /// [`PROTOCOL_TRACEPARENT`] protocol-data entry, after the `ilp` entry: peers that do not
+    /// know the entry (or take the first entry as the packet) are unaffected.
+    pub async fn request_traced(
+        &self,
+        prepare: Bytes,
+        deadline: Instant,
+        traceparent: Option<&str>,
+    ) -> Reply {
         let (tx, rx) = oneshot::channel();
         let request_id = self.register(tx)?;
-        let frame = ilp_frame(FrameKind::Message, request_id, prepare);
+        let frame = ilp_frame(FrameKind::Message, request_id, prepare, traceparent);
         let sent = timeout_at(deadline, self.shared.out.send(Message::Binary(frame))).await;
         match sent {
             Ok(Ok(())) => {}
@@ -200,12 +212,24 @@ enum FrameKind {
     Response,
 }
 
-fn ilp_frame(kind: FrameKind, request_id: u32, ilp: Bytes) -> Bytes {
-    let protocol_data = vec![ProtocolData {
+/// The BTP protocol-data entry carrying a W3C trace context (`traceparent` header value, UTF-8)
+/// from one of our nodes to the next.
+pub const PROTOCOL_TRACEPARENT: &str = "traceparent";
+
+fn ilp_frame(kind: FrameKind, request_id: u32, ilp: Bytes, traceparent: Option<&str>) -> Bytes {
+    let mut protocol_data = Vec::with_capacity(1 + usize::from(traceparent.is_some()));
+    protocol_data.push(ProtocolData {
         name: PROTOCOL_ILP.to_string(),
         content_type: ContentType::OCTET_STREAM,
         data: ilp,
-    }];
+    });
+    if let Some(traceparent) = traceparent {
+        protocol_data.push(ProtocolData {
+            name: PROTOCOL_TRACEPARENT.to_string(),
+            content_type: ContentType::TEXT_PLAIN_UTF8,
+            data: Bytes::copy_from_slice(traceparent.as_bytes()),
+        });
+    }
     let packet = match kind {
         FrameKind::Message => BtpPacket::Message {
             request_id,
@@ -425,7 +449,11 @@ async fn on_frame<H: IncomingHandler>(
             // in Responses and answers in Messages.
             match ilp.first().copied() {
                 Some(TYPE_PREPARE) => {
-                    on_prepare(request_id, ilp, shared, settings, handler, in_flight).await
+                    let traceparent = packet
+                        .find(PROTOCOL_TRACEPARENT)
+                        .map(|entry| entry.data.clone());
+                    let prepare = (ilp, traceparent);
+                    on_prepare(request_id, prepare, shared, settings, handler, in_flight).await
                 }
                 Some(TYPE_FULFILL) | Some(TYPE_REJECT) => {
                     if shared.has_pending(request_id) {
@@ -477,7 +505,7 @@ async fn on_frame<H: IncomingHandler>(
 
 async fn on_prepare<H: IncomingHandler>(
     request_id: u32,
-    prepare: Bytes,
+    (prepare, traceparent): (Bytes, Option<Bytes>),
     shared: &Arc<Shared>,
     settings: &LinkSettings,
     handler: &Arc<H>,
@@ -485,7 +513,7 @@ async fn on_prepare<H: IncomingHandler>(
 ) -> Option<Violation> {
     if in_flight.fetch_add(1, Ordering::AcqRel) >= settings.max_incoming_in_flight {
         in_flight.fetch_sub(1, Ordering::AcqRel);
-        let reply = ilp_frame(FrameKind::Response, request_id, handler.busy_reject());
+        let reply = ilp_frame(FrameKind::Response, request_id, handler.busy_reject(), None);
         send(shared, reply).await;
         return Some(Violation::Overloaded);
     }
@@ -493,9 +521,13 @@ async fn on_prepare<H: IncomingHandler>(
     let handler = handler.clone();
     let in_flight = in_flight.clone();
     tokio::spawn(async move {
-        let answer = handler.handle_prepare(prepare).await;
+        let answer = handler.handle_traced_prepare(prepare, traceparent).await;
         in_flight.fetch_sub(1, Ordering::AcqRel);
-        send(&shared, ilp_frame(FrameKind::Response, request_id, answer)).await;
+        send(
+            &shared,
+            ilp_frame(FrameKind::Response, request_id, answer, None),
+        )
+        .await;
     });
     None
 }

@@ -177,6 +177,7 @@ struct TestHandler {
     calls: watch::Sender<usize>,
     answers: Mutex<Vec<Bytes>>,
     violations: Mutex<Vec<Violation>>,
+    traceparents: Mutex<Vec<Option<Bytes>>>,
     gate: Semaphore,
 }
 
@@ -187,6 +188,7 @@ impl TestHandler {
             calls: watch::channel(0).0,
             answers: Mutex::new(Vec::new()),
             violations: Mutex::new(Vec::new()),
+            traceparents: Mutex::new(Vec::new()),
             gate: Semaphore::new(0),
         })
     }
@@ -212,6 +214,11 @@ impl TestHandler {
 }
 
 impl IncomingHandler for TestHandler {
+    async fn handle_traced_prepare(&self, prepare: Bytes, traceparent: Option<Bytes>) -> Bytes {
+        self.traceparents.lock().unwrap().push(traceparent);
+        self.handle_prepare(prepare).await
+    }
+
     async fn handle_prepare(&self, prepare: Bytes) -> Bytes {
         let prepare = Prepare::decode(prepare).expect("the link hands over the Prepare as sent");
         let data = prepare.data().clone();
@@ -575,6 +582,55 @@ async fn auth_success_and_round_trips_both_ways() {
     assert!(!client.is_closed() && !server_link.is_closed());
     assert!(server.handler.violations().is_empty());
     assert!(client_handler.violations().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn trace_context_travels_after_the_ilp_entry_and_is_optional() {
+    const TRACEPARENT: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+    let mut server = Server::start(LinkSettings::default()).await;
+    let (client, _client_handler) = client(&server.url, LinkSettings::default()).await;
+    let _session = server.next_session().await.expect("server accepted");
+
+    let traced = client
+        .request_traced(prepare(b"traced"), deadline(WAIT), Some(TRACEPARENT))
+        .await
+        .expect("answered");
+    assert_eq!(fulfill_data(&traced), &b"server:traced"[..]);
+    request(&client, prepare(b"plain"), WAIT)
+        .await
+        .expect("answered");
+    assert_eq!(
+        *server.handler.traceparents.lock().unwrap(),
+        vec![Some(Bytes::from_static(TRACEPARENT.as_bytes())), None]
+    );
+
+    // On the wire: `ilp` first, so a peer that reads the first entry as the packet (or ignores
+    // unknown entries) is unaffected; the context is UTF-8 text.
+    let mut raw = raw_authenticated(&server.url).await;
+    let (_, link_to_raw) = server.next_session().await.expect("server accepted");
+    let pending = tokio::spawn(async move {
+        link_to_raw
+            .request_traced(prepare(b"to-raw"), deadline(WAIT), Some(TRACEPARENT))
+            .await
+    });
+    let packet = next_packet(&mut raw).await;
+    let BtpPacket::Message {
+        request_id,
+        protocol_data,
+    } = packet
+    else {
+        panic!("expected a Message, got {packet:?}");
+    };
+    let names: Vec<&str> = protocol_data.iter().map(|p| p.name.as_str()).collect();
+    assert_eq!(names, vec![PROTOCOL_ILP, btp_link::PROTOCOL_TRACEPARENT]);
+    assert_eq!(protocol_data[1].content_type, ContentType::TEXT_PLAIN_UTF8);
+    assert_eq!(&protocol_data[1].data[..], TRACEPARENT.as_bytes());
+    send(&mut raw, frame(&btp_response(request_id, fulfill(b"raw")))).await;
+    let answer = within(WAIT, "the answer", pending)
+        .await
+        .expect("task")
+        .expect("answered");
+    assert_eq!(fulfill_data(&answer), &b"raw"[..]);
 }
 
 // ---------------------------------------------------------------------------------------------

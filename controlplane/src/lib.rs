@@ -6,6 +6,7 @@ pub mod auth;
 pub mod convert;
 pub mod discovery;
 pub mod events;
+pub mod grpc_observer;
 pub mod metrics;
 pub mod push;
 pub mod server;
@@ -106,6 +107,7 @@ pub async fn run(
         peers = current.peers.len(),
         routes = current.routes.len(),
         version = env!("CARGO_PKG_VERSION"),
+        tracesExported = service_runtime::telemetry::traces_enabled(),
         "controlplane_started"
     );
     let (stop, stopping) = tokio::sync::watch::channel(false);

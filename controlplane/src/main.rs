@@ -63,7 +63,6 @@ fn run() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    service_runtime::init_logging(&settings.log_level, settings.log_json, &["controlplane"]);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -74,9 +73,25 @@ fn run() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime
-        .block_on(async { controlplane::run(settings, service_runtime::shutdown_signal()).await })
-    {
+    // The trace exporter's gRPC channel lives on this runtime.
+    let mut telemetry = {
+        let _runtime = runtime.enter();
+        service_runtime::telemetry::init(
+            "controlplane",
+            &settings.node_id,
+            &settings.log_level,
+            settings.log_json,
+            &["controlplane"],
+        )
+    };
+    if let Some(error) = &telemetry.export_error {
+        tracing::warn!(%error, "trace_export_unavailable");
+    }
+    let result = runtime
+        .block_on(async { controlplane::run(settings, service_runtime::shutdown_signal()).await });
+    // Pending spans go out before the runtime that carries them stops.
+    telemetry.shutdown();
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             tracing::error!(%error, "controlplane_failed");

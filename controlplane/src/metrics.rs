@@ -8,7 +8,9 @@ use axum::extract::State as AxumState;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use prometheus::{IntCounterVec, IntGauge, Opts, Registry};
+use prometheus::{
+    HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
+};
 use serde_json::json;
 
 use crate::push::ConfigHub;
@@ -20,6 +22,14 @@ pub struct Metrics {
     pub discovered_nodes: IntGauge,
     pub config_generation: IntGauge,
     pub data_planes_connected: IntGauge,
+    /// Management API calls by method and gRPC code.
+    pub grpc_requests: IntCounterVec,
+    pub grpc_duration: HistogramVec,
+    pub config_nacks: IntCounter,
+    /// The generation each connected data plane last acknowledged.
+    pub applied_generation: IntGaugeVec,
+    pub peers: IntGauge,
+    pub routes: IntGauge,
 }
 
 impl Default for Metrics {
@@ -54,11 +64,53 @@ impl Metrics {
             "Open data plane config streams",
         )
         .expect("static metric definition");
+        let grpc_requests = IntCounterVec::new(
+            Opts::new(
+                "controlplane_grpc_requests_total",
+                "gRPC calls by method (Service/Method; unknown for paths we do not serve) and status code as the response starts (streams count when opened)",
+            ),
+            &["method", "code"],
+        )
+        .expect("static metric definition");
+        let grpc_duration = HistogramVec::new(
+            HistogramOpts::new(
+                "controlplane_grpc_request_duration_seconds",
+                "Time from a gRPC call's arrival to its response headers, by method",
+            )
+            .buckets(vec![
+                0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+            ]),
+            &["method"],
+        )
+        .expect("static metric definition");
+        let config_nacks = IntCounter::new(
+            "controlplane_config_nacks_total",
+            "Config snapshots a data plane refused (NACK)",
+        )
+        .expect("static metric definition");
+        let applied_generation = IntGaugeVec::new(
+            Opts::new(
+                "controlplane_data_plane_applied_generation",
+                "Config generation each connected data plane last acknowledged",
+            ),
+            &["dataplane"],
+        )
+        .expect("static metric definition");
+        let peers = IntGauge::new("controlplane_peers", "Configured peers")
+            .expect("static metric definition");
+        let routes = IntGauge::new("controlplane_routes", "Configured routes")
+            .expect("static metric definition");
         for collector in [
             Box::new(discovery_requests.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(discovered_nodes.clone()),
             Box::new(config_generation.clone()),
             Box::new(data_planes_connected.clone()),
+            Box::new(grpc_requests.clone()),
+            Box::new(grpc_duration.clone()),
+            Box::new(config_nacks.clone()),
+            Box::new(applied_generation.clone()),
+            Box::new(peers.clone()),
+            Box::new(routes.clone()),
         ] {
             registry
                 .register(collector)
@@ -70,6 +122,12 @@ impl Metrics {
             discovered_nodes,
             config_generation,
             data_planes_connected,
+            grpc_requests,
+            grpc_duration,
+            config_nacks,
+            applied_generation,
+            peers,
+            routes,
         }
     }
 
@@ -114,11 +172,18 @@ async fn health(AxumState(state): AxumState<HttpState>) -> Response {
 }
 
 async fn render(AxumState(state): AxumState<HttpState>) -> Response {
-    let (_, generation) = state.hub.current().version;
-    state
-        .metrics
+    let current = state.hub.current();
+    let (_, generation) = current.version;
+    let metrics = &state.metrics;
+    metrics
         .config_generation
         .set(i64::try_from(generation).unwrap_or(i64::MAX));
+    metrics
+        .peers
+        .set(i64::try_from(current.peers.len()).unwrap_or(i64::MAX));
+    metrics
+        .routes
+        .set(i64::try_from(current.routes.len()).unwrap_or(i64::MAX));
     (
         [(
             header::CONTENT_TYPE,

@@ -13,6 +13,7 @@ use tonic::transport::Server;
 
 use crate::api::{ConfigApi, NodeApi, PeersApi, RoutesApi, State};
 use crate::auth::BearerAuth;
+use crate::grpc_observer::{GrpcObserverLayer, MethodNames};
 
 pub async fn serve(
     listener: TcpListener,
@@ -31,6 +32,13 @@ pub async fn serve(
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
         .build_v1();
     let check = move |request| auth.check(request);
+    let observer = GrpcObserverLayer {
+        metrics: state.metrics.clone(),
+        methods: MethodNames::from_descriptor_sets(&[
+            proto::grpc::FILE_DESCRIPTOR_SET,
+            tonic_health::pb::FILE_DESCRIPTOR_SET,
+        ]),
+    };
     let mut builder = Server::builder()
         // Data planes hold their config stream open for days; keep NATs from forgetting it.
         .http2_keepalive_interval(Some(std::time::Duration::from_secs(30)))
@@ -39,6 +47,7 @@ pub async fn serve(
         builder = builder.tls_config(tls)?;
     }
     let router = builder
+        .layer(observer)
         .add_service(health_service)
         .add_service(PeerServiceServer::with_interceptor(
             PeersApi {

@@ -86,6 +86,19 @@ async fn ready(State(node): State<Arc<Node>>) -> Response {
 }
 
 async fn metrics(State(node): State<Arc<Node>>) -> Response {
+    let snapshot = node.snapshot();
+    // Rebuilt on every scrape, so peers that were removed or lost their limit disappear.
+    node.metrics.credit_headroom.reset();
+    for peer in snapshot.peers.values() {
+        if let Some(limit) = peer.settings().credit_limit {
+            let owed = peer.balance.snapshot();
+            let headroom = i128::from(limit) - owed.balance - owed.pending_incoming;
+            node.metrics
+                .credit_headroom
+                .with_label_values(&[&*peer.id])
+                .set(headroom as f64);
+        }
+    }
     (
         [(
             header::CONTENT_TYPE,

@@ -136,6 +136,7 @@ pub async fn run(config: NodeConfig, shutdown: impl Future<Output = ()>) -> Resu
         peers = node.snapshot().peers.len(),
         routes = node.snapshot().routes.len(),
         version = env!("CARGO_PKG_VERSION"),
+        tracesExported = service_runtime::telemetry::traces_enabled(),
         "connector_started"
     );
 

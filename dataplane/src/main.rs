@@ -60,7 +60,6 @@ fn run() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    dataplane::logging::init(&config.log_level, config.log_format);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -71,9 +70,19 @@ fn run() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime
-        .block_on(async { dataplane::run(config, service_runtime::shutdown_signal()).await })
-    {
+    // The trace exporter's gRPC channel lives on this runtime.
+    let mut telemetry = {
+        let _runtime = runtime.enter();
+        dataplane::logging::init(&config.log_level, config.log_format, &config.node_id)
+    };
+    if let Some(error) = &telemetry.export_error {
+        tracing::warn!(%error, "trace_export_unavailable");
+    }
+    let result = runtime
+        .block_on(async { dataplane::run(config, service_runtime::shutdown_signal()).await });
+    // Pending spans go out before the runtime that carries them stops.
+    telemetry.shutdown();
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(error @ dataplane::StartError::Config(_)) => {
             tracing::error!(error = %error, "connector_failed");

@@ -22,8 +22,14 @@ pub struct Metrics {
     pub violations: IntCounterVec,
     pub auth_failures: IntCounterVec,
     pub balance: GaugeVec,
+    /// Set at each scrape from the balances, so the packet path never touches it.
+    pub credit_headroom: GaugeVec,
     pub routes: IntGauge,
     pub ready: IntGauge,
+    pub config_generation: IntGauge,
+    pub config_applied: IntCounter,
+    pub config_rejected: IntCounter,
+    pub controlplane_connected: IntGauge,
 }
 
 /// One peer's metric handles, resolved once so the packet path does no label lookups.
@@ -114,8 +120,34 @@ impl Metrics {
             &["peer"],
         )
         .expect("static metric definition");
+        let credit_headroom = GaugeVec::new(
+            Opts::new(
+                "ilp_peer_credit_headroom",
+                "What the peer may still send before T04: its credit limit minus what it owes, in-flight Prepares included (peers with a credit limit only)",
+            ),
+            &["peer"],
+        )
+        .expect("static metric definition");
         let routes = IntGauge::new("ilp_routes", "Routes in the table being served")
             .expect("static metric definition");
+        let config_generation = IntGauge::new(
+            "dataplane_config_generation",
+            "Generation of the control plane's config snapshot being served (managed mode)",
+        )
+        .expect("static metric definition");
+        let config_updates = IntCounterVec::new(
+            Opts::new(
+                "dataplane_config_updates_total",
+                "Config snapshots from the control plane, by result (applied; rejected, answered with a NACK)",
+            ),
+            &["result"],
+        )
+        .expect("static metric definition");
+        let controlplane_connected = IntGauge::new(
+            "dataplane_controlplane_connected",
+            "1 while the config stream to the control plane is open",
+        )
+        .expect("static metric definition");
         let ready = IntGauge::new(
             "dataplane_ready",
             "1 once the node listens and serves a route table",
@@ -134,9 +166,18 @@ impl Metrics {
             violations,
             auth_failures,
             balance,
+            credit_headroom,
             routes,
             ready,
+            config_generation,
+            config_applied: config_updates.with_label_values(&["applied"]),
+            config_rejected: config_updates.with_label_values(&["rejected"]),
+            controlplane_connected,
         };
+        metrics
+            .registry
+            .register(Box::new(config_updates))
+            .expect("metric names are unique");
         metrics.register_all();
         metrics
     }
@@ -152,8 +193,11 @@ impl Metrics {
             Box::new(self.violations.clone()),
             Box::new(self.auth_failures.clone()),
             Box::new(self.balance.clone()),
+            Box::new(self.credit_headroom.clone()),
             Box::new(self.routes.clone()),
             Box::new(self.ready.clone()),
+            Box::new(self.config_generation.clone()),
+            Box::new(self.controlplane_connected.clone()),
         ];
         for collector in collectors {
             // Names are distinct constants; a clash would be a programming error caught by tests.

@@ -21,7 +21,9 @@ use proto::ilp::{
     AmountTooLarge, ErrorCode, Fulfill, Prepare, Reject, RejectBuilder, TYPE_FULFILL, TYPE_REJECT,
     fulfillment_matches,
 };
-use tracing::{debug, warn};
+use service_runtime::telemetry;
+use tracing::field::Empty;
+use tracing::{Instrument, Span, debug, warn};
 
 use crate::config::PeerConfig;
 use crate::node::Node;
@@ -35,36 +37,59 @@ pub struct Answer {
 }
 
 impl Node {
-    /// Handles one Prepare from `from`, counting it in metrics and in-flight.
-    pub async fn handle_incoming(&self, from: &Peer, raw: Bytes) -> Bytes {
+    /// Handles one Prepare from `from`, counting it in metrics and in-flight. `traceparent` is
+    /// the trace context the previous hop sent, if any.
+    pub async fn handle_incoming(
+        &self,
+        from: &Peer,
+        raw: Bytes,
+        traceparent: Option<Bytes>,
+    ) -> Bytes {
         let started = std::time::Instant::now();
         from.metrics.incoming_prepares.inc();
+        // With traces off no span is built at all: `Span::none()` costs a branch.
+        let span = if telemetry::traces_enabled() {
+            let span = tracing::info_span!(
+                "ilp.forward",
+                otel.kind = "server",
+                ilp.from = %from.id,
+                ilp.destination_prefix = Empty,
+                ilp.next_hop = Empty,
+                ilp.amount = Empty,
+                ilp.result = Empty,
+                ilp.downstream_wait_ms = Empty,
+            );
+            if let Some(traceparent) = &traceparent {
+                telemetry::set_remote_parent(&span, traceparent);
+            }
+            span
+        } else {
+            Span::none()
+        };
         let answer = {
             let _in_flight = self.track_in_flight();
-            self.forward(from, raw).await
+            self.forward(from, raw, &span)
+                .instrument(span.clone())
+                .await
         };
         let elapsed = started.elapsed().as_secs_f64();
         match answer.code {
             None => {
                 from.metrics.incoming_fulfills.inc();
-                self.metrics
-                    .forward_duration
-                    .with_label_values(&["fulfilled"])
-                    .observe(elapsed);
+                self.metrics.fulfilled_duration.observe(elapsed);
+                span.record("ilp.result", "fulfilled");
             }
             Some(code) => {
                 self.metrics
                     .reject(&from.metrics, "incoming", code.as_str());
-                self.metrics
-                    .forward_duration
-                    .with_label_values(&["rejected"])
-                    .observe(elapsed);
+                self.metrics.rejected_duration.observe(elapsed);
+                span.record("ilp.result", code.as_str());
             }
         }
         answer.bytes
     }
 
-    async fn forward(&self, from: &Peer, raw: Bytes) -> Answer {
+    async fn forward(&self, from: &Peer, raw: Bytes, trace: &Span) -> Answer {
         if self.is_draining() {
             return self.reject(
                 ErrorCode::T03_CONNECTOR_BUSY,
@@ -134,6 +159,11 @@ impl Node {
                 &[],
             );
         };
+        if !trace.is_none() {
+            trace.record("ilp.destination_prefix", route.prefix);
+            trace.record("ilp.next_hop", &*next.id);
+            trace.record("ilp.amount", amount);
+        }
         let Some(link) = next.link() else {
             return self.reject(
                 ErrorCode::T01_PEER_UNREACHABLE,
@@ -175,7 +205,27 @@ impl Node {
         );
         let deadline = tokio::time::Instant::now() + wait;
         next.metrics.outgoing_prepares.inc();
-        let reply = link.request(prepare.encode(), deadline).await;
+        let reply = if trace.is_none() {
+            link.request(prepare.encode(), deadline).await
+        } else {
+            let downstream = tracing::info_span!(
+                parent: trace,
+                "ilp.send",
+                otel.kind = "client",
+                ilp.next_hop = %next.id,
+            );
+            let traceparent = telemetry::traceparent(&downstream);
+            let sent_at = std::time::Instant::now();
+            let reply = link
+                .request_traced(prepare.encode(), deadline, traceparent.as_deref())
+                .instrument(downstream)
+                .await;
+            trace.record(
+                "ilp.downstream_wait_ms",
+                sent_at.elapsed().as_secs_f64() * 1000.0,
+            );
+            reply
+        };
         let reply = match reply {
             Ok(reply) => reply,
             Err(error) => {
@@ -370,7 +420,13 @@ pub struct PeerHandler {
 
 impl IncomingHandler for PeerHandler {
     async fn handle_prepare(&self, prepare: Bytes) -> Bytes {
-        self.node.handle_incoming(&self.peer, prepare).await
+        self.node.handle_incoming(&self.peer, prepare, None).await
+    }
+
+    async fn handle_traced_prepare(&self, prepare: Bytes, traceparent: Option<Bytes>) -> Bytes {
+        self.node
+            .handle_incoming(&self.peer, prepare, traceparent)
+            .await
     }
 
     fn busy_reject(&self) -> Bytes {

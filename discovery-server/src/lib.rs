@@ -87,6 +87,7 @@ pub async fn run(
         ttl = settings.ttl.as_secs(),
         maxEntries = settings.max_entries,
         version = env!("CARGO_PKG_VERSION"),
+        tracesExported = service_runtime::telemetry::traces_enabled(),
         "discovery_started"
     );
     let app = api::router(state).into_make_service_with_connect_info::<SocketAddr>();

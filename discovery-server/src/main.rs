@@ -61,7 +61,6 @@ fn main() -> ExitCode {
                     return ExitCode::from(2);
                 }
             };
-            discovery_server::logging::init(&settings.log_level, settings.log_format);
             match serve(settings) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(error) => {
@@ -79,11 +78,22 @@ fn serve(settings: Settings) -> anyhow::Result<()> {
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
-    runtime.block_on(async {
+    // The trace exporter's gRPC channel lives on this runtime.
+    let mut telemetry = {
+        let _runtime = runtime.enter();
+        discovery_server::logging::init(&settings.log_level, settings.log_format)
+    };
+    if let Some(error) = &telemetry.export_error {
+        tracing::warn!(%error, "trace_export_unavailable");
+    }
+    let result = runtime.block_on(async {
         // Handlers first, then start-up (which logs discovery_started): a SIGTERM sent as soon
         // as the start is visible must stop the server gracefully, not kill it.
         let shutdown = service_runtime::shutdown_signal();
         discovery_server::run(settings, shutdown).await
-    })?;
+    });
+    // Pending spans go out before the runtime that carries them stops.
+    telemetry.shutdown();
+    result?;
     Ok(())
 }

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use proto::grpc::v1 as pb;
 use proto::grpc::v1::config_service_server::ConfigService;
+use service_runtime::telemetry;
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status, Streaming};
@@ -39,6 +40,7 @@ fn snapshot_pb(config: &CurrentConfig) -> pb::Snapshot {
                 peer_id: r.peer.clone(),
             })
             .collect(),
+        traceparent: String::new(),
     }
 }
 
@@ -109,15 +111,32 @@ async fn session(
                     &node_id,
                     state.store.record_ack(&node_id, current.version).await,
                 );
+                applied_gauge(&state, &node_id, current.version);
                 recorded = Some(current.version);
                 awaiting = None;
             }
         } else if awaiting.as_ref().map(|s| s.version) != Some(current.version)
             && nacked != Some(current.version)
         {
-            if tx.send(Ok(snapshot_pb(&current))).await.is_err() {
+            let mut snapshot = snapshot_pb(&current);
+            let push = if telemetry::traces_enabled() {
+                tracing::info_span!(
+                    "config.push",
+                    otel.kind = "producer",
+                    dataplane = %node_id,
+                    config.epoch = current.version.0,
+                    config.generation = current.version.1,
+                    config.peers = current.peers.len(),
+                    config.routes = current.routes.len(),
+                )
+            } else {
+                tracing::Span::none()
+            };
+            snapshot.traceparent = telemetry::traceparent(&push).unwrap_or_default();
+            if tx.send(Ok(snapshot)).await.is_err() {
                 break;
             }
+            drop(push);
             tracing::info!(node = %node_id, version = ?current.version, "config_sent");
             awaiting = Some(Sent {
                 nonce: current.nonce.clone(),
@@ -144,6 +163,7 @@ async fn session(
                             held_hash = sent.content_hash;
                             recorded = Some(sent.version);
                             record(&state, &node_id, state.store.record_ack(&node_id, sent.version).await);
+                            applied_gauge(&state, &node_id, sent.version);
                             tracing::info!(node = %node_id, version = ?sent.version, "config_applied");
                             state.events.publish("applied", pb::watch_event::Event::ConfigApplied(pb::ConfigApplied {
                                 node_id: node_id.clone(),
@@ -154,6 +174,7 @@ async fn session(
                     pb::data_plane_message::Message::Nack(nack) => {
                         if let Some(sent) = awaiting.take_if(|s| s.nonce == nack.nonce) {
                             nacked = Some(sent.version);
+                            state.metrics.config_nacks.inc();
                             record(&state, &node_id, state.store.record_nack(&node_id, sent.version, &nack.error).await);
                             tracing::warn!(node = %node_id, version = ?sent.version, error = %nack.error, "config_nacked");
                             state.events.publish("nacked", pb::watch_event::Event::ConfigNacked(pb::ConfigNacked {
@@ -197,6 +218,11 @@ async fn session(
     }
     state.hub.disconnect(&node_id);
     state.metrics.data_planes_connected.dec();
+    // A data plane that is gone is not stale; keeping its last value would raise the alert.
+    let _ = state
+        .metrics
+        .applied_generation
+        .remove_label_values(&[&node_id]);
     tracing::info!(node = %node_id, "data_plane_disconnected");
 }
 
@@ -204,4 +230,12 @@ fn record(_state: &State, node_id: &str, result: Result<(), crate::store::StoreE
     if let Err(error) = result {
         tracing::error!(node = %node_id, %error, "data_plane_state_not_saved");
     }
+}
+
+fn applied_gauge(state: &State, node_id: &str, version: (u64, u64)) {
+    state
+        .metrics
+        .applied_generation
+        .with_label_values(&[node_id])
+        .set(i64::try_from(version.1).unwrap_or(i64::MAX));
 }

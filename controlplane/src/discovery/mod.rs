@@ -12,6 +12,7 @@ pub mod settings;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
+use tracing::Instrument;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
@@ -95,7 +96,12 @@ impl Discovery {
         let mut ttl: Option<u64> = None;
         for endpoint in &self.settings.endpoints {
             let url = format!("{}{}", endpoint.trim_end_matches('/'), wire::ANNOUNCE_PATH);
-            let answer = self.client.post(&url).json(&announcement).send().await;
+            let (request, span) = outgoing(
+                "announce",
+                endpoint,
+                self.client.post(&url).json(&announcement),
+            );
+            let answer = request.send().instrument(span).await;
             let result = match answer {
                 Ok(response) if response.status().is_success() => {
                     match response.json::<wire::AnnounceResponse>().await {
@@ -132,7 +138,8 @@ impl Discovery {
         let mut answered = false;
         for endpoint in &self.settings.endpoints {
             let url = format!("{}{}", endpoint.trim_end_matches('/'), wire::PEERS_PATH);
-            let list = match self.client.get(&url).send().await {
+            let (request, span) = outgoing("list", endpoint, self.client.get(&url));
+            let list = match request.send().instrument(span).await {
                 Ok(response) if response.status().is_success() => {
                     response.json::<wire::ListResponse>().await
                 }
@@ -196,13 +203,15 @@ impl Discovery {
                 wire::PEERS_PATH,
                 self.node_id
             );
-            let result = self
-                .client
-                .delete(&url)
-                .header(wire::SEQUENCE_HEADER, sequence.to_string())
-                .header(wire::SIGNATURE_HEADER, &signature)
-                .send()
-                .await;
+            let (request, span) = outgoing(
+                "deregister",
+                endpoint,
+                self.client
+                    .delete(&url)
+                    .header(wire::SEQUENCE_HEADER, sequence.to_string())
+                    .header(wire::SIGNATURE_HEADER, &signature),
+            );
+            let result = request.send().instrument(span).await;
             let outcome = match result {
                 Ok(response) if response.status().is_success() => {
                     tracing::info!(%endpoint, "discovery_deregistered");
@@ -261,6 +270,31 @@ fn parse_rfc3339_ms(text: &str) -> Option<i64> {
     proto::Timestamp::parse_ilp(millis.as_bytes())
         .ok()
         .map(|t| t.unix_ms())
+}
+
+/// A client span for one request to a discovery server, and the request carrying its trace
+/// context, when traces are exported; the request untouched otherwise.
+fn outgoing(
+    operation: &'static str,
+    endpoint: &str,
+    request: reqwest::RequestBuilder,
+) -> (reqwest::RequestBuilder, tracing::Span) {
+    use service_runtime::telemetry;
+    if !telemetry::traces_enabled() {
+        return (request, tracing::Span::none());
+    }
+    let span = tracing::info_span!(
+        "discovery.request",
+        otel.kind = "client",
+        otel.name = %format!("discovery {operation}"),
+        discovery.operation = operation,
+        discovery.endpoint = %endpoint,
+    );
+    let request = match telemetry::traceparent(&span) {
+        Some(traceparent) => request.header(telemetry::TRACEPARENT, traceparent),
+        None => request,
+    };
+    (request, span)
 }
 
 #[cfg(test)]

@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use proto::grpc::v1 as pb;
 use proto::grpc::v1::config_service_client::ConfigServiceClient;
+use service_runtime::telemetry;
 use tokio::sync::{mpsc, watch};
 use tokio_stream::wrappers::ReceiverStream;
 use tracing::{info, warn};
@@ -59,6 +60,14 @@ pub fn restore(node: &Arc<Node>, control: &ControlPlane) -> Option<SavedSnapshot
     match applied {
         Ok(_) => {
             info!(version = ?saved.snapshot.version, "saved_snapshot_restored");
+            let generation = saved
+                .snapshot
+                .version
+                .map(|v| v.generation)
+                .unwrap_or_default();
+            node.metrics
+                .config_generation
+                .set(i64::try_from(generation).unwrap_or(i64::MAX));
             Some(saved)
         }
         Err(error) => {
@@ -136,6 +145,7 @@ async fn session(node: &Arc<Node>, control: &ControlPlane, held: &mut Held) -> R
         .map_err(|s| format!("{}: {}", s.code(), s.message()))?
         .into_inner();
     info!(url = %control.url, "controlplane_connected");
+    node.metrics.controlplane_connected.set(1);
     let reporter = tokio::spawn(report_loop(node.clone(), tx.clone()));
     let result = loop {
         let snapshot = match snapshots.message().await {
@@ -168,11 +178,50 @@ async fn session(node: &Arc<Node>, control: &ControlPlane, held: &mut Held) -> R
         }
     };
     reporter.abort();
+    node.metrics.controlplane_connected.set(0);
     result
 }
 
 /// Builds and swaps in the pushed table; on success saves it. Errors become the Nack text.
 fn apply(node: &Arc<Node>, control: &ControlPlane, snapshot: &pb::Snapshot) -> Result<(), String> {
+    let span = if telemetry::traces_enabled() {
+        let span = tracing::info_span!(
+            "config.apply",
+            otel.kind = "consumer",
+            config.epoch = snapshot.version.map(|v| v.epoch).unwrap_or_default(),
+            config.generation = snapshot.version.map(|v| v.generation).unwrap_or_default(),
+            config.result = tracing::field::Empty,
+        );
+        telemetry::set_remote_parent(&span, snapshot.traceparent.as_bytes());
+        span
+    } else {
+        tracing::Span::none()
+    };
+    let _entered = span.enter();
+    let result = apply_table(node, control, snapshot);
+    let metrics = &node.metrics;
+    match &result {
+        Ok(()) => {
+            metrics.config_applied.inc();
+            let generation = snapshot.version.map(|v| v.generation).unwrap_or_default();
+            metrics
+                .config_generation
+                .set(i64::try_from(generation).unwrap_or(i64::MAX));
+            span.record("config.result", "applied");
+        }
+        Err(_) => {
+            metrics.config_rejected.inc();
+            span.record("config.result", "rejected");
+        }
+    }
+    result
+}
+
+fn apply_table(
+    node: &Arc<Node>,
+    control: &ControlPlane,
+    snapshot: &pb::Snapshot,
+) -> Result<(), String> {
     let version = snapshot.version.map(|v| (v.epoch, v.generation));
     let (peers, routes) =
         convert::table(snapshot).inspect_err(|error| warn!(?version, %error, "config_nacked"))?;

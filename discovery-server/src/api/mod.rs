@@ -58,7 +58,37 @@ pub fn router(state: Arc<AppState>) -> Router {
             state.clone(),
             count_rejections,
         ))
+        .layer(middleware::from_fn(trace_request))
         .with_state(state)
+}
+
+/// One span per request when traces are exported, joined to the caller's trace through its
+/// `traceparent` header. The route is the matched pattern, never the raw path.
+async fn trace_request(request: Request, next: Next) -> Response {
+    use service_runtime::telemetry;
+    use tracing::Instrument;
+    if !telemetry::traces_enabled() {
+        return next.run(request).await;
+    }
+    let route = request
+        .extensions()
+        .get::<axum::extract::MatchedPath>()
+        .map(|path| path.as_str().to_string())
+        .unwrap_or_else(|| String::from("unmatched"));
+    let span = tracing::info_span!(
+        "http.request",
+        otel.kind = "server",
+        otel.name = %format!("{} {route}", request.method()),
+        http.request.method = %request.method(),
+        http.route = %route,
+        http.response.status_code = tracing::field::Empty,
+    );
+    if let Some(traceparent) = request.headers().get(telemetry::TRACEPARENT) {
+        telemetry::set_remote_parent(&span, traceparent.as_bytes());
+    }
+    let response = next.run(request).instrument(span.clone()).await;
+    span.record("http.response.status_code", response.status().as_u16());
+    response
 }
 
 /// A refused request.
