@@ -9,6 +9,7 @@ pub mod events;
 pub mod grpc_observer;
 pub mod metrics;
 pub mod push;
+pub mod seed;
 pub mod server;
 pub mod settings;
 pub mod store;
@@ -73,6 +74,9 @@ pub async fn run(
     let store = Store::open(&settings.database_url).await?;
     let epoch = store.next_epoch().await?;
     let hub = Arc::new(ConfigHub::new(store.clone(), epoch).await?);
+    if let Some(file) = &settings.config_file {
+        seed::apply(&store, &hub, file).await?;
+    }
     let address = format!("{}:{}", settings.grpc_host, settings.grpc_port);
     let listener = TcpListener::bind(&address)
         .await

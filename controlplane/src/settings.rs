@@ -41,6 +41,8 @@ pub struct Settings {
     /// links to discovered peers. The node's data plane reads the same file.
     pub node_key_file: PathBuf,
     pub discovery: Option<crate::discovery::DiscoverySettings>,
+    /// `CONFIG_FILE`: peers and routes applied at every start, already read and checked.
+    pub config_file: Option<crate::seed::ConfigFile>,
 }
 
 #[derive(Debug, Clone)]
@@ -134,7 +136,12 @@ impl Settings {
             .map(PathBuf::from)
             .unwrap_or_else(|| data_dir.join("node.key"));
         let discovery = crate::discovery::DiscoverySettings::from_env_map(env)?;
+        let config_file = get("CONFIG_FILE")
+            .map(|path| crate::seed::ConfigFile::load(std::path::Path::new(&path)))
+            .transpose()
+            .map_err(|e| error("CONFIG_FILE", e.to_string()))?;
         Ok(Settings {
+            config_file,
             http_host,
             http_port,
             node_key_file,
