@@ -1,6 +1,8 @@
 //! `bench`: packets/s and latency through real `dataplane` nodes, against a bare WebSocket relay
 //! measured in the same run. Results: one JSON line per scenario on stdout, a summary on stderr.
 
+mod control;
+mod footprint;
 mod load;
 mod node;
 mod relay;
@@ -43,6 +45,26 @@ enum Command {
     Relay(LoadArgs),
     /// relay, one-hop and two-hops back to back, each with its ratio to the relay.
     Compare(LoadArgs),
+    /// Time from a change in the control plane to the data plane serving it, with N routes
+    /// (each size in --routes; the first is the baseline the others are compared to).
+    RoutePush {
+        #[arg(long, value_delimiter = ',', default_values_t = vec![1, 10_000, 100_000])]
+        routes: Vec<usize>,
+        /// Single-route changes timed per table size.
+        #[arg(long, default_value_t = 10)]
+        changes: usize,
+    },
+    /// Data plane RSS and start-to-ready time with many peers and routes, beside one peer and
+    /// one route.
+    Footprint {
+        #[arg(long, default_value_t = 1000)]
+        peers: usize,
+        #[arg(long, default_value_t = 100_000)]
+        routes: usize,
+        /// Starts timed per configuration (the median is reported).
+        #[arg(long, default_value_t = 5)]
+        starts: usize,
+    },
 }
 
 #[derive(Args, Clone)]
@@ -123,6 +145,37 @@ async fn run(cli: Cli) -> Result<()> {
                     .then(|| report.packets_per_second / relay.packets_per_second);
                 emit(&report);
             }
+        }
+        Command::RoutePush { routes, changes } => {
+            if changes == 0 {
+                bail!("--changes must be at least 1");
+            }
+            let mut baseline = None;
+            for size in routes {
+                let run = control::route_push(size, changes).await?;
+                println!("{}", run.to_json(baseline.as_ref()));
+                eprintln!("{}", run.summary());
+                if baseline.is_none() {
+                    baseline = Some(run);
+                }
+            }
+        }
+        Command::Footprint {
+            peers,
+            routes,
+            starts,
+        } => {
+            if peers == 0 {
+                bail!("--peers must be at least 1");
+            }
+            let (big, base) = tokio::task::block_in_place(|| {
+                Ok::<_, anyhow::Error>((
+                    footprint::measure(peers, routes, starts)?,
+                    footprint::measure(1, 1, starts)?,
+                ))
+            })?;
+            println!("{}", big.to_json(&base));
+            eprintln!("{}", big.summary(&base));
         }
     }
     Ok(())

@@ -12,10 +12,15 @@ use serde_json::Value;
 
 /// The `dataplane` binary: `DATAPLANE_BIN`, else next to this executable, else on PATH.
 pub fn find_dataplane() -> Result<PathBuf> {
-    if let Some(path) = std::env::var_os("DATAPLANE_BIN") {
+    find_binary("dataplane", "DATAPLANE_BIN")
+}
+
+/// A project binary: `$variable`, else next to this executable, else on PATH.
+pub fn find_binary(binary: &str, variable: &str) -> Result<PathBuf> {
+    if let Some(path) = std::env::var_os(variable) {
         return Ok(PathBuf::from(path));
     }
-    let name = format!("dataplane{}", std::env::consts::EXE_SUFFIX);
+    let name = format!("{binary}{}", std::env::consts::EXE_SUFFIX);
     let exe = std::env::current_exe().context("current_exe")?;
     let mut dirs: Vec<PathBuf> = exe.parent().map(Path::to_path_buf).into_iter().collect();
     if let Some(path) = std::env::var_os("PATH") {
@@ -26,8 +31,8 @@ pub fn find_dataplane() -> Result<PathBuf> {
         .find(|candidate| candidate.is_file())
         .ok_or_else(|| {
             anyhow!(
-                "the `dataplane` binary was not found next to {} nor on PATH; build it \
-                 (`cargo build -p dataplane`, with --release for a release bench) or set DATAPLANE_BIN",
+                "the `{binary}` binary was not found next to {} nor on PATH; build it \
+                 (`cargo build -p {binary}`, with --release for a release bench) or set {variable}",
                 exe.display()
             )
         })
@@ -85,16 +90,28 @@ impl Node {
     ) -> Result<Node> {
         let config = dir.join(format!("{name}.yaml"));
         std::fs::write(&config, yaml).with_context(|| format!("write {}", config.display()))?;
+        let mut all = vec![("CONFIG_FILE".to_string(), config.display().to_string())];
+        // `TRACK_BALANCES=false bench …` measures the cost of balance tracking.
+        all.extend(
+            std::env::var("TRACK_BALANCES")
+                .ok()
+                .map(|v| ("TRACK_BALANCES".to_string(), v)),
+        );
+        all.extend(env.iter().cloned());
+        Ok(Node::spawn(binary, name, &all, "connector_started")?.0)
+    }
+
+    /// Starts `binary` with the data plane's loopback defaults plus `env` and waits for the
+    /// log line whose message is `ready`; returns the node, that event and the time it took.
+    pub fn spawn(
+        binary: &Path,
+        name: &str,
+        env: &[(String, String)],
+        ready: &str,
+    ) -> Result<(Node, Value, Duration)> {
         let mut command = Command::new(binary);
         command
             .env_clear()
-            // `TRACK_BALANCES=false bench …` measures the cost of balance tracking.
-            .envs(
-                std::env::var("TRACK_BALANCES")
-                    .ok()
-                    .map(|v| ("TRACK_BALANCES", v)),
-            )
-            .env("CONFIG_FILE", &config)
             .env("BTP_SERVER_HOST", "127.0.0.1")
             .env("BTP_SERVER_PORT", "0")
             .env("HEALTH_CHECK_HOST", "127.0.0.1")
@@ -106,6 +123,7 @@ impl Node {
         for (key, value) in env {
             command.env(key, value);
         }
+        let spawned = Instant::now();
         let mut child = command
             .spawn()
             .with_context(|| format!("spawn {}", binary.display()))?;
@@ -113,11 +131,12 @@ impl Node {
         let stderr = child.stderr.take().expect("stderr piped");
         let logs = Arc::new(Mutex::new(Vec::new()));
         let (started_tx, started_rx) = std::sync::mpsc::channel::<String>();
+        let needle = format!("\"message\":\"{ready}\"");
         // Both pipes are drained for the life of the process, so it never blocks on a log write.
         let out_logs = logs.clone();
         std::thread::spawn(move || {
             for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if line.contains("\"connector_started\"") {
+                if line.contains(&needle) {
                     let _ = started_tx.send(line.clone());
                 }
                 keep(&out_logs, line);
@@ -136,23 +155,47 @@ impl Node {
             health_port: 0,
             logs,
         };
-        let line = match started_rx.recv_timeout(Duration::from_secs(60)) {
+        let line = match started_rx.recv_timeout(Duration::from_secs(120)) {
             Ok(line) => line,
             Err(_) => bail!(
-                "node {name} did not start within 60 s; last logs:\n{}",
+                "{name} did not log {ready} within 120 s; last logs:\n{}",
                 node.logs()
             ),
         };
-        let event: Value = serde_json::from_str(&line).context("connector_started is not JSON")?;
-        let port = |field: &str| -> Result<u16> {
-            event[field]
-                .as_u64()
-                .and_then(|p| u16::try_from(p).ok())
-                .ok_or_else(|| anyhow!("connector_started has no {field}: {line}"))
+        let took = spawned.elapsed();
+        let event: Value = serde_json::from_str(&line).context("the ready event is not JSON")?;
+        let port = |field: &str| -> Option<u16> {
+            event[field].as_u64().and_then(|p| u16::try_from(p).ok())
         };
-        node.btp_port = port("btpServerPort")?;
-        node.health_port = port("healthPort")?;
-        Ok(node)
+        node.btp_port = port("btpServerPort").unwrap_or_default();
+        node.health_port = port("healthPort").unwrap_or_default();
+        if ready == "connector_started" && (node.btp_port == 0 || node.health_port == 0) {
+            bail!("connector_started lacks its ports: {line}");
+        }
+        Ok((node, event, took))
+    }
+
+    /// Resident memory of the process now, in KiB (Linux).
+    pub fn rss_kib(&self) -> Result<u64> {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
+            .context("read /proc/<pid>/status")?;
+        status
+            .lines()
+            .find_map(|line| line.strip_prefix("VmRSS:"))
+            .and_then(|rest| rest.split_whitespace().next())
+            .and_then(|kib| kib.parse().ok())
+            .ok_or_else(|| anyhow!("no VmRSS in /proc/<pid>/status"))
+    }
+
+    /// The node's `/health` JSON.
+    pub fn health(&self) -> Result<Value> {
+        let body = http_get(self.health_port, "/health")?;
+        serde_json::from_str(&body).context("/health is not JSON")
+    }
+
+    /// The HTTP status of `path` on the health port.
+    pub fn status_of(&self, path: &str) -> Result<u16> {
+        http_status(self.health_port, path)
     }
 
     pub fn btp_url(&self) -> String {
@@ -164,8 +207,7 @@ impl Node {
     }
 
     fn link_state(&self, peer: &str) -> Result<String> {
-        let body = http_get(self.health_port, "/health")?;
-        let health: Value = serde_json::from_str(&body).context("/health is not JSON")?;
+        let health = self.health()?;
         Ok(health["peers"]
             .as_array()
             .and_then(|peers| peers.iter().find(|p| p["id"] == peer))
@@ -201,7 +243,23 @@ impl Drop for Node {
     }
 }
 
+fn http_status(port: u16, path: &str) -> Result<u16> {
+    let response = http_request(port, path)?;
+    response
+        .split_whitespace()
+        .nth(1)
+        .and_then(|code| code.parse().ok())
+        .ok_or_else(|| anyhow!("no HTTP status in the answer to {path}"))
+}
+
 fn http_get(port: u16, path: &str) -> Result<String> {
+    Ok(http_request(port, path)?
+        .split_once("\r\n\r\n")
+        .map(|(_, body)| body.to_string())
+        .unwrap_or_default())
+}
+
+fn http_request(port: u16, path: &str) -> Result<String> {
     let mut stream = TcpStream::connect(("127.0.0.1", port)).context("connect health port")?;
     stream.set_read_timeout(Some(Duration::from_secs(5)))?;
     write!(
@@ -210,8 +268,5 @@ fn http_get(port: u16, path: &str) -> Result<String> {
     )?;
     let mut response = String::new();
     stream.read_to_string(&mut response)?;
-    Ok(response
-        .split_once("\r\n\r\n")
-        .map(|(_, body)| body.to_string())
-        .unwrap_or_default())
+    Ok(response)
 }
