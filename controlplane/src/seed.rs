@@ -14,7 +14,7 @@ use serde::Deserialize;
 
 use crate::convert::{DEFAULT_ASSET_CODE, DEFAULT_ASSET_SCALE};
 use crate::push::ConfigHub;
-use crate::store::{Source, Store, StoreError};
+use crate::store::{RouteDeclaration, Source, Store, StoreError};
 
 /// The file's schema: the `peers:` and `routes:` sections of the data plane's YAML, nothing
 /// else. Unknown keys are refused so that a typo (`peer:`) cannot silently drop peers.
@@ -205,28 +205,21 @@ pub async fn apply(
             }
         }
     }
-    for route in &file.routes {
-        match store.get_route(&route.prefix).await? {
-            None => {
-                store
-                    .create_route(&route.prefix, &route.peer, Source::Static)
-                    .await?;
-                applied.routes.created += 1;
-            }
-            Some(stored) if stored.peer_id == route.peer && stored.source == Source::Static => {
-                applied.routes.unchanged += 1
-            }
-            Some(_) => {
-                // Routes have no update: replace it. Nobody sees the gap, since data planes
-                // only get the config rebuilt below, after both steps.
-                store.delete_route(&route.prefix).await?;
-                store
-                    .create_route(&route.prefix, &route.peer, Source::Static)
-                    .await?;
-                applied.routes.updated += 1;
-            }
-        }
-    }
+    let declared: Vec<RouteDeclaration> = file
+        .routes
+        .iter()
+        .map(|route| RouteDeclaration {
+            prefix: route.prefix.clone(),
+            peer: route.peer.clone(),
+        })
+        .collect();
+    // Nobody sees a half-applied table: data planes only get the config rebuilt below.
+    let routes = store.declare_routes(&declared, Source::Static).await?;
+    applied.routes = Counts {
+        created: routes.created,
+        updated: routes.updated,
+        unchanged: routes.unchanged,
+    };
     if applied.changed() {
         hub.rebuild().await?;
     }

@@ -12,7 +12,7 @@ use sqlx::{Row, SqlitePool};
 pub use dataplanes::{DataPlaneRecord, LinkReport, ReportedBalance};
 pub use discovered::DiscoveredNode;
 pub use peers::StoredPeer;
-pub use routes::StoredRoute;
+pub use routes::{DeclaredCounts, RouteDeclaration, StoredRoute};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/controlplane");
 

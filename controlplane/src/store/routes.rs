@@ -1,5 +1,7 @@
 //! Routes: prefix → peer, with where they came from.
 
+use std::collections::{HashMap, HashSet};
+
 use sqlx::Row;
 use sqlx::sqlite::SqliteRow;
 
@@ -119,4 +121,88 @@ impl Store {
                 id: prefix.to_string(),
             })
     }
+
+    /// Brings the declared routes (prefix → peer) in line in one transaction: missing ones are
+    /// created, ones that differ (other peer, or another source) take the declaration, the rest
+    /// are left alone; routes not declared are untouched. One transaction, not one per route:
+    /// a file with 100k routes applies in about a second instead of minutes.
+    pub async fn declare_routes(
+        &self,
+        routes: &[RouteDeclaration],
+        source: Source,
+    ) -> Result<DeclaredCounts, StoreError> {
+        let mut tx = self.write_transaction().await?;
+        let peers: HashSet<String> = sqlx::query_scalar("SELECT id FROM peers")
+            .fetch_all(&mut *tx)
+            .await?
+            .into_iter()
+            .collect();
+        let mut existing: HashMap<String, (String, String)> = HashMap::new();
+        for row in sqlx::query("SELECT prefix, peer_id, source FROM routes")
+            .fetch_all(&mut *tx)
+            .await?
+        {
+            existing.insert(
+                row.try_get("prefix")?,
+                (row.try_get("peer_id")?, row.try_get("source")?),
+            );
+        }
+        let mut counts = DeclaredCounts::default();
+        let now = now_ms();
+        for route in routes {
+            if !peers.contains(&route.peer) {
+                return Err(StoreError::NotFound {
+                    what: "peer",
+                    id: route.peer.clone(),
+                });
+            }
+            match existing.get(&route.prefix) {
+                None => {
+                    sqlx::query(
+                        "INSERT INTO routes (prefix, peer_id, source, created_at_ms) VALUES (?, ?, ?, ?)",
+                    )
+                    .bind(&route.prefix)
+                    .bind(&route.peer)
+                    .bind(source.as_str())
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?;
+                    counts.created += 1;
+                }
+                Some((peer, stored_source))
+                    if *peer == route.peer && stored_source == source.as_str() =>
+                {
+                    counts.unchanged += 1;
+                }
+                Some(_) => {
+                    sqlx::query(
+                        "UPDATE routes SET peer_id = ?, source = ?, created_at_ms = ? WHERE prefix = ?",
+                    )
+                    .bind(&route.peer)
+                    .bind(source.as_str())
+                    .bind(now)
+                    .bind(&route.prefix)
+                    .execute(&mut *tx)
+                    .await?;
+                    counts.updated += 1;
+                }
+            }
+        }
+        tx.commit().await?;
+        Ok(counts)
+    }
+}
+
+/// A route as a config file declares it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RouteDeclaration {
+    pub prefix: String,
+    pub peer: String,
+}
+
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct DeclaredCounts {
+    pub created: usize,
+    pub updated: usize,
+    pub unchanged: usize,
 }
