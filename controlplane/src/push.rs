@@ -148,13 +148,10 @@ async fn load(store: &Store) -> Result<(Vec<PeerConfig>, Vec<RouteConfig>), Stor
         .map(|p| p.config)
         .collect();
     let routes = store
-        .all_routes()
+        .route_table()
         .await?
         .into_iter()
-        .map(|r| RouteConfig {
-            prefix: r.prefix,
-            peer: r.peer_id,
-        })
+        .map(|(prefix, peer)| RouteConfig { prefix, peer })
         .collect();
     Ok((peers, routes))
 }

@@ -108,6 +108,25 @@ impl Store {
         self.list_routes(None, u32::MAX).await
     }
 
+    /// Every route as (prefix, peer), ordered by prefix, for building the pushed table. The rows
+    /// come back as one JSON array: sqlx hands SQLite rows over one at a time through a
+    /// channel, which made a 100k-route table cost ~10x more than this single row.
+    pub async fn route_table(&self) -> Result<Vec<(String, String)>, StoreError> {
+        let json: Option<String> = sqlx::query_scalar(
+            "SELECT json_group_array(json_array(prefix, peer_id)) FROM \
+             (SELECT prefix, peer_id FROM routes ORDER BY prefix)",
+        )
+        .fetch_one(&self.pool)
+        .await?;
+        let Some(json) = json else {
+            return Ok(Vec::new());
+        };
+        serde_json::from_str(&json).map_err(|error| StoreError::Corrupt {
+            table: "routes",
+            problem: format!("route table as JSON: {error}"),
+        })
+    }
+
     pub async fn delete_route(&self, prefix: &str) -> Result<StoredRoute, StoreError> {
         let row = sqlx::query("DELETE FROM routes WHERE prefix = ? RETURNING *")
             .bind(prefix)
@@ -137,16 +156,23 @@ impl Store {
             .await?
             .into_iter()
             .collect();
-        let mut existing: HashMap<String, (String, String)> = HashMap::new();
-        for row in sqlx::query("SELECT prefix, peer_id, source FROM routes")
-            .fetch_all(&mut *tx)
-            .await?
-        {
-            existing.insert(
-                row.try_get("prefix")?,
-                (row.try_get("peer_id")?, row.try_get("source")?),
-            );
-        }
+        // One JSON row rather than a row per route (see `route_table`).
+        let json: Option<String> = sqlx::query_scalar(
+            "SELECT json_group_array(json_array(prefix, peer_id, source)) FROM routes",
+        )
+        .fetch_one(&mut *tx)
+        .await?;
+        let rows: Vec<(String, String, String)> = match json {
+            Some(json) => serde_json::from_str(&json).map_err(|error| StoreError::Corrupt {
+                table: "routes",
+                problem: format!("routes as JSON: {error}"),
+            })?,
+            None => Vec::new(),
+        };
+        let existing: HashMap<String, (String, String)> = rows
+            .into_iter()
+            .map(|(prefix, peer, source)| (prefix, (peer, source)))
+            .collect();
         let mut counts = DeclaredCounts::default();
         let now = now_ms();
         for route in routes {
