@@ -62,3 +62,55 @@ fn compare_runs_every_scenario_and_fulfills_every_packet() {
         }
     }
 }
+
+fn json_lines(args: &[&str]) -> Vec<Value> {
+    let output = Command::new(BENCH).args(args).output().expect("run bench");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "bench {args:?} failed:\n{stderr}");
+    String::from_utf8(output.stdout)
+        .expect("UTF-8 stdout")
+        .lines()
+        .map(|line| serde_json::from_str(line).expect("each stdout line is JSON"))
+        .collect()
+}
+
+#[test]
+fn route_push_times_the_initial_push_and_each_change() {
+    // Needs `controlplane` and `dataplane` next to `bench` (the workspace test run builds them).
+    let lines = json_lines(&["route-push", "--routes", "1,200", "--changes", "2"]);
+    assert_eq!(lines.len(), 2, "{lines:?}");
+    for (line, routes) in lines.iter().zip([1, 200]) {
+        assert_eq!(line["scenario"], "route-push", "{line}");
+        assert_eq!(line["routes"], routes, "{line}");
+        assert_eq!(line["changes"], 2, "{line}");
+        assert!(line["initialPushMs"].as_f64().unwrap() > 0.0, "{line}");
+        let p50 = line["changeMs"]["p50"].as_f64().unwrap();
+        let max = line["changeMs"]["max"].as_f64().unwrap();
+        assert!(p50 > 0.0 && max >= p50, "{line}");
+    }
+    assert!(lines[0].get("changeRatioToOneRoute").is_none());
+    assert!(lines[1]["changeRatioToOneRoute"].as_f64().unwrap() > 0.0);
+}
+
+#[test]
+fn footprint_weighs_a_large_table_beside_a_small_one() {
+    let lines = json_lines(&[
+        "footprint",
+        "--peers",
+        "20",
+        "--routes",
+        "2000",
+        "--starts",
+        "1",
+    ]);
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    let line = &lines[0];
+    assert_eq!(line["scenario"], "footprint");
+    assert_eq!(line["peers"], 20);
+    assert_eq!(line["routes"], 2000);
+    assert_eq!(line["baseline"]["peers"], 1);
+    assert!(line["rssMiB"].as_f64().unwrap() > 1.0, "{line}");
+    assert!(line["baseline"]["rssMiB"].as_f64().unwrap() > 1.0, "{line}");
+    assert!(line["readyMs"].as_f64().unwrap() > 0.0, "{line}");
+    assert!(line["rssRatioToBaseline"].as_f64().unwrap() > 0.0, "{line}");
+}
