@@ -503,3 +503,90 @@ async fn management_calls_and_config_pushes_are_traced_and_counted() {
     assert_eq!(cp["controlplane_routes"], 0.0);
     assert_eq!(cp["controlplane_config_nacks_total"], 0.0);
 }
+
+/// A control plane announcing to a discovery server: the server's request spans are children
+/// of the control plane's client spans, joined through the `traceparent` header.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn discovery_requests_join_the_control_planes_trace() {
+    let (endpoint, sink) = sink().await;
+    let dir = temp_dir();
+    let discovery = Process::start(
+        "discovery",
+        binary("discovery-server"),
+        &[
+            vec![
+                ("DISCOVERY_HOST", "127.0.0.1".to_string()),
+                ("DISCOVERY_PORT", "0".into()),
+                (
+                    "DATA_DIR",
+                    dir.path().join("discovery").display().to_string(),
+                ),
+            ],
+            otel_env(endpoint, "discovery", 50),
+        ]
+        .concat(),
+        "discovery_started",
+    );
+    assert_eq!(discovery.started["tracesExported"], true);
+    let port = discovery.port("port");
+    let _cp = Process::start(
+        "controlplane",
+        binary("controlplane"),
+        &[
+            vec![
+                ("NODE_ID", "a".to_string()),
+                ("ILP_ADDRESS", "test.a".into()),
+                ("GRPC_HOST", "127.0.0.1".into()),
+                ("GRPC_PORT", "0".into()),
+                ("HTTP_PORT", "0".into()),
+                ("DATA_DIR", dir.path().join("cp").display().to_string()),
+                (
+                    "NODE_KEY_FILE",
+                    dir.path().join("node.key").display().to_string(),
+                ),
+                ("API_TOKEN_REF", "env:API_TOKEN".into()),
+                ("API_TOKEN", secret("api")),
+                ("PEER_DISCOVERY_ENABLED", "true".into()),
+                (
+                    "PEER_DISCOVERY_ENDPOINTS",
+                    format!("http://127.0.0.1:{port}"),
+                ),
+                ("PEER_ANNOUNCE_ADDRESS", "ws://127.0.0.1:3999".into()),
+            ],
+            otel_env(endpoint, "cp-a", 50),
+        ]
+        .concat(),
+        "controlplane_started",
+    );
+    let joined = |spans: &[SpanRecord], client: &str, server: &str| -> bool {
+        find(spans, "cp-a", client).iter().any(|c| {
+            find(spans, "discovery", server)
+                .iter()
+                .any(|s| s.parent_span_id == c.span_id && s.trace_id == c.trace_id)
+        })
+    };
+    let spans = sink
+        .wait_for(WAIT, |spans| {
+            joined(spans, "discovery announce", "POST /api/v1/peers/announce")
+                && joined(spans, "discovery list", "GET /api/v1/peers")
+        })
+        .await;
+    assert!(
+        joined(&spans, "discovery announce", "POST /api/v1/peers/announce"),
+        "{spans:#?}"
+    );
+    assert!(
+        joined(&spans, "discovery list", "GET /api/v1/peers"),
+        "{spans:#?}"
+    );
+    let announce = find(&spans, "discovery", "POST /api/v1/peers/announce")[0];
+    assert_eq!(announce.kind, SERVER);
+    assert_eq!(announce.attributes["http.route"], "/api/v1/peers/announce");
+    assert_eq!(announce.attributes["http.response.status_code"], "200");
+    let client = find(&spans, "cp-a", "discovery announce")[0];
+    assert_eq!(client.kind, CLIENT);
+    assert_eq!(
+        client.attributes["discovery.endpoint"],
+        format!("http://127.0.0.1:{port}")
+    );
+}
