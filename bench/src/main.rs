@@ -123,7 +123,12 @@ async fn measure(scenario: Scenario, args: &LoadArgs) -> Result<Report> {
 }
 
 fn emit(report: &Report) {
-    println!("{}", report.to_json());
+    let mut line = report.to_json();
+    // Passed through to the nodes, so the line must say which way it was measured.
+    if let Ok(track) = std::env::var("TRACK_BALANCES") {
+        line["trackBalances"] = serde_json::json!(track);
+    }
+    println!("{line}");
     eprintln!("{}", report.summary());
 }
 
