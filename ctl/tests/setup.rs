@@ -122,7 +122,10 @@ fn non_interactive_flags_write_every_variable_with_mode_0600() {
             "LOG_LEVEL",
             "PEER_DISCOVERY_ENDPOINTS",
             "COMPOSE_PROFILES",
-            "API_TOKEN"
+            "OTEL_EXPORTER_OTLP_ENDPOINT",
+            "API_TOKEN",
+            "GRAFANA_ADMIN_PASSWORD",
+            "ENV_FILE"
         ]
     );
     let variables: BTreeMap<String, String> = variables.into_iter().collect();
@@ -142,10 +145,25 @@ fn non_interactive_flags_write_every_variable_with_mode_0600() {
             "http://discovery-1:8090,https://discovery.example",
         ),
         ("COMPOSE_PROFILES", "monitoring,tracing"),
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://jaeger:4317"),
     ];
     for (name, value) in expected {
         assert_eq!(variables[name], value, "{name}");
     }
+    // Absolute, so the stack finds this file whatever directory Compose runs in.
+    assert_eq!(
+        variables["ENV_FILE"],
+        dir.path()
+            .canonicalize()
+            .unwrap()
+            .join("node.env")
+            .display()
+            .to_string()
+    );
+    let grafana = &variables["GRAFANA_ADMIN_PASSWORD"];
+    assert_eq!(grafana.len(), 32, "{grafana}");
+    assert!(grafana.chars().all(|c| c.is_ascii_hexdigit()), "{grafana}");
+    assert!(!run.stdout.contains(grafana.as_str()) && !run.stderr.contains(grafana.as_str()));
     let token = check_token(&variables);
     assert!(
         comments.iter().any(|c| c.contains("ctl setup")),
@@ -188,6 +206,17 @@ fn defaults_fill_the_rest_and_the_env_key_backend_warns() {
     assert_eq!(variables["LOG_LEVEL"], "info");
     assert_eq!(variables["PEER_DISCOVERY_ENDPOINTS"], "");
     assert_eq!(variables["COMPOSE_PROFILES"], "");
+    assert!(!variables.contains_key("OTEL_EXPORTER_OTLP_ENDPOINT"));
+    assert!(!variables.contains_key("GRAFANA_ADMIN_PASSWORD"));
+    assert_eq!(
+        variables["ENV_FILE"],
+        dir.path()
+            .canonicalize()
+            .unwrap()
+            .join(".env")
+            .display()
+            .to_string()
+    );
     check_token(&variables);
 
     let missing = setup(dir.path(), &["--output", "other.env"]);

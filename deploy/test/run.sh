@@ -288,8 +288,9 @@ target/release/ctl setup --non-interactive --node-id deploy-test --settlement ev
     --output "$setup_env" >"$work/setup.out" 2>&1 || { cat "$work/setup.out"; fail "ctl setup failed"; }
 # Stand-ins for the Prometheus, Grafana and Jaeger images (no registry here): the containers
 # are only created, never started.
+grep -qx "ENV_FILE=$setup_env" "$setup_env" || fail "ctl setup did not point ENV_FILE at the file it wrote"
+grep -qx "OTEL_EXPORTER_OTLP_ENDPOINT=http://jaeger:4317" "$setup_env" || fail "ctl setup with tracing on did not send traces to jaeger"
 {
-    echo "ENV_FILE=$setup_env"
     echo "IMAGE_TAG=$IMAGE_TAG"
     for name in PROMETHEUS GRAFANA JAEGER; do echo "${name}_IMAGE=ilp-connector/tools:$IMAGE_TAG"; done
 } >>"$setup_env"

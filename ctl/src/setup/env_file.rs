@@ -7,15 +7,28 @@ use std::path::{Path, PathBuf};
 
 use super::{Answers, KeyBackend, Settlement};
 
+/// Secrets generated for the file (never printed).
+pub struct Generated {
+    pub api_token: String,
+    /// Only when monitoring (Grafana) is on.
+    pub grafana_admin_password: Option<String>,
+}
+
+/// The Jaeger collector of deploy/stack, where traces go when tracing is on.
+pub const STACK_OTLP_ENDPOINT: &str = "http://jaeger:4317";
+
 /// The variables in the order they are written: the contract with the Compose files in
-/// deploy/.
-pub fn render(answers: &Answers, api_token: &str) -> String {
+/// deploy/. `env_path` is where the file will live, as an absolute path: the stack's data
+/// plane reads its environment from `ENV_FILE`, which must name this file wherever it is.
+pub fn render(answers: &Answers, generated: &Generated, env_path: &Path) -> String {
     let mut text = format!(
         "# Written by `ctl setup` (ctl {}). Used by the Compose files in deploy/:\n\
-         #   docker-compose --env-file .env -f deploy/... up -d\n\
-         # This file holds a secret (API_TOKEN, the control plane's API bearer token): keep it\n\
-         # mode 0600 and out of version control.\n",
-        env!("CARGO_PKG_VERSION")
+         #   docker-compose --env-file {} -f deploy/... up -d\n\
+         # This file holds secrets (API_TOKEN, the control plane's API bearer token, and\n\
+         # GRAFANA_ADMIN_PASSWORD when monitoring is on): keep it mode 0600 and out of version\n\
+         # control.\n",
+        env!("CARGO_PKG_VERSION"),
+        env_path.display()
     );
     let mut set = |name: &str, value: &str| {
         text.push_str(name);
@@ -50,8 +63,30 @@ pub fn render(answers: &Answers, api_token: &str) -> String {
         &answers.discovery_endpoints.join(","),
     );
     set("COMPOSE_PROFILES", &answers.compose_profiles().join(","));
-    set("API_TOKEN", api_token);
+    if answers.tracing {
+        set("OTEL_EXPORTER_OTLP_ENDPOINT", STACK_OTLP_ENDPOINT);
+    }
+    set("API_TOKEN", &generated.api_token);
+    if let Some(password) = &generated.grafana_admin_password {
+        set("GRAFANA_ADMIN_PASSWORD", password);
+    }
+    set("ENV_FILE", &env_path.display().to_string());
     text
+}
+
+/// `path` made absolute without requiring it to exist (its directory must).
+pub fn absolute(path: &Path) -> std::io::Result<PathBuf> {
+    let name = path.file_name().ok_or_else(|| {
+        std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "the output path has no file name",
+        )
+    })?;
+    let dir = match path.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent.canonicalize()?,
+        _ => std::env::current_dir()?,
+    };
+    Ok(dir.join(name))
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -238,8 +238,19 @@ pub fn run(args: Args) -> Result<(), SetupError> {
     } else {
         from_flags(&args)?
     };
-    let token = env_file::hex_random(32);
-    env_file::write(&path, &env_file::render(&answers, &token), args.force)?;
+    let generated = env_file::Generated {
+        api_token: env_file::hex_random(32),
+        grafana_admin_password: answers.monitoring.then(|| env_file::hex_random(16)),
+    };
+    let absolute = env_file::absolute(&path).map_err(|source| env_file::WriteError::Io {
+        path: path.clone(),
+        source,
+    })?;
+    env_file::write(
+        &path,
+        &env_file::render(&answers, &generated, &absolute),
+        args.force,
+    )?;
     output::emit(&summary(&answers, &path))?;
     // Interactive runs showed it when env was chosen.
     if answers.key_backend == KeyBackend::Env && !interactive {
@@ -547,7 +558,11 @@ mod tests {
             "http://d1:8090,https://d2",
         ]))
         .unwrap_or_else(|e| panic!("{e}"));
-        let text = env_file::render(&answers, &"ab".repeat(32));
+        let generated = env_file::Generated {
+            api_token: "ab".repeat(32),
+            grafana_admin_password: Some("cd".repeat(16)),
+        };
+        let text = env_file::render(&answers, &generated, std::path::Path::new("/x/.env"));
         let variables: Vec<&str> = text
             .lines()
             .filter(|l| !l.starts_with('#'))
@@ -568,15 +583,23 @@ mod tests {
                 "LOG_LEVEL",
                 "PEER_DISCOVERY_ENDPOINTS",
                 "COMPOSE_PROFILES",
-                "API_TOKEN"
+                "API_TOKEN",
+                "GRAFANA_ADMIN_PASSWORD",
+                "ENV_FILE"
             ]
         );
         assert!(text.contains("\nILP_ADDRESS=g.east\n"), "{text}");
         assert!(text.contains("\nCOMPOSE_PROFILES=monitoring\n"), "{text}");
         assert!(text.contains("\nPEER_DISCOVERY_ENDPOINTS=http://d1:8090,https://d2\n"));
 
+        assert!(text.contains("\nENV_FILE=/x/.env\n"), "{text}");
+        assert!(
+            !text.contains("OTEL_EXPORTER_OTLP_ENDPOINT"),
+            "tracing is off: {text}"
+        );
         let summary = summary(&answers, std::path::Path::new("/x/.env"));
         assert!(!summary.contains(&"ab".repeat(32)), "{summary}");
+        assert!(!summary.contains(&"cd".repeat(16)), "{summary}");
         assert!(
             summary.contains("deploy/stack/docker-compose.yml"),
             "{summary}"
