@@ -45,6 +45,9 @@ enum Command {
     Relay(LoadArgs),
     /// relay, one-hop and two-hops back to back, each with its ratio to the relay.
     Compare(LoadArgs),
+    /// The relay process the relay scenario starts (not for direct use).
+    #[command(hide = true)]
+    ServeRelay,
     /// Time from a change in the control plane to the data plane serving it, with N routes
     /// (each size in --routes; the first is the baseline the others are compared to).
     RoutePush {
@@ -151,6 +154,7 @@ async fn run(cli: Cli) -> Result<()> {
                 emit(&report);
             }
         }
+        Command::ServeRelay => relay::serve_process().await?,
         Command::RoutePush { routes, changes } => {
             if changes == 0 {
                 bail!("--changes must be at least 1");

@@ -1,13 +1,20 @@
 //! The baseline: a bare BTP-over-WebSocket relay with no ILP logic. Two clients authenticate
 //! (token `sender` or `receiver`); afterwards every binary frame from one is written, verbatim,
 //! to the other. What it costs is the price of one WebSocket hop plus tokio, nothing more.
+//!
+//! It runs as its own process (`bench serve-relay`, with a multi-thread runtime like the data
+//! plane's), so that it pays the same process boundary a node does: a relay inside the bench
+//! process would share the sender's and receiver's busy worker threads and skip the wake-ups
+//! of a separate process, which flattered it by ~30 % at concurrency 1.
 
 use anyhow::{Context, Result, anyhow, bail};
 use bytes::Bytes;
 use futures_util::{SinkExt, StreamExt};
 use proto::btp::{BtpPacket, PROTOCOL_AUTH, PROTOCOL_AUTH_TOKEN};
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+
 use tokio::net::{TcpListener, TcpStream};
-use tokio::task::JoinHandle;
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::Message;
 
@@ -20,24 +27,37 @@ enum Role {
     Receiver,
 }
 
-/// A running relay; the task is aborted when this is dropped.
+/// A running relay process; killed when this is dropped.
 pub struct Relay {
     pub port: u16,
-    task: JoinHandle<()>,
+    child: Child,
 }
 
 impl Relay {
+    /// Starts `bench serve-relay` and waits for the port it announces.
     pub async fn start() -> Result<Relay> {
-        let listener = TcpListener::bind("127.0.0.1:0")
-            .await
-            .context("bind relay")?;
-        let port = listener.local_addr()?.port();
-        let task = tokio::spawn(async move {
-            if let Err(e) = serve(listener).await {
-                eprintln!("relay: {e:#}");
-            }
-        });
-        Ok(Relay { port, task })
+        let exe = std::env::current_exe().context("current_exe")?;
+        let mut child = Command::new(exe)
+            .arg("serve-relay")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .context("spawn the relay process")?;
+        let stdout = child.stdout.take().context("relay stdout")?;
+        let line = tokio::task::spawn_blocking(move || {
+            let mut line = String::new();
+            BufReader::new(stdout).read_line(&mut line).map(|_| line)
+        })
+        .await
+        .context("relay reader")?
+        .context("read the relay's port")?;
+        let port = serde_json::from_str::<serde_json::Value>(&line)
+            .ok()
+            .and_then(|v| v["relayPort"].as_u64())
+            .and_then(|p| u16::try_from(p).ok())
+            .ok_or_else(|| anyhow!("the relay announced no port: {line:?}"))?;
+        Ok(Relay { port, child })
     }
 
     pub fn url(&self) -> String {
@@ -47,8 +67,20 @@ impl Relay {
 
 impl Drop for Relay {
     fn drop(&mut self) {
-        self.task.abort();
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
+}
+
+/// The relay process: binds, announces `{"relayPort": N}` on stdout, relays one sender and one
+/// receiver until either closes.
+pub async fn serve_process() -> Result<()> {
+    let listener = TcpListener::bind("127.0.0.1:0")
+        .await
+        .context("bind relay")?;
+    let port = listener.local_addr()?.port();
+    println!("{}", serde_json::json!({ "relayPort": port }));
+    serve(listener).await
 }
 
 type Ws = WebSocketStream<TcpStream>;
