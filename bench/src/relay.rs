@@ -114,19 +114,28 @@ async fn serve(listener: TcpListener) -> Result<()> {
     Ok(())
 }
 
-/// Forwards binary frames from `from` to `to` until either side closes.
+/// Forwards binary frames from `from` to `to` until either side closes. Whatever has arrived
+/// is written with one flush, as the data plane's link writer does: a relay that flushed every
+/// frame alone would pay a syscall per frame the node does not, and lose under load for that
+/// reason only.
 async fn pump(
-    mut from: futures_util::stream::SplitStream<Ws>,
+    from: futures_util::stream::SplitStream<Ws>,
     mut to: futures_util::stream::SplitSink<Ws, Message>,
 ) {
-    while let Some(Ok(message)) = from.next().await {
-        let forwarded = match message {
-            Message::Binary(frame) => to.send(Message::Binary(frame)).await.is_ok(),
-            Message::Close(_) => false,
-            // Pings are answered by tungstenite itself; nothing else matters here.
-            _ => true,
-        };
-        if !forwarded {
+    let mut batches = from.ready_chunks(256);
+    while let Some(batch) = batches.next().await {
+        for message in batch {
+            let forwarded = match message {
+                Ok(Message::Binary(frame)) => to.feed(Message::Binary(frame)).await.is_ok(),
+                Ok(Message::Close(_)) | Err(_) => false,
+                // Pings are answered by tungstenite itself; nothing else matters here.
+                Ok(_) => true,
+            };
+            if !forwarded {
+                return;
+            }
+        }
+        if to.flush().await.is_err() {
             return;
         }
     }

@@ -174,7 +174,7 @@ impl Store {
             .map(|(prefix, peer, source)| (prefix, (peer, source)))
             .collect();
         let mut counts = DeclaredCounts::default();
-        let now = now_ms();
+        let mut changed: Vec<(&str, &str)> = Vec::new();
         for route in routes {
             if !peers.contains(&route.peer) {
                 return Err(StoreError::NotFound {
@@ -183,36 +183,36 @@ impl Store {
                 });
             }
             match existing.get(&route.prefix) {
-                None => {
-                    sqlx::query(
-                        "INSERT INTO routes (prefix, peer_id, source, created_at_ms) VALUES (?, ?, ?, ?)",
-                    )
-                    .bind(&route.prefix)
-                    .bind(&route.peer)
-                    .bind(source.as_str())
-                    .bind(now)
-                    .execute(&mut *tx)
-                    .await?;
-                    counts.created += 1;
-                }
+                None => counts.created += 1,
                 Some((peer, stored_source))
                     if *peer == route.peer && stored_source == source.as_str() =>
                 {
                     counts.unchanged += 1;
+                    continue;
                 }
-                Some(_) => {
-                    sqlx::query(
-                        "UPDATE routes SET peer_id = ?, source = ?, created_at_ms = ? WHERE prefix = ?",
-                    )
-                    .bind(&route.peer)
-                    .bind(source.as_str())
-                    .bind(now)
-                    .bind(&route.prefix)
-                    .execute(&mut *tx)
-                    .await?;
-                    counts.updated += 1;
-                }
+                Some(_) => counts.updated += 1,
             }
+            changed.push((&route.prefix, &route.peer));
+        }
+        if !changed.is_empty() {
+            // One statement for every creation and update, fed as one JSON parameter: a
+            // statement per route costs a round trip to sqlx's SQLite thread each.
+            let rows = serde_json::to_string(&changed).map_err(|error| StoreError::Corrupt {
+                table: "routes",
+                problem: format!("encoding the declared routes: {error}"),
+            })?;
+            sqlx::query(
+                "INSERT INTO routes (prefix, peer_id, source, created_at_ms) \
+                 SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), ?, ? \
+                 FROM json_each(?) WHERE true \
+                 ON CONFLICT (prefix) DO UPDATE SET peer_id = excluded.peer_id, \
+                 source = excluded.source, created_at_ms = excluded.created_at_ms",
+            )
+            .bind(source.as_str())
+            .bind(now_ms())
+            .bind(rows)
+            .execute(&mut *tx)
+            .await?;
         }
         tx.commit().await?;
         Ok(counts)
