@@ -63,34 +63,24 @@ fn run() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(runtime) => runtime,
+    // Owned copies: `settings` moves into the service.
+    let (node_id, log_level) = (settings.node_id.clone(), settings.log_level.clone());
+    let identity = service_runtime::telemetry::Identity {
+        service: "controlplane",
+        instance: &node_id,
+        log_level: &log_level,
+        json_logs: settings.log_json,
+        crates: &["controlplane"],
+    };
+    let result = match service_runtime::telemetry::run_service(&identity, async {
+        controlplane::run(settings, service_runtime::shutdown_signal()).await
+    }) {
+        Ok(result) => result,
         Err(error) => {
             eprintln!("controlplane: cannot start the async runtime: {error}");
             return ExitCode::FAILURE;
         }
     };
-    // The trace exporter's gRPC channel lives on this runtime.
-    let mut telemetry = {
-        let _runtime = runtime.enter();
-        service_runtime::telemetry::init(
-            "controlplane",
-            &settings.node_id,
-            &settings.log_level,
-            settings.log_json,
-            &["controlplane"],
-        )
-    };
-    if let Some(error) = &telemetry.export_error {
-        tracing::warn!(%error, "trace_export_unavailable");
-    }
-    let result = runtime
-        .block_on(async { controlplane::run(settings, service_runtime::shutdown_signal()).await });
-    // Pending spans go out before the runtime that carries them stops.
-    telemetry.shutdown();
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {

@@ -60,28 +60,18 @@ fn run() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(runtime) => runtime,
+    // Owned copies: `config` moves into the service.
+    let (node_id, log_level) = (config.node_id.clone(), config.log_level.clone());
+    let identity = dataplane::logging::identity(&node_id, &log_level, config.log_format);
+    let result = match service_runtime::telemetry::run_service(&identity, async {
+        dataplane::run(config, service_runtime::shutdown_signal()).await
+    }) {
+        Ok(result) => result,
         Err(error) => {
             eprintln!("dataplane: cannot start the async runtime: {error}");
             return ExitCode::FAILURE;
         }
     };
-    // The trace exporter's gRPC channel lives on this runtime.
-    let mut telemetry = {
-        let _runtime = runtime.enter();
-        dataplane::logging::init(&config.log_level, config.log_format, &config.node_id)
-    };
-    if let Some(error) = &telemetry.export_error {
-        tracing::warn!(%error, "trace_export_unavailable");
-    }
-    let result = runtime
-        .block_on(async { dataplane::run(config, service_runtime::shutdown_signal()).await });
-    // Pending spans go out before the runtime that carries them stops.
-    telemetry.shutdown();
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(error @ dataplane::StartError::Config(_)) => {

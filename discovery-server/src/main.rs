@@ -74,26 +74,15 @@ fn main() -> ExitCode {
 }
 
 fn serve(settings: Settings) -> anyhow::Result<()> {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")?;
-    // The trace exporter's gRPC channel lives on this runtime.
-    let mut telemetry = {
-        let _runtime = runtime.enter();
-        discovery_server::logging::init(&settings.log_level, settings.log_format)
-    };
-    if let Some(error) = &telemetry.export_error {
-        tracing::warn!(%error, "trace_export_unavailable");
-    }
-    let result = runtime.block_on(async {
+    // Owned copy: `settings` moves into the service.
+    let log_level = settings.log_level.clone();
+    let identity = discovery_server::logging::identity(&log_level, settings.log_format);
+    service_runtime::telemetry::run_service(&identity, async {
         // Handlers first, then start-up (which logs discovery_started): a SIGTERM sent as soon
         // as the start is visible must stop the server gracefully, not kill it.
         let shutdown = service_runtime::shutdown_signal();
         discovery_server::run(settings, shutdown).await
-    });
-    // Pending spans go out before the runtime that carries them stops.
-    telemetry.shutdown();
-    result?;
+    })
+    .context("cannot start the async runtime")??;
     Ok(())
 }

@@ -133,6 +133,47 @@ pub fn init(service: &str, instance: &str, level: &str, json: bool, crates: &[&s
     }
 }
 
+/// Who a service is, for its logs and traces.
+pub struct Identity<'a> {
+    /// The default `service.name` (the binary's name).
+    pub service: &'a str,
+    /// `service.instance.id` (the node id), or empty.
+    pub instance: &'a str,
+    pub log_level: &'a str,
+    pub json_logs: bool,
+    /// The crates whose logs (at `log_level`) and spans (at INFO) are kept.
+    pub crates: &'a [&'a str],
+}
+
+/// Runs a service the way every binary of the project does: a multi-thread runtime, logging and
+/// (if asked for) trace export started inside it, `service` to completion, then the buffered
+/// spans flushed while the runtime that carries the exporter still runs. Errs only if the
+/// runtime cannot be built.
+pub fn run_service<T>(
+    identity: &Identity<'_>,
+    service: impl std::future::Future<Output = T>,
+) -> std::io::Result<T> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    let mut telemetry = {
+        let _runtime = runtime.enter();
+        init(
+            identity.service,
+            identity.instance,
+            identity.log_level,
+            identity.json_logs,
+            identity.crates,
+        )
+    };
+    if let Some(error) = &telemetry.export_error {
+        tracing::warn!(%error, "trace_export_unavailable");
+    }
+    let result = runtime.block_on(service);
+    telemetry.shutdown();
+    Ok(result)
+}
+
 pub(crate) fn log_layer<S>(
     level: &str,
     json: bool,
