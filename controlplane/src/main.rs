@@ -2,7 +2,6 @@
 
 use std::collections::BTreeMap;
 use std::process::ExitCode;
-use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 use controlplane::settings::{DEFAULT_HTTP_PORT, Settings};
@@ -35,18 +34,7 @@ enum Command {
 fn main() -> ExitCode {
     match Cli::parse().command.unwrap_or(Command::Run) {
         Command::Healthcheck { port, host } => {
-            match service_runtime::healthcheck::probe(
-                &host,
-                port,
-                "/health",
-                Duration::from_secs(3),
-            ) {
-                Ok(()) => ExitCode::SUCCESS,
-                Err(error) => {
-                    eprintln!("controlplane healthcheck: {error}");
-                    ExitCode::FAILURE
-                }
-            }
+            service_runtime::healthcheck::command("controlplane", &host, port, "/health")
         }
         Command::Run => run(),
     }

@@ -2,7 +2,6 @@
 
 use std::collections::BTreeMap;
 use std::process::ExitCode;
-use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 use dataplane::config::NodeConfig;
@@ -37,13 +36,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command.unwrap_or(Command::Run) {
         Command::Healthcheck { port, host, path } => {
-            match service_runtime::healthcheck::probe(&host, port, &path, Duration::from_secs(3)) {
-                Ok(()) => ExitCode::SUCCESS,
-                Err(error) => {
-                    eprintln!("dataplane healthcheck: {error}");
-                    ExitCode::FAILURE
-                }
-            }
+            service_runtime::healthcheck::command("dataplane", &host, port, &path)
         }
         Command::Run => run(),
     }

@@ -2,7 +2,6 @@
 
 use std::collections::BTreeMap;
 use std::process::ExitCode;
-use std::time::Duration;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
@@ -37,18 +36,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command.unwrap_or(Command::Run) {
         Command::Healthcheck { port, host } => {
-            match service_runtime::healthcheck::probe(
-                &host,
-                port,
-                "/health",
-                Duration::from_secs(3),
-            ) {
-                Ok(()) => ExitCode::SUCCESS,
-                Err(error) => {
-                    eprintln!("discovery-server healthcheck: {error}");
-                    ExitCode::FAILURE
-                }
-            }
+            service_runtime::healthcheck::command("discovery-server", &host, port, "/health")
         }
         Command::Run => {
             let env: BTreeMap<String, String> = std::env::vars_os()

@@ -5,6 +5,18 @@ use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
 use std::time::Duration;
 
+/// `<binary> healthcheck`: probes with a 3 s timeout; exit 0 if healthy, else 1 with one line
+/// on stderr naming the binary and the problem.
+pub fn command(binary: &str, host: &str, port: u16, path: &str) -> std::process::ExitCode {
+    match probe(host, port, path, Duration::from_secs(3)) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("{binary} healthcheck: {error}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
 /// True if `GET {path}` on `host:port` answers 200 within `timeout`.
 pub fn probe(host: &str, port: u16, path: &str, timeout: Duration) -> Result<(), String> {
     let address: SocketAddr = (host, port)

@@ -1,5 +1,6 @@
-//! What every long-running binary of the project shares: graceful-shutdown signals, JSON logs,
-//! the `/metrics` text, and the HTTP probe behind `<binary> healthcheck`.
+//! What every long-running binary of the project shares: graceful-shutdown signals, the runtime
+//! with JSON logs and OTLP traces (`telemetry::run_service`), the `/metrics` text, and the HTTP
+//! probe behind `<binary> healthcheck`.
 
 pub mod healthcheck;
 pub mod telemetry;
@@ -25,18 +26,6 @@ pub fn shutdown_signal() -> impl std::future::Future<Output = ()> {
             }
         }
     }
-}
-
-/// Log lines on stdout (what container platforms collect): JSON, or text for humans. `level`
-/// applies to `crates`; dependencies only speak up when something is wrong. Services that may
-/// export traces start with [`telemetry::init`] instead.
-pub fn init_logging(level: &str, json: bool, crates: &[&str]) {
-    use tracing_subscriber::layer::SubscriberExt;
-    use tracing_subscriber::util::SubscriberInitExt;
-    // Already initialised (a test embedding the service): keep the existing subscriber.
-    let _ = tracing_subscriber::registry()
-        .with(telemetry::log_layer(level, json, crates))
-        .try_init();
 }
 
 /// A registry in the Prometheus text format, for a `/metrics` endpoint.

@@ -33,19 +33,15 @@ pub fn traces_enabled() -> bool {
 
 /// Keeps the trace pipeline alive; [`Telemetry::shutdown`] (or drop) flushes pending spans.
 #[must_use = "dropping it stops the trace exporter"]
-pub struct Telemetry {
+struct Telemetry {
     provider: Option<SdkTracerProvider>,
     /// Why traces are off although an endpoint was given, to be logged once logging is up.
-    pub export_error: Option<String>,
+    export_error: Option<String>,
 }
 
 impl Telemetry {
-    pub fn exporting(&self) -> bool {
-        self.provider.is_some()
-    }
-
     /// Exports what is still buffered and stops the exporter. Safe to call twice.
-    pub fn shutdown(&mut self) {
+    fn shutdown(&mut self) {
         if let Some(provider) = self.provider.take() {
             TRACES_ENABLED.store(false, Ordering::Relaxed);
             if let Err(error) = provider.shutdown() {
@@ -89,11 +85,11 @@ impl TraceSettings {
     }
 }
 
-/// Starts logging (as [`crate::init_logging`]) and, if the environment asks for it, trace
-/// export. `service` names the process in traces unless the environment names it;
+/// Starts logging (JSON or text lines on stdout; `level` applies to `crates`, dependencies
+/// only speak up when something is wrong) and, if the environment asks for it, trace export. `service` names the process in traces unless the environment names it;
 /// `instance` becomes `service.instance.id`. Spans of `crates` at INFO and above are exported,
 /// whatever the log level. Call inside a tokio runtime: the gRPC exporter needs one.
-pub fn init(service: &str, instance: &str, level: &str, json: bool, crates: &[&str]) -> Telemetry {
+fn init(service: &str, instance: &str, level: &str, json: bool, crates: &[&str]) -> Telemetry {
     let settings = TraceSettings::from_env(|name| std::env::var(name).ok());
     let mut export_error = None;
     let provider = if settings.export {
@@ -174,11 +170,7 @@ pub fn run_service<T>(
     Ok(result)
 }
 
-pub(crate) fn log_layer<S>(
-    level: &str,
-    json: bool,
-    crates: &[&str],
-) -> Box<dyn Layer<S> + Send + Sync>
+fn log_layer<S>(level: &str, json: bool, crates: &[&str]) -> Box<dyn Layer<S> + Send + Sync>
 where
     S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
 {
