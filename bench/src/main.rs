@@ -2,6 +2,7 @@
 //! measured in the same run. Results: one JSON line per scenario on stdout, a summary on stderr.
 
 mod control;
+mod cpu;
 mod footprint;
 mod load;
 mod node;
@@ -115,14 +116,13 @@ async fn measure(scenario: Scenario, args: &LoadArgs) -> Result<Report> {
         time_limit: Duration::from_secs(args.time_limit),
         label,
     };
+    let meter = cpu::Meter::start(setup.forwarder_pids());
     let run = load::run(setup.sender.clone(), setup.destination.clone(), &spec).await;
+    let usage = meter.stop();
     drop(setup);
-    Ok(Report::new(
-        scenario.name(),
-        args.concurrency,
-        args.rate,
-        &run,
-    ))
+    let mut report = Report::new(scenario.name(), args.concurrency, args.rate, &run);
+    report.cpu = Some(usage);
+    Ok(report)
 }
 
 fn emit(report: &Report) {
@@ -151,6 +151,11 @@ async fn run(cli: Cli) -> Result<()> {
                 let mut report = measure(scenario, &args).await?;
                 report.ratio_to_relay = (relay.packets_per_second > 0.0)
                     .then(|| report.packets_per_second / relay.packets_per_second);
+                report.cpu_ratio_to_relay = report
+                    .forwarder_cpu_per_packet()
+                    .zip(relay.forwarder_cpu_per_packet())
+                    .filter(|(_, base)| *base > 0.0)
+                    .map(|(node, base)| node / base);
                 emit(&report);
             }
         }

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
+use crate::cpu::Usage;
 use crate::load::LoadResult;
 
 #[derive(Clone, Debug)]
@@ -20,6 +21,10 @@ pub struct Report {
     pub results: BTreeMap<String, u64>,
     pub hit_time_limit: bool,
     pub ratio_to_relay: Option<f64>,
+    /// CPU time used during the run.
+    pub cpu: Option<Usage>,
+    /// The forwarders' CPU time per packet divided by the relay's, in a `compare`.
+    pub cpu_ratio_to_relay: Option<f64>,
 }
 
 /// The value at quantile `q` of sorted `values` (nearest rank).
@@ -70,7 +75,23 @@ impl Report {
             results,
             hit_time_limit: run.hit_time_limit,
             ratio_to_relay: None,
+            cpu: None,
+            cpu_ratio_to_relay: None,
         }
+    }
+
+    /// CPU microseconds per packet of the forwarding processes (relay or nodes together).
+    pub fn forwarder_cpu_per_packet(&self) -> Option<f64> {
+        self.per_packet(self.cpu?.forwarders?)
+    }
+
+    /// CPU microseconds per packet of the bench process (sender and receiver).
+    pub fn load_generator_cpu_per_packet(&self) -> Option<f64> {
+        self.per_packet(self.cpu?.load_generator?)
+    }
+
+    fn per_packet(&self, time: Duration) -> Option<f64> {
+        (self.count > 0).then(|| time.as_secs_f64() * 1e6 / self.count as f64)
     }
 
     pub fn to_json(&self) -> Value {
@@ -93,6 +114,15 @@ impl Report {
         if let Some(ratio) = self.ratio_to_relay {
             line["ratioToRelay"] = json!(round(ratio, 3));
         }
+        if let Some(micros) = self.forwarder_cpu_per_packet() {
+            line["forwarderCpuMicrosPerPacket"] = json!(round(micros, 2));
+        }
+        if let Some(micros) = self.load_generator_cpu_per_packet() {
+            line["loadGeneratorCpuMicrosPerPacket"] = json!(round(micros, 2));
+        }
+        if let Some(ratio) = self.cpu_ratio_to_relay {
+            line["cpuRatioToRelay"] = json!(round(ratio, 3));
+        }
         line
     }
 
@@ -114,6 +144,12 @@ impl Report {
         );
         if let Some(ratio) = self.ratio_to_relay {
             text.push_str(&format!("; {:.1} % of the relay", ratio * 100.0));
+        }
+        if let Some(micros) = self.forwarder_cpu_per_packet() {
+            text.push_str(&format!("; forwarder CPU {micros:.1} µs/packet"));
+        }
+        if let Some(ratio) = self.cpu_ratio_to_relay {
+            text.push_str(&format!(" ({ratio:.2}× the relay's)"));
         }
         if self.hit_time_limit {
             text.push_str(" (stopped by the time limit)");

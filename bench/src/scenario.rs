@@ -48,6 +48,17 @@ pub struct Setup {
     _dir: Option<TempDir>,
 }
 
+impl Setup {
+    /// The processes that carry packets between the two test peers (relay or nodes).
+    pub fn forwarder_pids(&self) -> Vec<u32> {
+        self._relay
+            .iter()
+            .map(Relay::pid)
+            .chain(self._nodes.iter().map(Node::pid))
+            .collect()
+    }
+}
+
 impl Drop for Setup {
     fn drop(&mut self) {
         self.sender.close();
