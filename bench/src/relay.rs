@@ -148,7 +148,9 @@ async fn pump(
 /// The server side of the BTP auth handshake, just enough of it: the first binary frame must be
 /// a Message whose first entry is `auth` with an `auth_token` naming the role.
 async fn handshake(stream: TcpStream) -> Result<(Role, Ws)> {
-    let mut ws = tokio_tungstenite::accept_async(stream).await?;
+    // The node's WebSocket settings, so the comparison measures ILP work, not buffer sizes.
+    let config = btp_link::LinkSettings::default().websocket_config();
+    let mut ws = tokio_tungstenite::accept_async_with_config(stream, Some(config)).await?;
     let frame = loop {
         match ws.next().await {
             Some(Ok(Message::Binary(frame))) => break frame,

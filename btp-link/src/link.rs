@@ -2,11 +2,13 @@
 //! keepalive, and the limits that protect a node from a misbehaving peer.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
-use futures_util::stream::{SplitSink, SplitStream};
+use futures_util::stream::{FuturesUnordered, SplitSink, SplitStream};
 use futures_util::{SinkExt, StreamExt};
 use proto::Timestamp;
 use proto::btp::{BtpError, BtpPacket, ContentType, PROTOCOL_ILP, ProtocolData, error_code};
@@ -280,6 +282,10 @@ async fn write_loop<S>(
                     while let Ok(message) = out.try_recv() {
                         guarded(sink.feed(message), &mut closed, stall).await?;
                     }
+                    tokio::task::yield_now().await;
+                    while let Ok(message) = out.try_recv() {
+                        guarded(sink.feed(message), &mut closed, stall).await?;
+                    }
                     guarded(sink.flush(), &mut closed, stall).await?;
                 }
                 _ = ping.tick() => {
@@ -342,6 +348,9 @@ struct ViolationCounter {
     count: u32,
 }
 
+/// Prepares being served on one link: each yields its request id and the encoded answer.
+type Serving = FuturesUnordered<Pin<Box<dyn Future<Output = (u32, Bytes)> + Send>>>;
+
 async fn read_loop<S, H>(
     mut stream: SplitStream<WebSocketStream<S>>,
     shared: Arc<Shared>,
@@ -352,25 +361,46 @@ async fn read_loop<S, H>(
     H: IncomingHandler,
 {
     let mut closed = shared.closed.subscribe();
-    let in_flight = Arc::new(AtomicUsize::new(0));
+    // Incoming Prepares are served inside this task rather than one spawned task each: no
+    // cross-thread hand-off per packet, and answers finishing together are queued for the
+    // writer together, so it flushes them with one write.
+    let mut serving: Serving = FuturesUnordered::new();
     let mut violations = ViolationCounter {
         window_start: Instant::now(),
         count: 0,
     };
+    // One timer for idleness, re-armed only when it fires: resetting a timer per frame costs a
+    // clock read and a timer-wheel update each.
+    let mut last_frame = Instant::now();
+    let idle = tokio::time::sleep_until(last_frame + settings.idle_timeout);
+    tokio::pin!(idle);
     let reason = loop {
         let next = tokio::select! {
-            next = timeout(settings.idle_timeout, stream.next()) => next,
-            _ = wait_closed(&mut closed) => return,
+            biased;
+            Some((request_id, answer)) = serving.next(), if !serving.is_empty() => {
+                send(&shared, ilp_frame(FrameKind::Response, request_id, answer, None)).await;
+                continue;
+            }
+            next = stream.next() => next,
+            () = &mut idle => {
+                let quiet_since = last_frame;
+                if quiet_since.elapsed() >= settings.idle_timeout {
+                    break format!("peer silent for {:?}", settings.idle_timeout);
+                }
+                idle.as_mut().reset(quiet_since + settings.idle_timeout);
+                continue;
+            }
+            _ = wait_closed(&mut closed) => break String::new(),
         };
+        last_frame = Instant::now();
         let message = match next {
-            Err(_) => break format!("peer silent for {:?}", settings.idle_timeout),
-            Ok(None) => break String::from("connection closed by peer"),
-            Ok(Some(Err(error))) => break format!("read failed: {error}"),
-            Ok(Some(Ok(message))) => message,
+            None => break String::from("connection closed by peer"),
+            Some(Err(error)) => break format!("read failed: {error}"),
+            Some(Ok(message)) => message,
         };
         let violation = match message {
             Message::Binary(frame) => {
-                on_frame(frame, &shared, &settings, &handler, &in_flight).await
+                on_frame(frame, &shared, &settings, &handler, &mut serving).await
             }
             Message::Text(_) => Some(Violation::TextFrame),
             Message::Close(_) => break String::from("connection closed by peer"),
@@ -394,7 +424,14 @@ async fn read_loop<S, H>(
             }
         }
     };
-    shared.finish(&reason);
+    if !reason.is_empty() {
+        shared.finish(&reason);
+    }
+    // Prepares already forwarded still get their answers from downstream, and the handler
+    // settles balances on them; dropping them here would forget a Fulfill we may owe for.
+    if !serving.is_empty() {
+        tokio::spawn(async move { while serving.next().await.is_some() {} });
+    }
 }
 
 /// Handles one binary frame; returns the violation it represents, if any.
@@ -403,7 +440,7 @@ async fn on_frame<H: IncomingHandler>(
     shared: &Arc<Shared>,
     settings: &LinkSettings,
     handler: &Arc<H>,
-    in_flight: &Arc<AtomicUsize>,
+    serving: &mut Serving,
 ) -> Option<Violation> {
     let packet = match BtpPacket::decode(frame.clone()) {
         Ok(packet) => packet,
@@ -453,7 +490,7 @@ async fn on_frame<H: IncomingHandler>(
                         .find(PROTOCOL_TRACEPARENT)
                         .map(|entry| entry.data.clone());
                     let prepare = (ilp, traceparent);
-                    on_prepare(request_id, prepare, shared, settings, handler, in_flight).await
+                    on_prepare(request_id, prepare, shared, settings, handler, serving).await
                 }
                 Some(TYPE_FULFILL) | Some(TYPE_REJECT) => {
                     if shared.has_pending(request_id) {
@@ -509,26 +546,18 @@ async fn on_prepare<H: IncomingHandler>(
     shared: &Arc<Shared>,
     settings: &LinkSettings,
     handler: &Arc<H>,
-    in_flight: &Arc<AtomicUsize>,
+    serving: &mut Serving,
 ) -> Option<Violation> {
-    if in_flight.fetch_add(1, Ordering::AcqRel) >= settings.max_incoming_in_flight {
-        in_flight.fetch_sub(1, Ordering::AcqRel);
+    if serving.len() >= settings.max_incoming_in_flight {
         let reply = ilp_frame(FrameKind::Response, request_id, handler.busy_reject(), None);
         send(shared, reply).await;
         return Some(Violation::Overloaded);
     }
-    let shared = shared.clone();
     let handler = handler.clone();
-    let in_flight = in_flight.clone();
-    tokio::spawn(async move {
+    serving.push(Box::pin(async move {
         let answer = handler.handle_traced_prepare(prepare, traceparent).await;
-        in_flight.fetch_sub(1, Ordering::AcqRel);
-        send(
-            &shared,
-            ilp_frame(FrameKind::Response, request_id, answer, None),
-        )
-        .await;
-    });
+        (request_id, answer)
+    }));
     None
 }
 
