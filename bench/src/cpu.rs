@@ -84,7 +84,8 @@ mod tests {
 
     #[test]
     fn reads_utime_and_stime_past_a_name_with_spaces_and_parentheses() {
-        let stat = "4242 (a (b) c) S 1 4242 4242 0 -1 4194560 100 0 0 0 250 50 0 0 20 0 3 0 100 0 0";
+        let stat =
+            "4242 (a (b) c) S 1 4242 4242 0 -1 4194560 100 0 0 0 250 50 0 0 20 0 3 0 100 0 0";
         assert_eq!(parse_stat(stat, 100), Some(Duration::from_secs(3)));
     }
 

@@ -168,7 +168,7 @@ async fn handshake(stream: TcpStream) -> Result<(Role, Ws)> {
     else {
         bail!("first packet is not a BTP Message");
     };
-    if protocol_data.first().map(|p| p.name.as_str()) != Some(PROTOCOL_AUTH) {
+    if protocol_data.first().map(|p| p.name.as_ref()) != Some(PROTOCOL_AUTH) {
         bail!("first protocol data entry is not auth");
     }
     let token = packet

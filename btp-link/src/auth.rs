@@ -206,19 +206,19 @@ async fn refuse<S>(
 /// The auth Message a dialling peer sends (RFC 23 form, optionally with `auth_username`).
 pub(crate) fn auth_message(request_id: u32, token: &[u8], username: Option<&str>) -> BtpPacket {
     let mut protocol_data = vec![ProtocolData {
-        name: PROTOCOL_AUTH.to_string(),
+        name: PROTOCOL_AUTH.into(),
         content_type: ContentType::OCTET_STREAM,
         data: Bytes::new(),
     }];
     if let Some(username) = username {
         protocol_data.push(ProtocolData {
-            name: PROTOCOL_AUTH_USERNAME.to_string(),
+            name: PROTOCOL_AUTH_USERNAME.into(),
             content_type: ContentType::TEXT_PLAIN_UTF8,
             data: Bytes::copy_from_slice(username.as_bytes()),
         });
     }
     protocol_data.push(ProtocolData {
-        name: PROTOCOL_AUTH_TOKEN.to_string(),
+        name: PROTOCOL_AUTH_TOKEN.into(),
         content_type: ContentType::TEXT_PLAIN_UTF8,
         data: Bytes::copy_from_slice(token),
     });

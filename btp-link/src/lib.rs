@@ -21,5 +21,6 @@ pub use auth::{AuthFailure, AuthRequest, accept};
 pub use connect::{ClientCredentials, connect, normalize_url};
 pub use error::LinkError;
 pub use handler::{IncomingHandler, Violation};
-pub use link::{Authenticated, Link, PROTOCOL_TRACEPARENT};
+pub use link::{Authenticated, Link};
+pub use proto::btp::PROTOCOL_TRACEPARENT;
 pub use settings::LinkSettings;

@@ -1,8 +1,10 @@
 //! An authenticated BTP link: request/response correlation, the socket reader and writer tasks,
 //! keepalive, and the limits that protect a node from a misbehaving peer.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::future::Future;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
@@ -11,7 +13,10 @@ use bytes::Bytes;
 use futures_util::stream::{FuturesUnordered, SplitSink, SplitStream};
 use futures_util::{SinkExt, StreamExt};
 use proto::Timestamp;
-use proto::btp::{BtpError, BtpPacket, ContentType, PROTOCOL_ILP, ProtocolData, error_code};
+use proto::btp::{
+    BtpError, BtpPacket, ContentType, EntriesKind, PROTOCOL_ILP, PROTOCOL_TRACEPARENT,
+    ProtocolData, error_code,
+};
 use proto::ilp::{TYPE_FULFILL, TYPE_PREPARE, TYPE_REJECT};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::{mpsc, oneshot, watch};
@@ -39,7 +44,7 @@ pub struct Link {
 
 struct Shared {
     out: mpsc::Sender<Message>,
-    pending: Mutex<HashMap<u32, oneshot::Sender<Reply>>>,
+    pending: Mutex<HashMap<u32, oneshot::Sender<Reply>, BuildHasherDefault<RequestIdHasher>>>,
     next_request_id: AtomicU32,
     /// `None` while the link is open; the reason it ended once it has.
     closed: watch::Sender<Option<String>>,
@@ -55,7 +60,7 @@ where
         let (closed, _) = watch::channel(None);
         let shared = Arc::new(Shared {
             out: out_tx,
-            pending: Mutex::new(HashMap::new()),
+            pending: Mutex::new(HashMap::default()),
             // Random start: request ids from a previous session of the same peer never match.
             next_request_id: AtomicU32::new(rand::random()),
             closed,
@@ -86,7 +91,7 @@ impl Link {
     }
 
     /// As [`Link::request`], sending a W3C `traceparent` beside the Prepare in a
-    /// [`PROTOCOL_TRACEPARENT`] protocol-data entry, after the `ilp` entry: peers that do not
+    /// [`PROTOCOL_TRACEPARENT`](proto::btp::PROTOCOL_TRACEPARENT) protocol-data entry, after the `ilp` entry: peers that do not
     /// know the entry (or take the first entry as the packet) are unaffected.
     pub async fn request_traced(
         &self,
@@ -96,8 +101,17 @@ impl Link {
     ) -> Reply {
         let (tx, rx) = oneshot::channel();
         let request_id = self.register(tx)?;
-        let frame = ilp_frame(FrameKind::Message, request_id, prepare, traceparent);
-        let sent = timeout_at(deadline, self.shared.out.send(Message::Binary(frame))).await;
+        let frame = ilp_frame(EntriesKind::Message, request_id, prepare, traceparent);
+        // The writer's queue is rarely full: skip the timer and the semaphore wait when not.
+        let sent = match self.shared.out.try_send(Message::Binary(frame)) {
+            Ok(()) => Ok(Ok(())),
+            Err(mpsc::error::TrySendError::Closed(_)) => Ok(Err(())),
+            Err(mpsc::error::TrySendError::Full(message)) => {
+                timeout_at(deadline, self.shared.out.send(message))
+                    .await
+                    .map(|sent| sent.map_err(|_| ()))
+            }
+        };
         match sent {
             Ok(Ok(())) => {}
             Ok(Err(_)) => {
@@ -194,9 +208,27 @@ impl Shared {
             let _ = tx.send(reply);
         }
     }
+}
 
-    fn has_pending(&self, request_id: u32) -> bool {
-        lock(&self.pending).contains_key(&request_id)
+/// Hashes the request ids of our own requests. They are ours (sequential from a random start),
+/// so SipHash's protection against chosen keys buys nothing; a peer's answer can only look an
+/// id up. Fibonacci multiplication spreads sequential ids over the high bits the table uses.
+#[derive(Default)]
+struct RequestIdHasher(u64);
+
+impl Hasher for RequestIdHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for byte in bytes {
+            self.0 = (self.0.rotate_left(8) ^ u64::from(*byte)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        }
+    }
+
+    fn write_u32(&mut self, id: u32) {
+        self.0 = u64::from(id).wrapping_mul(0x9E37_79B9_7F4A_7C15);
     }
 }
 
@@ -208,41 +240,24 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
         .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
-#[derive(Clone, Copy)]
-enum FrameKind {
-    Message,
-    Response,
-}
-
-/// The BTP protocol-data entry carrying a W3C trace context (`traceparent` header value, UTF-8)
-/// from one of our nodes to the next.
-pub const PROTOCOL_TRACEPARENT: &str = "traceparent";
-
-fn ilp_frame(kind: FrameKind, request_id: u32, ilp: Bytes, traceparent: Option<&str>) -> Bytes {
-    let mut protocol_data = Vec::with_capacity(1 + usize::from(traceparent.is_some()));
-    protocol_data.push(ProtocolData {
-        name: PROTOCOL_ILP.to_string(),
+fn ilp_frame(kind: EntriesKind, request_id: u32, ilp: Bytes, traceparent: Option<&str>) -> Bytes {
+    let ilp = ProtocolData {
+        name: Cow::Borrowed(PROTOCOL_ILP),
         content_type: ContentType::OCTET_STREAM,
         data: ilp,
-    });
-    if let Some(traceparent) = traceparent {
-        protocol_data.push(ProtocolData {
-            name: PROTOCOL_TRACEPARENT.to_string(),
-            content_type: ContentType::TEXT_PLAIN_UTF8,
-            data: Bytes::copy_from_slice(traceparent.as_bytes()),
-        });
-    }
-    let packet = match kind {
-        FrameKind::Message => BtpPacket::Message {
-            request_id,
-            protocol_data,
-        },
-        FrameKind::Response => BtpPacket::Response {
-            request_id,
-            protocol_data,
-        },
     };
-    Bytes::from(packet.encode())
+    let encoded = match traceparent {
+        None => BtpPacket::encode_entries(kind, request_id, &[ilp]),
+        Some(traceparent) => {
+            let traceparent = ProtocolData {
+                name: Cow::Borrowed(PROTOCOL_TRACEPARENT),
+                content_type: ContentType::TEXT_PLAIN_UTF8,
+                data: Bytes::copy_from_slice(traceparent.as_bytes()),
+            };
+            BtpPacket::encode_entries(kind, request_id, &[ilp, traceparent])
+        }
+    };
+    Bytes::from(encoded)
 }
 
 pub(crate) fn error_frame(request_id: u32, code: [u8; 3], name: &str, message: &str) -> Bytes {
@@ -369,30 +384,35 @@ async fn read_loop<S, H>(
         window_start: Instant::now(),
         count: 0,
     };
-    // One timer for idleness, re-armed only when it fires: resetting a timer per frame costs a
-    // clock read and a timer-wheel update each.
-    let mut last_frame = Instant::now();
-    let idle = tokio::time::sleep_until(last_frame + settings.idle_timeout);
+    // Idleness is sampled by one timer ticking four times per idle timeout: resetting a timer
+    // (or reading the clock) per frame would cost more than the frame. A peer is declared silent
+    // between one and one and a quarter idle timeouts after its last frame.
+    let tick = settings.idle_timeout / 4;
+    let mut frames_seen = false;
+    let mut last_active = Instant::now();
+    let idle = tokio::time::sleep(tick);
     tokio::pin!(idle);
     let reason = loop {
         let next = tokio::select! {
             biased;
             Some((request_id, answer)) = serving.next(), if !serving.is_empty() => {
-                send(&shared, ilp_frame(FrameKind::Response, request_id, answer, None)).await;
+                send(&shared, ilp_frame(EntriesKind::Response, request_id, answer, None)).await;
                 continue;
             }
             next = stream.next() => next,
             () = &mut idle => {
-                let quiet_since = last_frame;
-                if quiet_since.elapsed() >= settings.idle_timeout {
+                let now = Instant::now();
+                if std::mem::take(&mut frames_seen) {
+                    last_active = now;
+                } else if now.duration_since(last_active) >= settings.idle_timeout {
                     break format!("peer silent for {:?}", settings.idle_timeout);
                 }
-                idle.as_mut().reset(quiet_since + settings.idle_timeout);
+                idle.as_mut().reset(now + tick);
                 continue;
             }
             _ = wait_closed(&mut closed) => break String::new(),
         };
-        last_frame = Instant::now();
+        frames_seen = true;
         let message = match next {
             None => break String::from("connection closed by peer"),
             Some(Err(error)) => break format!("read failed: {error}"),
@@ -477,9 +497,7 @@ async fn on_frame<H: IncomingHandler>(
                     send(shared, reply).await;
                     return Some(Violation::Unsupported);
                 }
-                if shared.has_pending(request_id) {
-                    shared.complete(request_id, Err(LinkError::NoIlpPacket));
-                }
+                shared.complete(request_id, Err(LinkError::NoIlpPacket));
                 return None;
             };
             // Decide by the ILP type byte, not the BTP wrapper: interledger-rs sends Prepares
@@ -493,13 +511,9 @@ async fn on_frame<H: IncomingHandler>(
                     on_prepare(request_id, prepare, shared, settings, handler, serving).await
                 }
                 Some(TYPE_FULFILL) | Some(TYPE_REJECT) => {
-                    if shared.has_pending(request_id) {
-                        shared.complete(request_id, Ok(ilp));
-                        None
-                    } else {
-                        // A late answer (we already timed out) is normal; nothing to do.
-                        None
-                    }
+                    // A late answer (we already timed out) finds no entry: normal, nothing to do.
+                    shared.complete(request_id, Ok(ilp));
+                    None
                 }
                 _ => {
                     if is_message {
@@ -549,7 +563,12 @@ async fn on_prepare<H: IncomingHandler>(
     serving: &mut Serving,
 ) -> Option<Violation> {
     if serving.len() >= settings.max_incoming_in_flight {
-        let reply = ilp_frame(FrameKind::Response, request_id, handler.busy_reject(), None);
+        let reply = ilp_frame(
+            EntriesKind::Response,
+            request_id,
+            handler.busy_reject(),
+            None,
+        );
         send(shared, reply).await;
         return Some(Violation::Overloaded);
     }
@@ -569,5 +588,9 @@ async fn wait_closed(closed: &mut watch::Receiver<Option<String>>) {
 
 async fn send(shared: &Shared, frame: Bytes) {
     // If the writer is gone the link is closing; the peer will not get this answer either way.
-    let _ = shared.out.send(Message::Binary(frame)).await;
+    if let Err(mpsc::error::TrySendError::Full(message)) =
+        shared.out.try_send(Message::Binary(frame))
+    {
+        let _ = shared.out.send(message).await;
+    }
 }

@@ -13,7 +13,8 @@ pub struct LinkSettings {
     pub auth_timeout: Duration,
     /// How often we ping an idle peer.
     pub ping_interval: Duration,
-    /// A peer silent this long (no frame, not even a pong) is considered gone.
+    /// A peer silent this long (no frame, not even a pong) is considered gone; noticed within a
+    /// quarter of this after the fact.
     pub idle_timeout: Duration,
     /// Incoming requests a peer may have outstanding at once; beyond it they are refused (T03).
     pub max_incoming_in_flight: usize,

@@ -101,7 +101,7 @@ fn fulfill_data(answer: &Bytes) -> Bytes {
 
 fn ilp_entry(ilp: Bytes) -> Vec<ProtocolData> {
     vec![ProtocolData {
-        name: PROTOCOL_ILP.to_string(),
+        name: PROTOCOL_ILP.into(),
         content_type: ContentType::OCTET_STREAM,
         data: ilp,
     }]
@@ -127,12 +127,12 @@ fn auth_packet(request_id: u32, token: &[u8]) -> BtpPacket {
         request_id,
         protocol_data: vec![
             ProtocolData {
-                name: PROTOCOL_AUTH.to_string(),
+                name: PROTOCOL_AUTH.into(),
                 content_type: ContentType::OCTET_STREAM,
                 data: Bytes::new(),
             },
             ProtocolData {
-                name: PROTOCOL_AUTH_TOKEN.to_string(),
+                name: PROTOCOL_AUTH_TOKEN.into(),
                 content_type: ContentType::TEXT_PLAIN_UTF8,
                 data: Bytes::copy_from_slice(token),
             },
@@ -621,7 +621,7 @@ async fn trace_context_travels_after_the_ilp_entry_and_is_optional() {
     else {
         panic!("expected a Message, got {packet:?}");
     };
-    let names: Vec<&str> = protocol_data.iter().map(|p| p.name.as_str()).collect();
+    let names: Vec<&str> = protocol_data.iter().map(|p| p.name.as_ref()).collect();
     assert_eq!(names, vec![PROTOCOL_ILP, btp_link::PROTOCOL_TRACEPARENT]);
     assert_eq!(protocol_data[1].content_type, ContentType::TEXT_PLAIN_UTF8);
     assert_eq!(&protocol_data[1].data[..], TRACEPARENT.as_bytes());

@@ -68,9 +68,13 @@ impl Node {
         };
         let answer = {
             let _in_flight = self.track_in_flight();
-            self.forward(from, raw, &span)
-                .instrument(span.clone())
-                .await
+            if span.is_none() {
+                self.forward(from, raw, &span).await
+            } else {
+                self.forward(from, raw, &span)
+                    .instrument(span.clone())
+                    .await
+            }
         };
         let elapsed = started.elapsed().as_secs_f64();
         match answer.code {

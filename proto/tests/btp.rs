@@ -46,7 +46,7 @@ fn only_types_1_2_6_7_are_known() {
 fn auth_message_lookup() {
     let packet = BtpPacket::decode(Bytes::from(vector("derived_js_auth_message"))).expect("ok");
     assert_eq!(
-        packet.primary().map(|p| p.name.as_str()),
+        packet.primary().map(|p| p.name.as_ref()),
         Some(btp::PROTOCOL_AUTH)
     );
     assert_eq!(
@@ -161,4 +161,67 @@ fn long_contents_use_long_form_length() {
     let wire = packet.encode();
     assert_eq!(wire[5], 0x82);
     assert_eq!(BtpPacket::decode(Bytes::from(wire)), Ok(packet));
+}
+
+#[test]
+fn encoding_from_entries_matches_encoding_a_packet() {
+    let entries = [
+        ProtocolData::new(
+            btp::PROTOCOL_ILP,
+            ContentType::OCTET_STREAM,
+            &b"\x0c\x01x"[..],
+        ),
+        ProtocolData::new("custom", ContentType::TEXT_PLAIN_UTF8, vec![b'y'; 200]),
+    ];
+    for request_id in [0, 7, u32::MAX] {
+        let message = BtpPacket::Message {
+            request_id,
+            protocol_data: entries.to_vec(),
+        };
+        let response = BtpPacket::Response {
+            request_id,
+            protocol_data: entries.to_vec(),
+        };
+        assert_eq!(
+            BtpPacket::encode_entries(btp::EntriesKind::Message, request_id, &entries),
+            message.encode()
+        );
+        assert_eq!(
+            BtpPacket::encode_entries(btp::EntriesKind::Response, request_id, &entries),
+            response.encode()
+        );
+    }
+    assert_eq!(
+        BtpPacket::encode_entries(btp::EntriesKind::Message, 1, &[]),
+        BtpPacket::Message {
+            request_id: 1,
+            protocol_data: Vec::new()
+        }
+        .encode()
+    );
+}
+
+#[test]
+fn known_entry_names_decode_without_allocating_and_others_intact() {
+    let packet = BtpPacket::Message {
+        request_id: 3,
+        protocol_data: vec![
+            ProtocolData::new(btp::PROTOCOL_ILP, ContentType::OCTET_STREAM, &b"a"[..]),
+            ProtocolData::new(
+                btp::PROTOCOL_TRACEPARENT,
+                ContentType::TEXT_PLAIN_UTF8,
+                &b"b"[..],
+            ),
+            ProtocolData::new("ilpx", ContentType::OCTET_STREAM, &b"c"[..]),
+        ],
+    };
+    let decoded = BtpPacket::decode(Bytes::from(packet.encode())).expect("decodes");
+    let names = decoded.protocol_data();
+    assert!(matches!(names[0].name, std::borrow::Cow::Borrowed("ilp")));
+    assert!(matches!(
+        names[1].name,
+        std::borrow::Cow::Borrowed("traceparent")
+    ));
+    assert!(matches!(&names[2].name, std::borrow::Cow::Owned(n) if n == "ilpx"));
+    assert_eq!(decoded, packet);
 }

@@ -10,7 +10,7 @@ mod packet;
 mod protocol_data;
 
 pub use error_packet::BtpError;
-pub use packet::BtpPacket;
+pub use packet::{BtpPacket, EntriesKind};
 pub use protocol_data::{ContentType, ProtocolData};
 
 pub const TYPE_RESPONSE: u8 = 1;
@@ -25,3 +25,5 @@ pub const PROTOCOL_AUTH: &str = "auth";
 pub const PROTOCOL_AUTH_TOKEN: &str = "auth_token";
 /// Dropped from RFC 23 in draft 7 but still sent by JS ilp-plugin-btp: tolerate it.
 pub const PROTOCOL_AUTH_USERNAME: &str = "auth_username";
+/// A W3C trace context (`traceparent` header value, UTF-8) our nodes send beside a Prepare.
+pub const PROTOCOL_TRACEPARENT: &str = "traceparent";

@@ -7,6 +7,14 @@ use super::{BtpError, TYPE_ERROR, TYPE_MESSAGE, TYPE_RESPONSE, TYPE_TRANSFER};
 use crate::error::DecodeError;
 use crate::oer::{self, Reader};
 
+/// The two packet types that are nothing but a protocolData list, for
+/// [`BtpPacket::encode_entries`].
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum EntriesKind {
+    Message,
+    Response,
+}
+
 #[derive(Clone, PartialEq, Eq, Debug)]
 pub enum BtpPacket {
     Response {
@@ -72,6 +80,22 @@ impl BtpPacket {
         };
         r.finish(name)?;
         Ok(packet)
+    }
+
+    /// Encodes a Message or Response straight from its entries, without building a
+    /// [`BtpPacket`] (and its entry vector) first: the same bytes as
+    /// `BtpPacket::Message { request_id, protocol_data: entries.to_vec() }.encode()`.
+    pub fn encode_entries(kind: EntriesKind, request_id: u32, entries: &[ProtocolData]) -> Vec<u8> {
+        let contents_len = protocol_data::list_encoded_len(entries);
+        let mut out = Vec::with_capacity(5 + oer::length_prefix_len(contents_len) + contents_len);
+        out.push(match kind {
+            EntriesKind::Message => TYPE_MESSAGE,
+            EntriesKind::Response => TYPE_RESPONSE,
+        });
+        out.extend_from_slice(&request_id.to_be_bytes());
+        oer::write_length(&mut out, contents_len);
+        protocol_data::write_list(&mut out, entries);
+        out
     }
 
     /// The canonical encoding (BTP Error `triggeredAt` always as `YYYYMMDDHHmmss.fffZ`).

@@ -1,5 +1,7 @@
 //! The protocolData list every BTP packet ends with.
 
+use std::borrow::Cow;
+
 use bytes::Bytes;
 
 use crate::error::DecodeError;
@@ -19,14 +21,20 @@ impl ContentType {
 /// One sub-protocol entry: name, content type, payload.
 #[derive(Clone, PartialEq, Eq, Debug)]
 pub struct ProtocolData {
-    pub name: String,
+    /// Borrowed for the names this crate knows (see [`KNOWN_NAMES`]), so decoding the
+    /// entries of an ordinary ILP or auth frame allocates no string.
+    pub name: Cow<'static, str>,
     pub content_type: ContentType,
     /// A zero-copy slice of the decoded packet.
     pub data: Bytes,
 }
 
 impl ProtocolData {
-    pub fn new(name: impl Into<String>, content_type: ContentType, data: impl Into<Bytes>) -> Self {
+    pub fn new(
+        name: impl Into<Cow<'static, str>>,
+        content_type: ContentType,
+        data: impl Into<Bytes>,
+    ) -> Self {
         ProtocolData {
             name: name.into(),
             content_type,
@@ -36,6 +44,22 @@ impl ProtocolData {
 
     fn encoded_len(&self) -> usize {
         oer::var_octets_len(self.name.len()) + 1 + oer::var_octets_len(self.data.len())
+    }
+}
+
+/// Names decoded without allocating.
+const KNOWN_NAMES: [&str; 5] = [
+    super::PROTOCOL_ILP,
+    super::PROTOCOL_AUTH,
+    super::PROTOCOL_AUTH_TOKEN,
+    super::PROTOCOL_AUTH_USERNAME,
+    super::PROTOCOL_TRACEPARENT,
+];
+
+fn intern(name: &str) -> Cow<'static, str> {
+    match KNOWN_NAMES.iter().find(|known| **known == name) {
+        Some(known) => Cow::Borrowed(known),
+        None => Cow::Owned(name.to_owned()),
     }
 }
 
@@ -51,11 +75,12 @@ pub(crate) fn read_list(r: &mut Reader<'_>, buf: &Bytes) -> Result<Vec<ProtocolD
     let mut list = Vec::with_capacity(capacity);
     for _ in 0..count {
         let name = r.read_var_octets("BTP protocolData.name")?;
-        let name = std::str::from_utf8(r.slice(name))
-            .map_err(|_| DecodeError::InvalidUtf8 {
-                field: "BTP protocolData.name",
-            })?
-            .to_owned();
+        let name =
+            intern(
+                std::str::from_utf8(r.slice(name)).map_err(|_| DecodeError::InvalidUtf8 {
+                    field: "BTP protocolData.name",
+                })?,
+            );
         let content_type = ContentType(r.read_u8("BTP protocolData.contentType")?);
         let data = buf.slice(r.read_var_octets("BTP protocolData.data")?);
         list.push(ProtocolData {
@@ -71,6 +96,7 @@ pub(crate) fn list_encoded_len(list: &[ProtocolData]) -> usize {
     oer::var_uint_len(list.len() as u64) + list.iter().map(ProtocolData::encoded_len).sum::<usize>()
 }
 
+/// Writes the list; the caller reserved [`list_encoded_len`] bytes.
 pub(crate) fn write_list(out: &mut Vec<u8>, list: &[ProtocolData]) {
     oer::write_var_uint(out, list.len() as u64);
     for entry in list {
