@@ -292,19 +292,24 @@ async fn write_loop<S>(
             tokio::select! {
                 message = out.recv() => {
                     let Some(message) = message else { return Ok(()) };
-                    guarded(sink.feed(message), &mut closed, stall).await?;
+                    // One deadline for the whole batch: a clock read per frame would cost more
+                    // than the frame.
+                    let deadline = Instant::now() + stall;
+                    guarded(sink.feed(message), &mut closed, deadline).await?;
                     // Batch whatever else is queued into one flush: fewer syscalls under load.
+                    // Yielding once lets the tasks that are about to answer queue theirs too.
                     while let Ok(message) = out.try_recv() {
-                        guarded(sink.feed(message), &mut closed, stall).await?;
+                        guarded(sink.feed(message), &mut closed, deadline).await?;
                     }
                     tokio::task::yield_now().await;
                     while let Ok(message) = out.try_recv() {
-                        guarded(sink.feed(message), &mut closed, stall).await?;
+                        guarded(sink.feed(message), &mut closed, deadline).await?;
                     }
-                    guarded(sink.flush(), &mut closed, stall).await?;
+                    guarded(sink.flush(), &mut closed, deadline).await?;
                 }
                 _ = ping.tick() => {
-                    guarded(sink.send(Message::Ping(Bytes::new())), &mut closed, stall).await?;
+                    let deadline = Instant::now() + stall;
+                    guarded(sink.send(Message::Ping(Bytes::new())), &mut closed, deadline).await?;
                 }
                 _ = wait_closed(&mut closed) => return Ok(()),
             }
@@ -333,16 +338,22 @@ async fn write_loop<S>(
 
 /// One socket write, bounded. A peer that stops reading fills the socket buffers and blocks the
 /// write; unbounded, that would pin the writer (and so the socket) forever, even after the link
-/// is closed. Gives up as soon as the link is closed, and fails after `stall` without progress.
+/// is closed. Gives up as soon as the link is closed, and fails at `deadline` (one idle timeout
+/// after the batch began) if the write is still stuck.
 async fn guarded(
     write: impl std::future::Future<Output = Result<(), tokio_tungstenite::tungstenite::Error>>,
     closed: &mut watch::Receiver<Option<String>>,
-    stall: std::time::Duration,
+    deadline: Instant,
 ) -> Result<(), String> {
+    let mut write = std::pin::pin!(write);
+    // Most writes only fill tungstenite's buffer and finish at once: no timer, no watch.
+    if let Some(result) = futures_util::FutureExt::now_or_never(write.as_mut()) {
+        return result.map_err(|e| e.to_string());
+    }
     tokio::select! {
-        written = timeout(stall, write) => match written {
+        written = timeout_at(deadline, write) => match written {
             Ok(result) => result.map_err(|e| e.to_string()),
-            Err(_) => Err(format!("peer stopped reading (no progress for {stall:?})")),
+            Err(_) => Err(String::from("peer stopped reading (no progress for an idle timeout)")),
         },
         // The link is already closed, so the caller's `finish` with this error changes nothing.
         _ = wait_closed(closed) => Err(String::from("link closed")),
