@@ -69,9 +69,9 @@ impl Node {
         let answer = {
             let _in_flight = self.track_in_flight();
             if span.is_none() {
-                self.forward(from, raw, &span).await
+                self.forward(from, raw, started, &span).await
             } else {
-                self.forward(from, raw, &span)
+                self.forward(from, raw, started, &span)
                     .instrument(span.clone())
                     .await
             }
@@ -93,7 +93,14 @@ impl Node {
         answer.bytes
     }
 
-    async fn forward(&self, from: &Peer, raw: Bytes, trace: &Span) -> Answer {
+    /// `received`: when the Prepare arrived.
+    async fn forward(
+        &self,
+        from: &Peer,
+        raw: Bytes,
+        received: std::time::Instant,
+        trace: &Span,
+    ) -> Answer {
         if self.is_draining() {
             return self.reject(
                 ErrorCode::T03_CONNECTOR_BUSY,
@@ -125,6 +132,8 @@ impl Node {
             );
         }
         let amount = prepare.amount();
+        // Guards from `arc_swap` are cheap only while few are alive per thread: every one here
+        // is dropped before the first await, and what outlives it is an owned `Arc`.
         let from_settings = from.settings();
         if let Some(maximum) = from_settings.max_packet_amount
             && amount > maximum
@@ -148,26 +157,29 @@ impl Node {
                 &[],
             );
         }
-        let snapshot = self.snapshot();
-        let Some(route) = snapshot.routes.lookup(destination) else {
-            return self.reject(
-                ErrorCode::F02_UNREACHABLE,
-                &format!("no route to {destination}"),
-                &[],
-            );
+        let next = {
+            let snapshot = self.snapshot();
+            let Some(route) = snapshot.routes.lookup(destination) else {
+                return self.reject(
+                    ErrorCode::F02_UNREACHABLE,
+                    &format!("no route to {destination}"),
+                    &[],
+                );
+            };
+            let Some(next) = snapshot.peers.get(route.peer) else {
+                return self.reject(
+                    ErrorCode::F02_UNREACHABLE,
+                    &format!("no route to {destination}"),
+                    &[],
+                );
+            };
+            if !trace.is_none() {
+                trace.record("ilp.destination_prefix", route.prefix);
+                trace.record("ilp.next_hop", &*next.id);
+                trace.record("ilp.amount", amount);
+            }
+            next.clone()
         };
-        let Some(next) = snapshot.peers.get(route.peer) else {
-            return self.reject(
-                ErrorCode::F02_UNREACHABLE,
-                &format!("no route to {destination}"),
-                &[],
-            );
-        };
-        if !trace.is_none() {
-            trace.record("ilp.destination_prefix", route.prefix);
-            trace.record("ilp.next_hop", &*next.id);
-            trace.record("ilp.amount", amount);
-        }
         let Some(link) = next.link() else {
             return self.reject(
                 ErrorCode::T01_PEER_UNREACHABLE,
@@ -201,13 +213,15 @@ impl Node {
         } else {
             None
         };
+        drop(from_settings);
         let condition = *prepare.execution_condition();
         // One copy of the packet: the only two fields a connector may change, in place.
         prepare.set_amount_and_expires_at(outgoing_amount, outgoing_expiry);
         let wait = Duration::from_millis(
             u64::try_from(outgoing_expiry.unix_ms() - now.unix_ms()).unwrap_or(0),
         );
-        let deadline = tokio::time::Instant::now() + wait;
+        // `received` is microseconds old: the deadline is that much early, and a clock read saved.
+        let deadline = tokio::time::Instant::from_std(received) + wait;
         next.metrics.outgoing_prepares.inc();
         let reply = if trace.is_none() {
             link.request(prepare.encode(), deadline).await
