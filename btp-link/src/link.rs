@@ -106,8 +106,9 @@ impl Link {
         let sent = match self.shared.out.try_send(Message::Binary(frame)) {
             Ok(()) => Ok(Ok(())),
             Err(mpsc::error::TrySendError::Closed(_)) => Ok(Err(())),
+            // Boxed: the waiting future is large, and every request would carry its space.
             Err(mpsc::error::TrySendError::Full(message)) => {
-                timeout_at(deadline, self.shared.out.send(message))
+                Box::pin(timeout_at(deadline, self.shared.out.send(message)))
                     .await
                     .map(|sent| sent.map_err(|_| ()))
             }

@@ -217,6 +217,10 @@ impl Node {
         let condition = *prepare.execution_condition();
         // One copy of the packet: the only two fields a connector may change, in place.
         prepare.set_amount_and_expires_at(outgoing_amount, outgoing_expiry);
+        // Only the bytes go on; a `Prepare` kept in scope would be stored across the wait in
+        // every in-flight request's future.
+        let outgoing = prepare.encode();
+        drop(prepare);
         let wait = Duration::from_millis(
             u64::try_from(outgoing_expiry.unix_ms() - now.unix_ms()).unwrap_or(0),
         );
@@ -224,7 +228,7 @@ impl Node {
         let deadline = tokio::time::Instant::from_std(received) + wait;
         next.metrics.outgoing_prepares.inc();
         let reply = if trace.is_none() {
-            link.request(prepare.encode(), deadline).await
+            link.request(outgoing, deadline).await
         } else {
             let downstream = tracing::info_span!(
                 parent: trace,
@@ -234,10 +238,13 @@ impl Node {
             );
             let traceparent = telemetry::traceparent(&downstream);
             let sent_at = std::time::Instant::now();
-            let reply = link
-                .request_traced(prepare.encode(), deadline, traceparent.as_deref())
-                .instrument(downstream)
-                .await;
+            // Boxed: traced requests are rare enough that the untraced ones should not carry
+            // their space.
+            let reply = Box::pin(
+                link.request_traced(outgoing, deadline, traceparent.as_deref())
+                    .instrument(downstream),
+            )
+            .await;
             trace.record(
                 "ilp.downstream_wait_ms",
                 sent_at.elapsed().as_secs_f64() * 1000.0,
