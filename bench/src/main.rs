@@ -12,7 +12,7 @@ mod scenario;
 
 use std::time::Duration;
 
-use anyhow::{Result, bail};
+use anyhow::{Context, Result, bail};
 use clap::{Args, Parser, Subcommand};
 
 use load::LoadSpec;
@@ -88,11 +88,18 @@ struct LoadArgs {
     /// Packets sent (and not counted) before measuring, to warm up connections and caches.
     #[arg(long, default_value_t = 200)]
     warmup: u64,
+    /// Runs of each scenario (in `compare`, rounds of relay, one-hop, two-hops back to back);
+    /// every figure reported is the median over the runs, ratios taken within each round.
+    #[arg(long, default_value_t = 1)]
+    repeat: usize,
 }
 
 async fn measure(scenario: Scenario, args: &LoadArgs) -> Result<Report> {
     if args.concurrency == 0 {
         bail!("--concurrency must be at least 1");
+    }
+    if args.repeat == 0 {
+        bail!("--repeat must be at least 1");
     }
     if args.rate.is_some_and(|r| r.is_nan() || r <= 0.0) {
         bail!("--rate must be positive");
@@ -125,6 +132,48 @@ async fn measure(scenario: Scenario, args: &LoadArgs) -> Result<Report> {
     Ok(report)
 }
 
+/// Runs `scenario` `args.repeat` times and reports the medians.
+async fn measure_repeated(scenario: Scenario, args: &LoadArgs) -> Result<Report> {
+    let mut runs = Vec::with_capacity(args.repeat);
+    for _ in 0..args.repeat {
+        runs.push(measure(scenario, args).await?);
+    }
+    summarise(runs)
+}
+
+fn summarise(runs: Vec<Report>) -> Result<Report> {
+    if runs.len() == 1 {
+        return runs.into_iter().next().context("one run");
+    }
+    Report::median_of(&runs).context("--repeat must be at least 1")
+}
+
+/// Rounds of relay, one-hop and two-hops; each node figure is compared with the relay of its
+/// own round, so that drift in the machine's speed over the rounds cancels out.
+async fn compare(args: &LoadArgs) -> Result<()> {
+    node::find_dataplane()?;
+    let scenarios = [(Scenario::OneHop, 1), (Scenario::TwoHops, 2)];
+    let mut relays = Vec::with_capacity(args.repeat);
+    let mut nodes: Vec<Vec<Report>> = vec![Vec::with_capacity(args.repeat); scenarios.len()];
+    for round in 0..args.repeat {
+        if args.repeat > 1 {
+            eprintln!("round {} of {}", round + 1, args.repeat);
+        }
+        let relay = measure(Scenario::Relay, args).await?;
+        for ((scenario, hops), runs) in scenarios.iter().zip(nodes.iter_mut()) {
+            let mut report = measure(*scenario, args).await?;
+            report.set_relative_to(&relay, *hops);
+            runs.push(report);
+        }
+        relays.push(relay);
+    }
+    emit(&summarise(relays)?);
+    for runs in nodes {
+        emit(&summarise(runs)?);
+    }
+    Ok(())
+}
+
 fn emit(report: &Report) {
     let mut line = report.to_json();
     // Passed through to the nodes, so the line must say which way it was measured.
@@ -137,28 +186,13 @@ fn emit(report: &Report) {
 
 async fn run(cli: Cli) -> Result<()> {
     match cli.command {
-        Command::OneHop(args) => emit(&measure(Scenario::OneHop, &args).await?),
-        Command::TwoHops(args) => emit(&measure(Scenario::TwoHops, &args).await?),
+        Command::OneHop(args) => emit(&measure_repeated(Scenario::OneHop, &args).await?),
+        Command::TwoHops(args) => emit(&measure_repeated(Scenario::TwoHops, &args).await?),
         Command::OneHopRoutes { routes, load } => {
-            emit(&measure(Scenario::OneHopRoutes(routes), &load).await?)
+            emit(&measure_repeated(Scenario::OneHopRoutes(routes), &load).await?)
         }
-        Command::Relay(args) => emit(&measure(Scenario::Relay, &args).await?),
-        Command::Compare(args) => {
-            node::find_dataplane()?;
-            let relay = measure(Scenario::Relay, &args).await?;
-            emit(&relay);
-            for scenario in [Scenario::OneHop, Scenario::TwoHops] {
-                let mut report = measure(scenario, &args).await?;
-                report.ratio_to_relay = (relay.packets_per_second > 0.0)
-                    .then(|| report.packets_per_second / relay.packets_per_second);
-                report.cpu_ratio_to_relay = report
-                    .forwarder_cpu_per_packet()
-                    .zip(relay.forwarder_cpu_per_packet())
-                    .filter(|(_, base)| *base > 0.0)
-                    .map(|(node, base)| node / base);
-                emit(&report);
-            }
-        }
+        Command::Relay(args) => emit(&measure_repeated(Scenario::Relay, &args).await?),
+        Command::Compare(args) => compare(&args).await?,
         Command::ServeRelay => relay::serve_process().await?,
         Command::RoutePush { routes, changes } => {
             if changes == 0 {
