@@ -28,7 +28,7 @@ fn compare_runs_every_scenario_and_fulfills_every_packet() {
             "--concurrency",
             "10",
         ])
-        .args(["--warmup", "20", "--time-limit", "60"])
+        .args(["--warmup", "20", "--time-limit", "60", "--repeat", "2"])
         .output()
         .expect("run bench");
     let stderr = String::from_utf8_lossy(&output.stderr);
@@ -46,7 +46,17 @@ fn compare_runs_every_scenario_and_fulfills_every_packet() {
     for line in &lines {
         let name = &line["scenario"];
         assert_eq!(line["count"], COUNT, "{name}: {line}");
-        assert_eq!(line["results"]["fulfilled"], COUNT, "{name}: {line}");
+        // Two rounds: the results are totals over both.
+        assert_eq!(line["results"]["fulfilled"], 2 * COUNT, "{name}: {line}");
+        assert_eq!(line["runs"], 2, "{name}: {line}");
+        assert_eq!(
+            line["packetsPerSecondRuns"].as_array().map(Vec::len),
+            Some(2),
+            "{name}: {line}"
+        );
+        for cpu in ["forwarderCpuMicrosPerPacket", "loadGeneratorCpuMicrosPerPacket"] {
+            assert!(line[cpu].as_f64().is_some_and(|c| c >= 0.0), "{name}: {line}");
+        }
         assert!(
             line["packetsPerSecond"].as_f64().unwrap() > 0.0,
             "{name}: {line}"
@@ -59,6 +69,18 @@ fn compare_runs_every_scenario_and_fulfills_every_packet() {
         } else {
             let ratio = line["ratioToRelay"].as_f64().expect("ratioToRelay");
             assert!(ratio > 0.0, "{name}: {line}");
+            assert_eq!(
+                line["ratioToRelayRuns"].as_array().map(Vec::len),
+                Some(2),
+                "{name}: {line}"
+            );
+            assert!(line["cpuRatioToRelay"].as_f64().is_some(), "{name}: {line}");
+            for quantile in ["p50", "p99"] {
+                assert!(
+                    line["addedMicrosPerHop"][quantile].as_f64().is_some(),
+                    "{name}: {line}"
+                );
+            }
         }
     }
 }
