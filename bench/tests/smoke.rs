@@ -54,8 +54,14 @@ fn compare_runs_every_scenario_and_fulfills_every_packet() {
             Some(2),
             "{name}: {line}"
         );
-        for cpu in ["forwarderCpuMicrosPerPacket", "loadGeneratorCpuMicrosPerPacket"] {
-            assert!(line[cpu].as_f64().is_some_and(|c| c >= 0.0), "{name}: {line}");
+        for cpu in [
+            "forwarderCpuMicrosPerPacket",
+            "loadGeneratorCpuMicrosPerPacket",
+        ] {
+            assert!(
+                line[cpu].as_f64().is_some_and(|c| c >= 0.0),
+                "{name}: {line}"
+            );
         }
         assert!(
             line["packetsPerSecond"].as_f64().unwrap() > 0.0,
