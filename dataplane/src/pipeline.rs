@@ -448,10 +448,14 @@ impl IncomingHandler for PeerHandler {
         self.node.handle_incoming(&self.peer, prepare, None).await
     }
 
-    async fn handle_traced_prepare(&self, prepare: Bytes, traceparent: Option<Bytes>) -> Bytes {
-        self.node
-            .handle_incoming(&self.peer, prepare, traceparent)
-            .await
+    // Not `async`: returning the pipeline's future itself spares every in-flight Prepare a
+    // wrapper holding a second copy of the arguments.
+    fn handle_traced_prepare(
+        &self,
+        prepare: Bytes,
+        traceparent: Option<Bytes>,
+    ) -> impl std::future::Future<Output = Bytes> + Send {
+        self.node.handle_incoming(&self.peer, prepare, traceparent)
     }
 
     fn busy_reject(&self) -> Bytes {
