@@ -14,7 +14,7 @@ use futures_util::stream::{FuturesUnordered, SplitSink, SplitStream};
 use futures_util::{SinkExt, StreamExt};
 use proto::Timestamp;
 use proto::btp::{
-    BtpError, BtpPacket, ContentType, EntriesKind, PROTOCOL_ILP, PROTOCOL_TRACEPARENT,
+    BtpError, BtpPacket, ContentType, EntriesKind, IlpCarrier, PROTOCOL_ILP, PROTOCOL_TRACEPARENT,
     ProtocolData, error_code,
 };
 use proto::ilp::{TYPE_FULFILL, TYPE_PREPARE, TYPE_REJECT};
@@ -474,8 +474,18 @@ async fn on_frame<H: IncomingHandler>(
     handler: &Arc<H>,
     serving: &mut Serving,
 ) -> Option<Violation> {
-    let packet = match BtpPacket::decode(frame.clone()) {
-        Ok(packet) => packet,
+    // Messages and Responses (every ILP packet) are read without building a `BtpPacket`;
+    // Errors and Transfers, rare, get the full decoder.
+    let decoded = match IlpCarrier::decode(&frame) {
+        Ok(Some(carrier)) => Ok(Ok(carrier)),
+        Ok(None) => BtpPacket::decode(frame.clone()).map(Err),
+        Err(error) => Err(error),
+    };
+    let packet = match decoded {
+        Ok(Ok(carrier)) => {
+            return on_carrier(carrier, shared, settings, handler, serving).await;
+        }
+        Ok(Err(packet)) => packet,
         Err(error) => {
             // Answer only what looks like a request: answering a broken response could start
             // an error ping-pong between two confused peers.
@@ -497,49 +507,8 @@ async fn on_frame<H: IncomingHandler>(
     let request_id = packet.request_id();
     match &packet {
         BtpPacket::Message { .. } | BtpPacket::Response { .. } => {
-            let is_message = matches!(packet, BtpPacket::Message { .. });
-            let Some(ilp) = packet.find(PROTOCOL_ILP).map(|entry| entry.data.clone()) else {
-                if is_message {
-                    let reply = error_frame(
-                        request_id,
-                        error_code::F00_NOT_ACCEPTED,
-                        "NotAcceptedError",
-                        "unsupported sub-protocol: only ilp is served on this link",
-                    );
-                    send(shared, reply).await;
-                    return Some(Violation::Unsupported);
-                }
-                shared.complete(request_id, Err(LinkError::NoIlpPacket));
-                return None;
-            };
-            // Decide by the ILP type byte, not the BTP wrapper: interledger-rs sends Prepares
-            // in Responses and answers in Messages.
-            match ilp.first().copied() {
-                Some(TYPE_PREPARE) => {
-                    let traceparent = packet
-                        .find(PROTOCOL_TRACEPARENT)
-                        .map(|entry| entry.data.clone());
-                    let prepare = (ilp, traceparent);
-                    on_prepare(request_id, prepare, shared, settings, handler, serving).await
-                }
-                Some(TYPE_FULFILL) | Some(TYPE_REJECT) => {
-                    // A late answer (we already timed out) finds no entry: normal, nothing to do.
-                    shared.complete(request_id, Ok(ilp));
-                    None
-                }
-                _ => {
-                    if is_message {
-                        let reply = error_frame(
-                            request_id,
-                            error_code::F01_INVALID_FIELDS,
-                            "InvalidFieldsError",
-                            "ilp entry holds no ILPv4 packet",
-                        );
-                        send(shared, reply).await;
-                    }
-                    Some(Violation::Unsupported)
-                }
-            }
+            // `IlpCarrier::decode` takes every Message and Response.
+            None
         }
         BtpPacket::Error { error, .. } => {
             let message = String::from_utf8_lossy(&error.data).into_owned();
@@ -561,6 +530,68 @@ async fn on_frame<H: IncomingHandler>(
                 "BTP transfers are not supported on this link",
             );
             send(shared, reply).await;
+            Some(Violation::Unsupported)
+        }
+    }
+}
+
+/// A Message or Response: an ILP request for us, or the answer to one of ours.
+async fn on_carrier<H: IncomingHandler>(
+    carrier: IlpCarrier,
+    shared: &Arc<Shared>,
+    settings: &LinkSettings,
+    handler: &Arc<H>,
+    serving: &mut Serving,
+) -> Option<Violation> {
+    let IlpCarrier {
+        is_message,
+        request_id,
+        ilp,
+        traceparent,
+    } = carrier;
+    let Some(ilp) = ilp else {
+        if is_message {
+            let reply = error_frame(
+                request_id,
+                error_code::F00_NOT_ACCEPTED,
+                "NotAcceptedError",
+                "unsupported sub-protocol: only ilp is served on this link",
+            );
+            send(shared, reply).await;
+            return Some(Violation::Unsupported);
+        }
+        shared.complete(request_id, Err(LinkError::NoIlpPacket));
+        return None;
+    };
+    // Decide by the ILP type byte, not the BTP wrapper: interledger-rs sends Prepares in
+    // Responses and answers in Messages.
+    match ilp.first().copied() {
+        Some(TYPE_PREPARE) => {
+            on_prepare(
+                request_id,
+                (ilp, traceparent),
+                shared,
+                settings,
+                handler,
+                serving,
+            )
+            .await
+        }
+        Some(TYPE_FULFILL) | Some(TYPE_REJECT) => {
+            // A late answer (we already timed out) finds no entry: normal, nothing to do.
+            shared.complete(request_id, Ok(ilp));
+            None
+        }
+        _ => {
+            if is_message {
+                let reply = error_frame(
+                    request_id,
+                    error_code::F01_INVALID_FIELDS,
+                    "InvalidFieldsError",
+                    "ilp entry holds no ILPv4 packet",
+                );
+                send(shared, reply).await;
+            }
             Some(Violation::Unsupported)
         }
     }

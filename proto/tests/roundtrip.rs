@@ -6,7 +6,7 @@ use bytes::Bytes;
 use proptest::collection::vec;
 use proptest::prelude::*;
 use proto::address::{Address, SCHEMES};
-use proto::btp::{BtpError, BtpPacket, ContentType, ProtocolData};
+use proto::btp::{self, BtpError, BtpPacket, ContentType, IlpCarrier, ProtocolData};
 use proto::ilp::{
     ErrorCode, Fulfill, FulfillBuilder, MAX_DATA_LEN, Packet, Prepare, PrepareBuilder, Reject,
     RejectBuilder,
@@ -177,6 +177,32 @@ fn check_btp_bytes(bytes: &[u8]) -> Result<(), TestCaseError> {
         let wire = packet.encode();
         prop_assert_eq!(BtpPacket::decode(Bytes::from(wire)), Ok(packet));
     }
+    check_carrier_agrees(&Bytes::copy_from_slice(bytes))
+}
+
+/// The links' shortcut decoder accepts, refuses and reads exactly what the full one does.
+fn check_carrier_agrees(bytes: &Bytes) -> Result<(), TestCaseError> {
+    match (IlpCarrier::decode(bytes), BtpPacket::decode(bytes.clone())) {
+        (Ok(Some(carrier)), Ok(packet)) => {
+            prop_assert_eq!(
+                carrier.is_message,
+                matches!(packet, BtpPacket::Message { .. })
+            );
+            let carries_entries = matches!(
+                packet,
+                BtpPacket::Message { .. } | BtpPacket::Response { .. }
+            );
+            prop_assert!(carries_entries, "type {}", packet.packet_type());
+            prop_assert_eq!(carrier.request_id, packet.request_id());
+            let entry = |name: &str| packet.find(name).map(|e| e.data.clone());
+            prop_assert_eq!(carrier.ilp, entry(btp::PROTOCOL_ILP));
+            prop_assert_eq!(carrier.traceparent, entry(btp::PROTOCOL_TRACEPARENT));
+        }
+        // Errors and Transfers are left to the full decoder, valid or not.
+        (Ok(None), _) => prop_assert!(matches!(bytes.first(), Some(2 | 7))),
+        (Err(shortcut), Err(full)) => prop_assert_eq!(shortcut, full),
+        (shortcut, full) => prop_assert!(false, "shortcut {shortcut:?}, full {full:?}"),
+    }
     Ok(())
 }
 
@@ -265,7 +291,36 @@ proptest! {
         let wire = packet.encode();
         let decoded = BtpPacket::decode(Bytes::from(wire.clone())).expect("own encoding decodes");
         prop_assert_eq!(&decoded, &packet);
-        prop_assert_eq!(decoded.encode(), wire);
+        prop_assert_eq!(decoded.encode(), wire.clone());
+        check_carrier_agrees(&Bytes::from(wire))?;
+    }
+
+    /// Entries named as the links look for them, repeated and in any order.
+    #[test]
+    fn carrier_finds_the_first_ilp_and_traceparent_entries(
+        message in any::<bool>(),
+        request_id in any::<u32>(),
+        entries in vec(
+            (prop::sample::select(&["ilp", "traceparent", "auth", "ilpx", ""][..]), vec(any::<u8>(), 0..40)),
+            0..5,
+        ),
+    ) {
+        let protocol_data: Vec<ProtocolData> = entries
+            .into_iter()
+            .map(|(name, data)| ProtocolData::new(name, ContentType::OCTET_STREAM, data))
+            .collect();
+        let packet = if message {
+            BtpPacket::Message { request_id, protocol_data }
+        } else {
+            BtpPacket::Response { request_id, protocol_data }
+        };
+        let wire = Bytes::from(packet.encode());
+        prop_assert!(IlpCarrier::decode(&wire).expect("decodes").is_some());
+        check_carrier_agrees(&wire)?;
+        // Cut anywhere, both refuse it alike.
+        for cut in 0..wire.len() {
+            check_carrier_agrees(&wire.slice(..cut))?;
+        }
     }
 
     #[test]

@@ -10,7 +10,7 @@ mod packet;
 mod protocol_data;
 
 pub use error_packet::BtpError;
-pub use packet::{BtpPacket, EntriesKind};
+pub use packet::{BtpPacket, EntriesKind, IlpCarrier};
 pub use protocol_data::{ContentType, ProtocolData};
 
 pub const TYPE_RESPONSE: u8 = 1;

@@ -7,6 +7,86 @@ use super::{BtpError, TYPE_ERROR, TYPE_MESSAGE, TYPE_RESPONSE, TYPE_TRANSFER};
 use crate::error::DecodeError;
 use crate::oer::{self, Reader};
 
+/// A packet's fixed part: type, request id, where the contents are.
+struct Header {
+    packet_type: u8,
+    /// For errors: "BTP Message", …
+    name: &'static str,
+    request_id: u32,
+    contents: std::ops::Range<usize>,
+}
+
+fn read_header(buf: &Bytes) -> Result<Header, DecodeError> {
+    let mut r = Reader::new(buf, 0, buf.len());
+    let packet_type = r.read_u8("BTP type")?;
+    let name = match packet_type {
+        TYPE_RESPONSE => "BTP Response",
+        TYPE_ERROR => "BTP Error",
+        TYPE_MESSAGE => "BTP Message",
+        TYPE_TRANSFER => "BTP Transfer",
+        other => return Err(DecodeError::UnknownPacketType(other)),
+    };
+    let request_id = r.read_u32("BTP requestId")?;
+    let contents = r.read_var_octets("BTP contents")?;
+    if r.remaining() > 0 {
+        return Err(DecodeError::TrailingBytesAfterPacket {
+            field: name,
+            count: r.remaining(),
+        });
+    }
+    Ok(Header {
+        packet_type,
+        name,
+        request_id,
+        contents,
+    })
+}
+
+/// What a link needs from a Message or Response to carry ILP: the request id and the first
+/// `ilp` and `traceparent` entries, read without building a [`BtpPacket`] (no entry vector, no
+/// names). Accepts and refuses exactly the bytes [`BtpPacket::decode`] does.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct IlpCarrier {
+    /// A Message (a request) rather than a Response.
+    pub is_message: bool,
+    pub request_id: u32,
+    /// The data of the first entry named [`super::PROTOCOL_ILP`].
+    pub ilp: Option<Bytes>,
+    /// The data of the first entry named [`super::PROTOCOL_TRACEPARENT`].
+    pub traceparent: Option<Bytes>,
+}
+
+impl IlpCarrier {
+    /// `Ok(None)` for an Error or a Transfer, which [`BtpPacket::decode`] reads.
+    pub fn decode(buf: &Bytes) -> Result<Option<IlpCarrier>, DecodeError> {
+        let header = read_header(buf)?;
+        let is_message = match header.packet_type {
+            TYPE_MESSAGE => true,
+            TYPE_RESPONSE => false,
+            _ => return Ok(None),
+        };
+        let mut r = Reader::new(buf, header.contents.start, header.contents.end);
+        let (mut ilp, mut traceparent) = (None, None);
+        protocol_data::visit_list(&mut r, buf, |name, _, data| {
+            let slot = match name {
+                super::PROTOCOL_ILP => &mut ilp,
+                super::PROTOCOL_TRACEPARENT => &mut traceparent,
+                _ => return,
+            };
+            if slot.is_none() {
+                *slot = Some(data);
+            }
+        })?;
+        r.finish(header.name)?;
+        Ok(Some(IlpCarrier {
+            is_message,
+            request_id: header.request_id,
+            ilp,
+            traceparent,
+        }))
+    }
+}
+
 /// The two packet types that are nothing but a protocolData list, for
 /// [`BtpPacket::encode_entries`].
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -41,23 +121,12 @@ impl BtpPacket {
     /// error. Types other than 1, 2, 6, 7 (including BTP/1.0's 3, 4, 5) are
     /// [`DecodeError::UnknownPacketType`].
     pub fn decode(buf: Bytes) -> Result<BtpPacket, DecodeError> {
-        let mut r = Reader::new(&buf, 0, buf.len());
-        let packet_type = r.read_u8("BTP type")?;
-        let name = match packet_type {
-            TYPE_RESPONSE => "BTP Response",
-            TYPE_ERROR => "BTP Error",
-            TYPE_MESSAGE => "BTP Message",
-            TYPE_TRANSFER => "BTP Transfer",
-            other => return Err(DecodeError::UnknownPacketType(other)),
-        };
-        let request_id = r.read_u32("BTP requestId")?;
-        let contents = r.read_var_octets("BTP contents")?;
-        if r.remaining() > 0 {
-            return Err(DecodeError::TrailingBytesAfterPacket {
-                field: name,
-                count: r.remaining(),
-            });
-        }
+        let Header {
+            packet_type,
+            name,
+            request_id,
+            contents,
+        } = read_header(&buf)?;
         let mut r = Reader::new(&buf, contents.start, contents.end);
         let packet = match packet_type {
             TYPE_RESPONSE => BtpPacket::Response {

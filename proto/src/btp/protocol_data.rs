@@ -73,23 +73,42 @@ pub(crate) fn read_list(r: &mut Reader<'_>, buf: &Bytes) -> Result<Vec<ProtocolD
         .unwrap_or(usize::MAX)
         .min(r.remaining() / MIN_ENTRY_LEN);
     let mut list = Vec::with_capacity(capacity);
-    for _ in 0..count {
-        let name = r.read_var_octets("BTP protocolData.name")?;
-        let name =
-            intern(
-                std::str::from_utf8(r.slice(name)).map_err(|_| DecodeError::InvalidUtf8 {
-                    field: "BTP protocolData.name",
-                })?,
-            );
-        let content_type = ContentType(r.read_u8("BTP protocolData.contentType")?);
-        let data = buf.slice(r.read_var_octets("BTP protocolData.data")?);
+    read_entries(r, buf, count, |name, content_type, data| {
         list.push(ProtocolData {
-            name,
+            name: intern(name),
             content_type,
             data,
-        });
-    }
+        })
+    })?;
     Ok(list)
+}
+
+/// Reads the list, handing each entry to `entry` as it goes (nothing is collected).
+pub(crate) fn visit_list(
+    r: &mut Reader<'_>,
+    buf: &Bytes,
+    entry: impl FnMut(&str, ContentType, Bytes),
+) -> Result<(), DecodeError> {
+    let count = r.read_var_uint("BTP protocolData count")?;
+    read_entries(r, buf, count, entry)
+}
+
+fn read_entries(
+    r: &mut Reader<'_>,
+    buf: &Bytes,
+    count: u64,
+    mut entry: impl FnMut(&str, ContentType, Bytes),
+) -> Result<(), DecodeError> {
+    for _ in 0..count {
+        let name = r.read_var_octets("BTP protocolData.name")?;
+        let name = std::str::from_utf8(r.slice(name)).map_err(|_| DecodeError::InvalidUtf8 {
+            field: "BTP protocolData.name",
+        })?;
+        let content_type = ContentType(r.read_u8("BTP protocolData.contentType")?);
+        let data = buf.slice(r.read_var_octets("BTP protocolData.data")?);
+        entry(name, content_type, data);
+    }
+    Ok(())
 }
 
 pub(crate) fn list_encoded_len(list: &[ProtocolData]) -> usize {
