@@ -1253,6 +1253,43 @@ async fn close_fails_pending_requests_on_both_sides_promptly() {
     );
 }
 
+/// Prepares are served inside the link's reader task; when the link ends, the ones still being
+/// served must run to their end (a connector settles balances there), not be dropped.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn prepares_being_served_finish_after_their_link_closes() {
+    let mut server = Server::start(LinkSettings::default()).await;
+    let (client, _client_handler) = client(&server.url, LinkSettings::default()).await;
+    let server_link = server.next_link().await;
+    let pending = {
+        let client = client.clone();
+        tokio::spawn(async move {
+            client
+                .request(prepare(b"gated"), deadline(Duration::from_secs(30)))
+                .await
+        })
+    };
+    server.handler.wait_calls(1).await;
+    client.close("going away");
+    within(WAIT, "the server link to close", server_link.closed()).await;
+    assert_eq!(
+        within(WAIT, "the client's request to fail", pending)
+            .await
+            .expect("task"),
+        Err(LinkError::Closed)
+    );
+    assert!(server.handler.answers().is_empty());
+
+    server.handler.gate.add_permits(1);
+    eventually("the handler to finish the Prepare", || {
+        server.handler.answers().len() == 1
+    })
+    .await;
+    assert_eq!(
+        fulfill_data(&server.handler.answers()[0]),
+        Bytes::from_static(b"server:gated")
+    );
+}
+
 // ---------------------------------------------------------------------------------------------
 // 11. Keepalive
 // ---------------------------------------------------------------------------------------------
