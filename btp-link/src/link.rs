@@ -298,11 +298,8 @@ async fn write_loop<S>(
                     let deadline = Instant::now() + stall;
                     guarded(sink.feed(message), &mut closed, deadline).await?;
                     // Batch whatever else is queued into one flush: fewer syscalls under load.
-                    // Yielding once lets the tasks that are about to answer queue theirs too.
-                    while let Ok(message) = out.try_recv() {
-                        guarded(sink.feed(message), &mut closed, deadline).await?;
-                    }
-                    tokio::task::yield_now().await;
+                    // (Yielding first to let more answers queue up cost more CPU than it saved,
+                    // now that a link's answers are produced by one task in bursts.)
                     while let Ok(message) = out.try_recv() {
                         guarded(sink.feed(message), &mut closed, deadline).await?;
                     }
