@@ -384,7 +384,11 @@ async fn read_loop<S, H>(
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     H: IncomingHandler,
 {
-    let mut closed = shared.closed.subscribe();
+    // One long-lived wait, polled again on every frame: a fresh `wait_for` per frame would
+    // take the watch's lock and register with its notifier each time.
+    let mut closed_rx = shared.closed.subscribe();
+    let closed_signal = async move { wait_closed(&mut closed_rx).await };
+    tokio::pin!(closed_signal);
     // Incoming Prepares are served inside this task rather than one spawned task each: no
     // cross-thread hand-off per packet, and answers finishing together are queued for the
     // writer together, so it flushes them with one write.
@@ -419,7 +423,7 @@ async fn read_loop<S, H>(
                 idle.as_mut().reset(now + tick);
                 continue;
             }
-            _ = wait_closed(&mut closed) => break String::new(),
+            () = &mut closed_signal => break String::new(),
         };
         frames_seen = true;
         let message = match next {
