@@ -31,4 +31,5 @@ TRACK_BALANCES=true run one-hop --count "$((COUNT * 5))" --concurrency 10 --repe
 TRACK_BALANCES=false run one-hop --count "$((COUNT * 5))" --concurrency 10 --repeat 3
 run route-push --routes 1,10000,100000 --changes 10
 run footprint --peers 1000 --routes 100000 --starts 5
+run footprint --peers 1000 --routes 100000 --starts 5 --config-format json
 echo "results in $OUT" >&2

@@ -9,11 +9,45 @@ use serde_json::{Value, json};
 
 use crate::node::{Node, TempDir, find_dataplane};
 
+/// How the configuration file is written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum ConfigFormat {
+    Yaml,
+    Json,
+}
+
+impl ConfigFormat {
+    fn name(self) -> &'static str {
+        match self {
+            ConfigFormat::Yaml => "yaml",
+            ConfigFormat::Json => "json",
+        }
+    }
+}
+
 pub struct Footprint {
+    pub format: ConfigFormat,
     pub peers: usize,
     pub routes: usize,
     pub rss_kib: u64,
     pub ready: Vec<Duration>,
+}
+
+/// The same configuration as [`yaml`], as JSON.
+fn json_config(peers: usize, routes: usize) -> String {
+    let peers_json: Vec<Value> = (0..peers)
+        .map(|p| {
+            json!({"id": format!("p{p}"), "relation": "child", "creditLimit": 1_000_000_000u64,
+                   "maxPacketAmount": 1_000_000u64, "secretRef": format!("env:P{p}")})
+        })
+        .collect();
+    let routes_json: Vec<Value> = (0..routes)
+        .map(|r| {
+            json!({"prefix": format!("g.dest{}.r{r}", r % 300), "peer": format!("p{}", r % peers.max(1))})
+        })
+        .collect();
+    json!({"ilpAddress": "g.bench", "name": "bench", "peers": peers_json, "routes": routes_json})
+        .to_string()
 }
 
 fn yaml(peers: usize, routes: usize) -> String {
@@ -38,17 +72,25 @@ fn yaml(peers: usize, routes: usize) -> String {
 
 /// Starts the data plane `starts` times with `peers` peers and `routes` routes; the first start
 /// is also weighed (after it is ready and has settled).
-pub fn measure(peers: usize, routes: usize, starts: usize) -> Result<Footprint> {
+pub fn measure(
+    format: ConfigFormat,
+    peers: usize,
+    routes: usize,
+    starts: usize,
+) -> Result<Footprint> {
     let binary = find_dataplane()?;
     let dir = TempDir::new("footprint")?;
-    let config = yaml(peers, routes);
+    let config = match format {
+        ConfigFormat::Yaml => yaml(peers, routes),
+        ConfigFormat::Json => json_config(peers, routes),
+    };
     let env: Vec<(String, String)> = (0..peers)
         .map(|p| (format!("P{p}"), format!("footprint-secret-{p}")))
         .collect();
     let mut rss_kib = 0;
     let mut ready = Vec::with_capacity(starts);
     for start in 0..starts.max(1) {
-        let config_path = dir.0.join("node.yaml");
+        let config_path = dir.0.join(format!("node.{}", format.name()));
         std::fs::write(&config_path, &config)?;
         let mut all = vec![("CONFIG_FILE".to_string(), config_path.display().to_string())];
         all.extend(env.iter().cloned());
@@ -68,6 +110,7 @@ pub fn measure(peers: usize, routes: usize, starts: usize) -> Result<Footprint> 
         }
     }
     Ok(Footprint {
+        format,
         peers,
         routes,
         rss_kib,
@@ -86,6 +129,7 @@ impl Footprint {
     pub fn to_json(&self, baseline: &Footprint) -> Value {
         json!({
             "scenario": "footprint",
+            "configFormat": self.format.name(),
             "peers": self.peers,
             "routes": self.routes,
             "rssMiB": (self.rss_kib as f64 / 1024.0 * 10.0).round() / 10.0,
@@ -103,9 +147,10 @@ impl Footprint {
 
     pub fn summary(&self, baseline: &Footprint) -> String {
         format!(
-            "footprint {} peers / {} routes: RSS {:.1} MiB, ready in {:.1} ms (median of {}); with {} peer / {} route: RSS {:.1} MiB, ready in {:.1} ms",
+            "footprint {} peers / {} routes ({}): RSS {:.1} MiB, ready in {:.1} ms (median of {}); with {} peer / {} route: RSS {:.1} MiB, ready in {:.1} ms",
             self.peers,
             self.routes,
+            self.format.name(),
             self.rss_kib as f64 / 1024.0,
             median_ms(&self.ready),
             self.ready.len(),

@@ -68,6 +68,9 @@ enum Command {
         /// Starts timed per configuration (the median is reported).
         #[arg(long, default_value_t = 5)]
         starts: usize,
+        /// How the large configuration file is written (the baseline is always YAML).
+        #[arg(long, value_enum, default_value = "yaml")]
+        config_format: footprint::ConfigFormat,
     },
 }
 
@@ -212,14 +215,15 @@ async fn run(cli: Cli) -> Result<()> {
             peers,
             routes,
             starts,
+            config_format,
         } => {
             if peers == 0 {
                 bail!("--peers must be at least 1");
             }
             let (big, base) = tokio::task::block_in_place(|| {
                 Ok::<_, anyhow::Error>((
-                    footprint::measure(peers, routes, starts)?,
-                    footprint::measure(1, 1, starts)?,
+                    footprint::measure(config_format, peers, routes, starts)?,
+                    footprint::measure(footprint::ConfigFormat::Yaml, 1, 1, starts)?,
                 ))
             })?;
             println!("{}", big.to_json(&base));

@@ -122,17 +122,25 @@ fn route_push_times_the_initial_push_and_each_change() {
 
 #[test]
 fn footprint_weighs_a_large_table_beside_a_small_one() {
-    let lines = json_lines(&[
-        "footprint",
-        "--peers",
-        "20",
-        "--routes",
-        "2000",
-        "--starts",
-        "1",
-    ]);
-    assert_eq!(lines.len(), 1, "{lines:?}");
-    let line = &lines[0];
+    for format in ["yaml", "json"] {
+        let lines = json_lines(&[
+            "footprint",
+            "--peers",
+            "20",
+            "--routes",
+            "2000",
+            "--starts",
+            "1",
+            "--config-format",
+            format,
+        ]);
+        assert_eq!(lines.len(), 1, "{lines:?}");
+        check_footprint(&lines[0], format);
+    }
+}
+
+fn check_footprint(line: &Value, format: &str) {
+    assert_eq!(line["configFormat"], format, "{line}");
     assert_eq!(line["scenario"], "footprint");
     assert_eq!(line["peers"], 20);
     assert_eq!(line["routes"], 2000);

@@ -103,7 +103,11 @@ impl NodeConfig {
                 let text = std::fs::read_to_string(path).map_err(|e| {
                     ConfigError::new("CONFIG_FILE", format!("cannot read {path}: {e}"))
                 })?;
-                parse_yaml(&text)?
+                if is_json_path(path) {
+                    parse_json(&text)?
+                } else {
+                    parse_yaml(&text)?
+                }
             }
             None => file::FileConfig::default(),
         };
@@ -114,6 +118,18 @@ impl NodeConfig {
     pub fn from_yaml(text: &str) -> Result<NodeConfig, ConfigError> {
         build(parse_yaml(text)?, &BTreeMap::new())
     }
+}
+
+/// A `.json` file is read as JSON: the same fields, parsed several times faster than YAML,
+/// which matters for generated files with a hundred thousand routes.
+fn is_json_path(path: &str) -> bool {
+    std::path::Path::new(path)
+        .extension()
+        .is_some_and(|ext| ext.eq_ignore_ascii_case("json"))
+}
+
+fn parse_json(text: &str) -> Result<file::FileConfig, ConfigError> {
+    serde_json::from_str(text).map_err(|e| ConfigError::new("CONFIG_FILE", e.to_string()))
 }
 
 fn parse_yaml(text: &str) -> Result<file::FileConfig, ConfigError> {

@@ -208,3 +208,49 @@ fn bad_environment_names_the_variable() {
     assert_eq!(error.field, "BTP_PEER_X_URL");
     assert!(error.problem.contains("BTP_PEER_X_SECRET"), "{error}");
 }
+
+#[test]
+fn a_json_file_reads_like_the_same_yaml() {
+    let dir = tempfile::tempdir().unwrap();
+    let json = serde_json::json!({
+        "ilpAddress": "g.node-a",
+        "name": "node-a",
+        "btpServer": { "host": "127.0.0.1", "port": 3100 },
+        "peers": [
+            { "id": "node-b", "url": "ws://127.0.0.1:3001", "relation": "peer",
+              "assetCode": "USD", "assetScale": 6, "maxPacketAmount": 1000,
+              "creditLimit": 5000, "secretRef": "env:NODE_B_SECRET" },
+            { "id": "alice", "relation": "child", "secretRef": "file:/run/secrets/alice" }
+        ],
+        "routes": [ { "prefix": "g.node-c", "peer": "node-b" } ],
+        "logging": { "level": "debug", "format": "text" }
+    });
+    let path = dir.path().join("node.JSON");
+    std::fs::write(&path, json.to_string()).unwrap();
+    let from_json =
+        NodeConfig::from_env_map(&env(&[("CONFIG_FILE", path.to_str().unwrap())])).unwrap();
+    assert_eq!(from_json, NodeConfig::from_yaml(YAML).unwrap());
+
+    // The same refusals, naming the file's problem.
+    let bad = dir.path().join("bad.json");
+    std::fs::write(
+        &bad,
+        r#"{"ilpAddress": "g.a", "peers": [{"id": "x", "secret": "hunter2"}]}"#,
+    )
+    .unwrap();
+    let error =
+        NodeConfig::from_env_map(&env(&[("CONFIG_FILE", bad.to_str().unwrap())])).unwrap_err();
+    assert!(
+        error.to_string().contains("literal secrets are refused"),
+        "{error}"
+    );
+    std::fs::write(
+        &bad,
+        r#"{"ilpAddress": "g.a", "peers": [{"id": "x", "colour": 1}]}"#,
+    )
+    .unwrap();
+    let error =
+        NodeConfig::from_env_map(&env(&[("CONFIG_FILE", bad.to_str().unwrap())])).unwrap_err();
+    assert!(error.to_string().contains("colour"), "{error}");
+    assert!(error.to_string().contains("CONFIG_FILE"), "{error}");
+}
