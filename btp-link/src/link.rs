@@ -91,7 +91,7 @@ impl Link {
     }
 
     /// As [`Link::request`], sending a W3C `traceparent` beside the Prepare in a
-    /// [`PROTOCOL_TRACEPARENT`](proto::btp::PROTOCOL_TRACEPARENT) protocol-data entry, after the `ilp` entry: peers that do not
+    /// [`PROTOCOL_TRACEPARENT`] protocol-data entry, after the `ilp` entry: peers that do not
     /// know the entry (or take the first entry as the packet) are unaffected.
     pub async fn request_traced(
         &self,
@@ -102,27 +102,9 @@ impl Link {
         let (tx, rx) = oneshot::channel();
         let request_id = self.register(tx)?;
         let frame = ilp_frame(EntriesKind::Message, request_id, prepare, traceparent);
-        // The writer's queue is rarely full: skip the timer and the semaphore wait when not.
-        let sent = match self.shared.out.try_send(Message::Binary(frame)) {
-            Ok(()) => Ok(Ok(())),
-            Err(mpsc::error::TrySendError::Closed(_)) => Ok(Err(())),
-            // Boxed: the waiting future is large, and every request would carry its space.
-            Err(mpsc::error::TrySendError::Full(message)) => {
-                Box::pin(timeout_at(deadline, self.shared.out.send(message)))
-                    .await
-                    .map(|sent| sent.map_err(|_| ()))
-            }
-        };
-        match sent {
-            Ok(Ok(())) => {}
-            Ok(Err(_)) => {
-                self.forget(request_id);
-                return Err(LinkError::Closed);
-            }
-            Err(_) => {
-                self.forget(request_id);
-                return Err(LinkError::Timeout);
-            }
+        if let Err(error) = self.shared.queue(frame, Some(deadline)).await {
+            self.forget(request_id);
+            return Err(error);
         }
         match timeout_at(deadline, rx).await {
             Ok(Ok(reply)) => reply,
@@ -199,6 +181,29 @@ impl Shared {
             let drained: Vec<_> = lock(&self.pending).drain().collect();
             for (_, tx) in drained {
                 let _ = tx.send(Err(LinkError::Closed));
+            }
+        }
+    }
+
+    /// Queues a frame for the writer: at once when there is room (the usual case: no timer, no
+    /// semaphore wait), else waiting for room, until `deadline` if there is one.
+    async fn queue(&self, frame: Bytes, deadline: Option<Instant>) -> Result<(), LinkError> {
+        match self.out.try_send(Message::Binary(frame)) {
+            Ok(()) => Ok(()),
+            Err(mpsc::error::TrySendError::Closed(_)) => Err(LinkError::Closed),
+            // Boxed: the waiting future is large, and every request would carry its space.
+            Err(mpsc::error::TrySendError::Full(message)) => {
+                Box::pin(async move {
+                    let sent = self.out.send(message);
+                    match deadline {
+                        Some(deadline) => match timeout_at(deadline, sent).await {
+                            Ok(sent) => sent.map_err(|_| LinkError::Closed),
+                            Err(_) => Err(LinkError::Timeout),
+                        },
+                        None => sent.await.map_err(|_| LinkError::Closed),
+                    }
+                })
+                .await
             }
         }
     }
@@ -478,15 +483,14 @@ async fn on_frame<H: IncomingHandler>(
     // Messages and Responses (every ILP packet) are read without building a `BtpPacket`;
     // Errors and Transfers, rare, get the full decoder.
     let decoded = match IlpCarrier::decode(&frame) {
-        Ok(Some(carrier)) => Ok(Ok(carrier)),
-        Ok(None) => BtpPacket::decode(frame.clone()).map(Err),
+        Ok(Some(carrier)) => {
+            return on_carrier(carrier, shared, settings, handler, serving).await;
+        }
+        Ok(None) => BtpPacket::decode(frame.clone()),
         Err(error) => Err(error),
     };
     let packet = match decoded {
-        Ok(Ok(carrier)) => {
-            return on_carrier(carrier, shared, settings, handler, serving).await;
-        }
-        Ok(Err(packet)) => packet,
+        Ok(packet) => packet,
         Err(error) => {
             // Answer only what looks like a request: answering a broken response could start
             // an error ping-pong between two confused peers.
@@ -494,23 +498,22 @@ async fn on_frame<H: IncomingHandler>(
                 && (kind == proto::btp::TYPE_MESSAGE || kind == proto::btp::TYPE_TRANSFER)
             {
                 let request_id = u32::from_be_bytes([id[0], id[1], id[2], id[3]]);
-                let reply = error_frame(
+                send_error(
+                    shared,
                     request_id,
                     error_code::F01_INVALID_FIELDS,
                     "InvalidFieldsError",
                     &format!("undecodable BTP packet: {error}"),
-                );
-                send(shared, reply).await;
+                )
+                .await;
             }
             return Some(Violation::Undecodable);
         }
     };
     let request_id = packet.request_id();
     match &packet {
-        BtpPacket::Message { .. } | BtpPacket::Response { .. } => {
-            // `IlpCarrier::decode` takes every Message and Response.
-            None
-        }
+        // Never reached: `IlpCarrier::decode` took every Message and Response above.
+        BtpPacket::Message { .. } | BtpPacket::Response { .. } => None,
         BtpPacket::Error { error, .. } => {
             let message = String::from_utf8_lossy(&error.data).into_owned();
             shared.complete(
@@ -524,13 +527,14 @@ async fn on_frame<H: IncomingHandler>(
             None
         }
         BtpPacket::Transfer { .. } => {
-            let reply = error_frame(
+            send_error(
+                shared,
                 request_id,
                 error_code::F00_NOT_ACCEPTED,
                 "NotAcceptedError",
                 "BTP transfers are not supported on this link",
-            );
-            send(shared, reply).await;
+            )
+            .await;
             Some(Violation::Unsupported)
         }
     }
@@ -552,13 +556,14 @@ async fn on_carrier<H: IncomingHandler>(
     } = carrier;
     let Some(ilp) = ilp else {
         if is_message {
-            let reply = error_frame(
+            send_error(
+                shared,
                 request_id,
                 error_code::F00_NOT_ACCEPTED,
                 "NotAcceptedError",
                 "unsupported sub-protocol: only ilp is served on this link",
-            );
-            send(shared, reply).await;
+            )
+            .await;
             return Some(Violation::Unsupported);
         }
         shared.complete(request_id, Err(LinkError::NoIlpPacket));
@@ -585,13 +590,14 @@ async fn on_carrier<H: IncomingHandler>(
         }
         _ => {
             if is_message {
-                let reply = error_frame(
+                send_error(
+                    shared,
                     request_id,
                     error_code::F01_INVALID_FIELDS,
                     "InvalidFieldsError",
                     "ilp entry holds no ILPv4 packet",
-                );
-                send(shared, reply).await;
+                )
+                .await;
             }
             Some(Violation::Unsupported)
         }
@@ -632,9 +638,10 @@ async fn wait_closed(closed: &mut watch::Receiver<Option<String>>) {
 
 async fn send(shared: &Shared, frame: Bytes) {
     // If the writer is gone the link is closing; the peer will not get this answer either way.
-    if let Err(mpsc::error::TrySendError::Full(message)) =
-        shared.out.try_send(Message::Binary(frame))
-    {
-        let _ = shared.out.send(message).await;
-    }
+    let _ = shared.queue(frame, None).await;
+}
+
+/// Answers request `request_id` with a BTP Error.
+async fn send_error(shared: &Shared, request_id: u32, code: [u8; 3], name: &str, message: &str) {
+    send(shared, error_frame(request_id, code, name, message)).await;
 }

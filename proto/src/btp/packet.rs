@@ -42,6 +42,22 @@ fn read_header(buf: &Bytes) -> Result<Header, DecodeError> {
     })
 }
 
+/// Type, request id and length-prefixed contents (`contents_len` bytes, written by `contents`)
+/// in one buffer of exactly the packet's size.
+fn write_packet(
+    packet_type: u8,
+    request_id: u32,
+    contents_len: usize,
+    contents: impl FnOnce(&mut Vec<u8>),
+) -> Vec<u8> {
+    let mut out = Vec::with_capacity(5 + oer::length_prefix_len(contents_len) + contents_len);
+    out.push(packet_type);
+    out.extend_from_slice(&request_id.to_be_bytes());
+    oer::write_length(&mut out, contents_len);
+    contents(&mut out);
+    out
+}
+
 /// What a link needs from a Message or Response to carry ILP: the request id and the first
 /// `ilp` and `traceparent` entries, read without building a [`BtpPacket`] (no entry vector, no
 /// names). Accepts and refuses exactly the bytes [`BtpPacket::decode`] does.
@@ -155,16 +171,14 @@ impl BtpPacket {
     /// [`BtpPacket`] (and its entry vector) first: the same bytes as
     /// `BtpPacket::Message { request_id, protocol_data: entries.to_vec() }.encode()`.
     pub fn encode_entries(kind: EntriesKind, request_id: u32, entries: &[ProtocolData]) -> Vec<u8> {
-        let contents_len = protocol_data::list_encoded_len(entries);
-        let mut out = Vec::with_capacity(5 + oer::length_prefix_len(contents_len) + contents_len);
-        out.push(match kind {
+        let packet_type = match kind {
             EntriesKind::Message => TYPE_MESSAGE,
             EntriesKind::Response => TYPE_RESPONSE,
-        });
-        out.extend_from_slice(&request_id.to_be_bytes());
-        oer::write_length(&mut out, contents_len);
-        protocol_data::write_list(&mut out, entries);
-        out
+        };
+        let contents_len = protocol_data::list_encoded_len(entries);
+        write_packet(packet_type, request_id, contents_len, |out| {
+            protocol_data::write_list(out, entries)
+        })
     }
 
     /// The canonical encoding (BTP Error `triggeredAt` always as `YYYYMMDDHHmmss.fffZ`).
@@ -179,26 +193,26 @@ impl BtpPacket {
                 8 + protocol_data::list_encoded_len(protocol_data)
             }
         };
-        let mut out = Vec::with_capacity(5 + oer::length_prefix_len(contents_len) + contents_len);
-        out.push(self.packet_type());
-        out.extend_from_slice(&self.request_id().to_be_bytes());
-        oer::write_length(&mut out, contents_len);
-        match self {
-            BtpPacket::Response { protocol_data, .. }
-            | BtpPacket::Message { protocol_data, .. } => {
-                protocol_data::write_list(&mut out, protocol_data)
-            }
-            BtpPacket::Error { error, .. } => error.write(&mut out),
-            BtpPacket::Transfer {
-                amount,
-                protocol_data,
-                ..
-            } => {
-                out.extend_from_slice(&amount.to_be_bytes());
-                protocol_data::write_list(&mut out, protocol_data);
-            }
-        }
-        out
+        write_packet(
+            self.packet_type(),
+            self.request_id(),
+            contents_len,
+            |out| match self {
+                BtpPacket::Response { protocol_data, .. }
+                | BtpPacket::Message { protocol_data, .. } => {
+                    protocol_data::write_list(out, protocol_data)
+                }
+                BtpPacket::Error { error, .. } => error.write(out),
+                BtpPacket::Transfer {
+                    amount,
+                    protocol_data,
+                    ..
+                } => {
+                    out.extend_from_slice(&amount.to_be_bytes());
+                    protocol_data::write_list(out, protocol_data);
+                }
+            },
+        )
     }
 
     pub fn packet_type(&self) -> u8 {
