@@ -28,44 +28,6 @@ impl std::fmt::Debug for ClientCredentials {
     }
 }
 
-/// Accepts `ws://…` and `wss://…`, and the `btp+ws://…` spelling of ilp-plugin-btp.
-/// Credentials inside the URL are refused: they would end up in logs and config files.
-pub fn normalize_url(url: &str) -> Result<String, LinkError> {
-    let invalid = |reason| LinkError::InvalidUrl {
-        url: redact_userinfo(url),
-        reason,
-    };
-    let url = url.strip_prefix("btp+").unwrap_or(url);
-    let rest = url
-        .strip_prefix("ws://")
-        .or_else(|| url.strip_prefix("wss://"))
-        .ok_or(invalid("scheme must be ws:// or wss://"))?;
-    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
-    if authority.is_empty() {
-        return Err(invalid("missing host"));
-    }
-    if authority.contains('@') {
-        return Err(invalid(
-            "credentials in the URL are not allowed; use a secret reference",
-        ));
-    }
-    if url.starts_with("wss://") {
-        return Err(invalid(
-            "wss:// is not supported by this build yet; terminate TLS in front of the node",
-        ));
-    }
-    Ok(url.to_string())
-}
-
-fn redact_userinfo(url: &str) -> String {
-    match (url.find("://"), url.find('@')) {
-        (Some(scheme_end), Some(at)) if at > scheme_end => {
-            format!("{}://<redacted>{}", &url[..scheme_end], &url[at..])
-        }
-        _ => url.to_string(),
-    }
-}
-
 /// Dials `url`, authenticates, and waits for the peer's Response, all within
 /// `settings.auth_timeout`.
 pub async fn connect(
@@ -73,7 +35,10 @@ pub async fn connect(
     credentials: &ClientCredentials,
     settings: &LinkSettings,
 ) -> Result<Authenticated<MaybeTlsStream<TcpStream>>, LinkError> {
-    let url = normalize_url(url)?;
+    let url = node_identity::peer_url::normalize(url).map_err(|e| LinkError::InvalidUrl {
+        url: e.url,
+        reason: e.reason,
+    })?;
     let limit = settings.auth_timeout;
     let attempt = async {
         // disable_nagle = true: a link alternates small requests and answers in both
@@ -136,31 +101,4 @@ pub async fn connect(
         ws,
         settings: settings.clone(),
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn urls_are_normalized_and_checked() {
-        assert_eq!(
-            normalize_url("ws://127.0.0.1:3000").as_deref(),
-            Ok("ws://127.0.0.1:3000")
-        );
-        assert_eq!(
-            normalize_url("btp+ws://node-b:3000/btp").as_deref(),
-            Ok("ws://node-b:3000/btp")
-        );
-        assert!(matches!(
-            normalize_url("http://x"),
-            Err(LinkError::InvalidUrl { .. })
-        ));
-        assert!(matches!(
-            normalize_url("ws://"),
-            Err(LinkError::InvalidUrl { .. })
-        ));
-        let err = normalize_url("btp+ws://alice:s3cret@host:1").unwrap_err();
-        assert!(!err.to_string().contains("s3cret"), "{err}");
-    }
 }

@@ -14,11 +14,10 @@ mod connect;
 mod error;
 mod handler;
 mod link;
-pub mod node_key;
 mod settings;
 
 pub use auth::{AuthFailure, AuthRequest, accept};
-pub use connect::{ClientCredentials, connect, normalize_url};
+pub use connect::{ClientCredentials, connect};
 pub use error::LinkError;
 pub use handler::{IncomingHandler, Violation};
 pub use link::{Authenticated, Link};

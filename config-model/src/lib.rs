@@ -2,15 +2,20 @@
 //!
 //! The control plane checks API input with these rules before storing anything; the data plane
 //! checks its YAML and every pushed snapshot with the same rules, so the two can never
-//! disagree about what a valid peer is.
+//! disagree about what a valid peer is. The YAML sections both read ([`sections`]) and the
+//! mapping to and from the gRPC messages ([`grpc`], feature `grpc`) live here too.
 
+#[cfg(feature = "grpc")]
+pub mod grpc;
 mod peer;
 mod route;
 pub mod secret;
+pub mod sections;
 
 pub use peer::{PeerConfig, PeerField, Relation, check_identifier};
 pub use route::{RouteConfig, check_route_prefix};
 pub use secret::{Secret, SecretRef};
+pub use sections::{DEFAULT_ASSET_CODE, DEFAULT_ASSET_SCALE};
 
 use std::collections::HashSet;
 
@@ -22,7 +27,8 @@ pub struct FieldError {
     pub problem: String,
 }
 
-/// A problem in a whole table of peers and routes, located by index.
+/// A problem located by its path: in a table of peers and routes by index (`peers[2].url`),
+/// in API input by the request's field (`peer.asset_code`).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{field}: {problem}")]
 pub struct TableError {

@@ -116,7 +116,7 @@ impl PeerConfig {
             return fail(PeerField::Id, problem);
         }
         if let Some(url) = &self.url
-            && let Err(e) = btp_link::normalize_url(url)
+            && let Err(e) = node_identity::peer_url::normalize(url)
         {
             return fail(PeerField::Url, e.to_string());
         }
@@ -149,11 +149,10 @@ impl PeerConfig {
                 );
             }
             (SecretRef::NodeKey, Some(key)) => {
-                if let Err(problem) = btp_link::node_key::parse_public_key(key) {
-                    return fail(
-                        PeerField::PublicKey,
-                        format!("{problem} (base64 of 32 bytes)"),
-                    );
+                // The one strict parser: a small-order key is refused here, before a link
+                // could ever be checked with it.
+                if let Err(problem) = node_identity::PublicKey::from_base64(key) {
+                    return fail(PeerField::PublicKey, problem.to_string());
                 }
             }
             (_, Some(_)) => {
@@ -187,17 +186,37 @@ mod tests {
         }
     }
 
+    /// Standard base64 with padding, written out so the test does not share the code it checks.
+    fn base64_of(bytes: &[u8]) -> String {
+        const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+        let mut out = String::new();
+        for chunk in bytes.chunks(3) {
+            let n = chunk
+                .iter()
+                .enumerate()
+                .fold(0u32, |n, (i, b)| n | u32::from(*b) << (16 - 8 * i));
+            for i in 0..4 {
+                if i <= chunk.len() {
+                    out.push(char::from(ALPHABET[(n >> (18 - 6 * i) & 63) as usize]));
+                } else {
+                    out.push('=');
+                }
+            }
+        }
+        out
+    }
+
     #[test]
     fn each_rule_names_its_field() {
         assert!(peer().validate().is_ok());
-        let key = btp_link::node_key::NodeKey::from_bytes(&[1; 32]).public_key_base64();
+        let key = node_identity::NodeKey::from_bytes(&[1; 32]).public_key_base64();
         let keyed = PeerConfig {
             secret_ref: SecretRef::NodeKey,
             public_key: Some(key),
             ..peer()
         };
         assert!(keyed.validate().is_ok());
-        let cases: Vec<(PeerConfig, PeerField)> = vec![
+        let mut cases: Vec<(PeerConfig, PeerField)> = vec![
             (
                 PeerConfig {
                     id: "".into(),
@@ -248,6 +267,18 @@ mod tests {
                 PeerField::AuthUsername,
             ),
         ];
+        // A small-order key (the identity point) is not a node key.
+        let mut weak = [0u8; 32];
+        weak[0] = 1;
+        let weak: String = base64_of(&weak);
+        cases.push((
+            PeerConfig {
+                secret_ref: SecretRef::NodeKey,
+                public_key: Some(weak),
+                ..peer()
+            },
+            PeerField::PublicKey,
+        ));
         for (peer, field) in cases {
             assert_eq!(peer.validate().unwrap_err().field, field, "{peer:?}");
         }

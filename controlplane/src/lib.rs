@@ -140,7 +140,7 @@ pub async fn run(
     let discovery = match settings.discovery.clone() {
         None => None,
         Some(discovery_settings) => {
-            let key = btp_link::node_key::load_or_create(&settings.node_key_file)
+            let key = node_identity::key_file::load_or_create(&settings.node_key_file)
                 .map_err(RunError::NodeKey)?;
             tracing::info!(publicKey = %key.public_key_base64(), endpoints = ?discovery_settings.endpoints, "discovery_enabled");
             let client = discovery::Discovery::new(

@@ -4,11 +4,10 @@
 //! a data plane that already holds it skip the resend).
 
 use std::collections::HashMap;
-use std::fmt::Write as _;
 use std::sync::{Arc, Mutex};
 
+use config_model::grpc::content_hash;
 use config_model::{PeerConfig, RouteConfig};
-use sha2::{Digest, Sha256};
 use tokio::sync::watch;
 
 use crate::store::{Store, StoreError};
@@ -30,34 +29,6 @@ pub struct ConfigHub {
     rebuild: tokio::sync::Mutex<()>,
     /// Data plane node id → open config streams.
     connected: Mutex<HashMap<String, usize>>,
-}
-
-/// SHA-256 over a canonical rendering: same peers and routes, same hash, whatever the order.
-pub fn content_hash(peers: &[PeerConfig], routes: &[RouteConfig]) -> String {
-    let mut peers: Vec<&PeerConfig> = peers.iter().collect();
-    peers.sort_by(|a, b| a.id.cmp(&b.id));
-    let mut routes: Vec<&RouteConfig> = routes.iter().collect();
-    routes.sort_by(|a, b| a.prefix.cmp(&b.prefix));
-    let mut text = String::new();
-    for p in peers {
-        let _ = writeln!(
-            text,
-            "peer\t{}\t{:?}\t{}\t{}\t{}\t{:?}\t{:?}\t{}\t{:?}",
-            p.id,
-            p.url,
-            p.relation.as_str(),
-            p.asset_code,
-            p.asset_scale,
-            p.max_packet_amount,
-            p.credit_limit,
-            p.secret_ref,
-            p.auth_username
-        );
-    }
-    for r in routes {
-        let _ = writeln!(text, "route\t{}\t{}", r.prefix, r.peer);
-    }
-    hex::encode(Sha256::digest(text.as_bytes()))
 }
 
 fn nonce() -> String {
@@ -177,24 +148,6 @@ mod tests {
         }
     }
 
-    #[test]
-    fn hash_ignores_order_and_sees_every_field() {
-        let a = [peer("a"), peer("b")];
-        let b = [peer("b"), peer("a")];
-        assert_eq!(content_hash(&a, &[]), content_hash(&b, &[]));
-        let mut changed = peer("a");
-        changed.credit_limit = Some(1);
-        assert_ne!(
-            content_hash(&a, &[]),
-            content_hash(&[changed, peer("b")], &[])
-        );
-        let route = RouteConfig {
-            prefix: "g.a".into(),
-            peer: "a".into(),
-        };
-        assert_ne!(content_hash(&a, &[]), content_hash(&a, &[route]));
-    }
-
     #[tokio::test]
     async fn generations_advance_only_on_change() {
         let store = Store::open("sqlite::memory:").await.unwrap();
@@ -213,5 +166,16 @@ mod tests {
         let next = hub.rebuild().await.unwrap();
         assert_eq!(next.version, (epoch, 2));
         assert_eq!(next.peers.len(), 1);
+        // A change to the public key alone (a discovered node that re-keyed) is a change.
+        let mut rekeyed = peer("a");
+        rekeyed.secret_ref = SecretRef::NodeKey;
+        rekeyed.public_key = Some(node_identity::NodeKey::generate().public_key_base64());
+        store.update_peer(&rekeyed, None).await.unwrap();
+        assert_eq!(hub.rebuild().await.unwrap().version, (epoch, 3));
+        rekeyed.public_key = Some(node_identity::NodeKey::generate().public_key_base64());
+        store.update_peer(&rekeyed, None).await.unwrap();
+        let last = hub.rebuild().await.unwrap();
+        assert_eq!(last.version, (epoch, 4), "public key alone");
+        assert_eq!(last.peers[0].public_key, rekeyed.public_key);
     }
 }

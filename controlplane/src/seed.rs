@@ -9,15 +9,16 @@
 
 use std::path::{Path, PathBuf};
 
-use config_model::{PeerConfig, Relation, RouteConfig, SecretRef};
+use config_model::sections::{AssetDefaults, PeerSection, RouteSection};
+use config_model::{PeerConfig, RouteConfig};
 use serde::Deserialize;
 
-use crate::convert::{DEFAULT_ASSET_CODE, DEFAULT_ASSET_SCALE};
 use crate::push::ConfigHub;
 use crate::store::{RouteDeclaration, Source, Store, StoreError};
 
-/// The file's schema: the `peers:` and `routes:` sections of the data plane's YAML, nothing
-/// else. Unknown keys are refused so that a typo (`peer:`) cannot silently drop peers.
+/// The file's schema: the `peers:` and `routes:` sections of the data plane's YAML (the same
+/// types, from config-model), nothing else. Unknown keys are refused so that a typo (`peer:`)
+/// cannot silently drop peers.
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct FileSchema {
@@ -25,31 +26,6 @@ struct FileSchema {
     peers: Vec<PeerSection>,
     #[serde(default)]
     routes: Vec<RouteSection>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct PeerSection {
-    id: String,
-    url: Option<String>,
-    relation: Option<String>,
-    asset_code: Option<String>,
-    asset_scale: Option<u8>,
-    max_packet_amount: Option<u64>,
-    credit_limit: Option<u64>,
-    secret_ref: Option<String>,
-    auth_username: Option<String>,
-    public_key: Option<String>,
-    /// Never accepted: declared only so a literal secret gets a refusal that says why,
-    /// rather than "unknown field".
-    secret: Option<yaml_serde::Value>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct RouteSection {
-    prefix: String,
-    peer: String,
 }
 
 /// A problem with the file, naming it and (where there is one) the field.
@@ -90,19 +66,15 @@ impl ConfigFile {
         let schema: Option<FileSchema> =
             yaml_serde::from_str(text).map_err(|e| fail(e.to_string().replace('\n', " ")))?;
         let schema = schema.unwrap_or_default();
-        let mut peers = Vec::with_capacity(schema.peers.len());
-        for (index, section) in schema.peers.into_iter().enumerate() {
-            let field = |name: &str| format!("peers[{index}].{name}");
-            peers.push(peer_config(section, &field).map_err(fail)?);
-        }
-        let routes: Vec<RouteConfig> = schema
-            .routes
+        let assets = AssetDefaults::default();
+        let peers = schema
+            .peers
             .into_iter()
-            .map(|r| RouteConfig {
-                prefix: r.prefix,
-                peer: r.peer,
-            })
-            .collect();
+            .enumerate()
+            .map(|(index, section)| section.into_config(index, &assets, None))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| fail(e.to_string()))?;
+        let routes: Vec<RouteConfig> = schema.routes.into_iter().map(Into::into).collect();
         config_model::validate_table(&peers, &routes).map_err(|e| fail(e.to_string()))?;
         Ok(ConfigFile {
             path: path.to_path_buf(),
@@ -110,49 +82,6 @@ impl ConfigFile {
             routes,
         })
     }
-}
-
-fn peer_config(section: PeerSection, field: &dyn Fn(&str) -> String) -> Result<PeerConfig, String> {
-    if section.secret.is_some() {
-        return Err(format!(
-            "{}: literal secrets are refused; use secretRef: env:NAME or file:/path",
-            field("secret")
-        ));
-    }
-    let secret_ref = match section.secret_ref {
-        Some(text) => {
-            SecretRef::parse(&text).map_err(|p| format!("{}: {p}", field("secretRef")))?
-        }
-        None => {
-            return Err(format!(
-                "{}: required (env:NAME or file:/path)",
-                field("secretRef")
-            ));
-        }
-    };
-    let relation = match section.relation.as_deref() {
-        None => Relation::Peer,
-        Some(text) => Relation::parse(text).ok_or_else(|| {
-            format!(
-                "{}: {text:?} is not peer, parent or child",
-                field("relation")
-            )
-        })?,
-    };
-    Ok(PeerConfig {
-        id: section.id,
-        url: section.url,
-        relation,
-        asset_code: section
-            .asset_code
-            .unwrap_or_else(|| DEFAULT_ASSET_CODE.into()),
-        asset_scale: section.asset_scale.unwrap_or(DEFAULT_ASSET_SCALE),
-        max_packet_amount: section.max_packet_amount,
-        credit_limit: section.credit_limit,
-        secret_ref,
-        auth_username: section.auth_username,
-        public_key: section.public_key,
-    })
 }
 
 /// What applying the file did.
@@ -244,6 +173,8 @@ pub async fn apply(
 
 #[cfg(test)]
 mod tests {
+    use config_model::{Relation, SecretRef};
+
     use super::*;
 
     fn parse(text: &str) -> Result<ConfigFile, ConfigFileError> {

@@ -45,7 +45,7 @@ pub async fn run(config: NodeConfig, shutdown: impl Future<Output = ()>) -> Resu
     let node_key = match &config.node_key_file {
         None => None,
         Some(path) => Some(
-            btp_link::node_key::load_or_create(path)
+            node_identity::key_file::load_or_create(path)
                 .map_err(|problem| ConfigError::new("NODE_KEY_FILE", problem))?,
         ),
     };

@@ -100,7 +100,7 @@ pub struct Node {
     /// Woken on every link state change (the control plane reporter listens).
     link_changes: tokio::sync::Notify,
     /// Signs our tokens for links authenticated with node keys.
-    node_key: Option<btp_link::node_key::NodeKey>,
+    node_key: Option<node_identity::NodeKey>,
 }
 
 impl Node {
@@ -109,10 +109,7 @@ impl Node {
         Node::with_node_key(config, None)
     }
 
-    pub fn with_node_key(
-        config: &NodeConfig,
-        node_key: Option<btp_link::node_key::NodeKey>,
-    ) -> Node {
+    pub fn with_node_key(config: &NodeConfig, node_key: Option<node_identity::NodeKey>) -> Node {
         Node {
             node_key,
             node_id: config.node_id.clone(),
@@ -251,7 +248,7 @@ impl Node {
                     );
                 }
                 let key = config.public_key.as_deref().unwrap_or_default();
-                btp_link::node_key::parse_public_key(key)
+                node_identity::PublicKey::from_base64(key)
                     .map(Credential::NodeKey)
                     .map_err(|e| format!("publicKey: {e}"))
             }
@@ -268,7 +265,7 @@ impl Node {
                 let now = proto::Timestamp::now().unix_ms();
                 self.node_key
                     .as_ref()
-                    .map(|key| btp_link::node_key::token(key, &self.node_id, &peer.id, now))
+                    .map(|key| node_identity::link_token::token(key, &self.node_id, &peer.id, now))
             }
         }
     }
@@ -290,7 +287,7 @@ impl Node {
     /// without stopping at a match, so timing says nothing about which tokens exist.
     pub fn authenticate(&self, request: &AuthRequest) -> Result<Arc<Peer>, AuthFailure> {
         let snapshot = self.snapshot();
-        let peer = match btp_link::node_key::NodeKeyToken::parse(&request.token) {
+        let peer = match node_identity::link_token::LinkToken::parse(&request.token) {
             Some(token) => {
                 let peer = snapshot
                     .peers

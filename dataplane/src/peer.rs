@@ -56,7 +56,7 @@ pub enum Credential {
     /// incoming tokens are compared against in constant time.
     Secret { secret: Secret, digest: [u8; 32] },
     /// Node keys: it proves itself with a token signed by this public key, and we with ours.
-    NodeKey(ed25519_dalek::VerifyingKey),
+    NodeKey(node_identity::PublicKey),
 }
 
 impl Credential {

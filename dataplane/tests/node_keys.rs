@@ -5,9 +5,10 @@ mod common;
 
 use std::time::Duration;
 
-use btp_link::node_key::{self, NodeKey};
 use btp_link::{ClientCredentials, LinkError, LinkSettings};
 use common::{NodeProcess, secret};
+use node_identity::NodeKey;
+use node_identity::link_token;
 use proto::Address;
 use testpeer::{Options, Payment, TestPeer};
 
@@ -90,9 +91,9 @@ routes:
     // token of a's from too long ago: all refused, and a's session is untouched.
     let now = proto::Timestamp::now().unix_ms();
     let forged = [
-        node_key::token(&NodeKey::generate(), "a", "b", now),
-        node_key::token(&key_a, "a", "c", now),
-        node_key::token(&key_a, "a", "b", now - 10 * 60 * 1000),
+        link_token::token(&NodeKey::generate(), "a", "b", now),
+        link_token::token(&key_a, "a", "c", now),
+        link_token::token(&key_a, "a", "b", now - 10 * 60 * 1000),
     ];
     for token in forged {
         let credentials = ClientCredentials {

@@ -4,7 +4,8 @@
 //! The character sets are also what keeps the signed bytes unambiguous: no field can contain
 //! the `\n` that separates them, and no capability can contain the `,` that joins them.
 
-use proto::discovery::{Announcement, PublicKey, decode_signature};
+use node_identity::{PublicKey, decode_signature};
+use proto::discovery::Announcement;
 use serde_json::{Map, Value};
 
 pub const MAX_NODE_ID_LEN: usize = 64;
@@ -215,7 +216,8 @@ pub fn parse_capability_filter(text: Option<&str>) -> Result<Vec<String>, FieldE
 #[cfg(test)]
 mod tests {
     use super::*;
-    use proto::discovery::NodeKey;
+    use node_identity::NodeKey;
+    use proto::discovery::sign_announcement;
 
     fn signed() -> Announcement {
         let mut a = Announcement {
@@ -228,7 +230,7 @@ mod tests {
             sequence: 1,
             signature: String::new(),
         };
-        NodeKey::generate().sign_announcement(&mut a);
+        sign_announcement(&NodeKey::generate(), &mut a);
         a
     }
 

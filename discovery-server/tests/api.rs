@@ -7,8 +7,10 @@ mod common;
 use std::time::Duration;
 
 use common::{Server, announcement, temp_dir, wait_until};
+use node_identity::NodeKey;
 use proto::discovery::{
-    AnnounceResponse, ListResponse, NodeKey, deregistration_bytes, verify_announcement,
+    AnnounceResponse, ListResponse, deregistration_bytes, sign_announcement, sign_deregistration,
+    verify_announcement,
 };
 
 #[test]
@@ -63,7 +65,7 @@ fn announce_list_delete_round_trip() {
     // The JSON is camelCase as documented.
     assert!(response.body.contains("\"lastSeen\""), "{}", response.body);
 
-    let response = server.deregister("alice", 2, &alice.sign_deregistration("alice", 2));
+    let response = server.deregister("alice", 2, &sign_deregistration(&alice, "alice", 2));
     assert_eq!(response.status, 200, "{}", response.body);
     assert_eq!(response.json(), serde_json::json!({"success": true}));
     assert_eq!(server.listed(None), vec!["bob"]);
@@ -126,7 +128,7 @@ fn each_malformed_field_is_refused_naming_it() {
     for (field, mutate) in &cases {
         let mut a = good.clone();
         mutate(&mut a);
-        key.sign_announcement(&mut a);
+        sign_announcement(&key, &mut a);
         let response = server.announce(&a);
         assert_eq!(response.status, 400, "{field}: {}", response.body);
         let error = response.error();
@@ -201,7 +203,7 @@ fn impostors_replays_and_moves() {
         assert_eq!(response.error(), "nodeId: bound to another key");
     }
     // Nor can it deregister the owner.
-    let response = server.deregister("east", 100, &impostor.sign_deregistration("east", 100));
+    let response = server.deregister("east", 100, &sign_deregistration(&impostor, "east", 100));
     assert_eq!(response.status, 401, "{}", response.body);
     assert_eq!(response.error(), "signature: does not verify");
     // A body whose signature does not cover it.
@@ -250,19 +252,19 @@ fn impostors_replays_and_moves() {
     // Signed by the owner but over the wrong bytes (an announcement signature).
     let response = server.deregister("east", 3, &moved.signature);
     assert_eq!(response.status, 401, "{}", response.body);
-    let response = server.deregister("east", 2, &owner.sign_deregistration("east", 2));
+    let response = server.deregister("east", 2, &sign_deregistration(&owner, "east", 2));
     assert_eq!(response.status, 409, "{}", response.body);
     assert!(response.error().starts_with("sequence: "));
-    let good = owner.sign_deregistration("east", 3);
+    let good = sign_deregistration(&owner, "east", 3);
     assert_eq!(
         good,
         owner.sign_base64(&deregistration_bytes("east", 3)),
         "the documented bytes"
     );
     assert_eq!(server.deregister("east", 3, &good).status, 200);
-    let response = server.deregister("east", 4, &owner.sign_deregistration("east", 4));
+    let response = server.deregister("east", 4, &sign_deregistration(&owner, "east", 4));
     assert_eq!(response.status, 404, "{}", response.body);
-    let response = server.deregister("west", 1, &owner.sign_deregistration("west", 1));
+    let response = server.deregister("west", 1, &sign_deregistration(&owner, "west", 1));
     assert_eq!(response.status, 404, "{}", response.body);
     // The deregistered owner's old announcement cannot bring the entry back.
     assert_eq!(server.announce(&moved).status, 409);

@@ -7,7 +7,8 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use common::{BIN, Server, announcement, temp_dir, wait_until};
-use proto::discovery::NodeKey;
+use node_identity::NodeKey;
+use proto::discovery::sign_deregistration;
 
 #[test]
 fn bad_settings_exit_2_naming_the_variable() {
@@ -101,7 +102,7 @@ fn after_a_restart_entries_get_one_ttl_of_grace() {
     }
     let announced = Instant::now();
     // A deregistered entry must not come back with the grace.
-    let response = first.deregister("left", 2, &key.sign_deregistration("left", 2));
+    let response = first.deregister("left", 2, &sign_deregistration(&key, "left", 2));
     assert_eq!(response.status, 200);
     first.stop();
 

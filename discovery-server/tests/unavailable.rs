@@ -13,7 +13,7 @@ use discovery_server::liveness::{Liveness, now_ms};
 use discovery_server::metrics::Metrics;
 use discovery_server::rate_limit::RateLimiter;
 use discovery_server::store::Store;
-use proto::discovery::NodeKey;
+use node_identity::NodeKey;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn database_failures_are_503() {

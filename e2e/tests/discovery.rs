@@ -281,7 +281,7 @@ async fn nodes_find_each_other_peer_and_forward() {
     // An impostor with its own key cannot open a link as n3.
     let now = proto::Timestamp::now().unix_ms();
     let forged =
-        btp_link::node_key::token(&btp_link::node_key::NodeKey::generate(), "n3", "n1", now);
+        node_identity::link_token::token(&node_identity::NodeKey::generate(), "n3", "n1", now);
     let refused = btp_link::connect(
         &n1.btp_url(),
         &btp_link::ClientCredentials {

@@ -4,9 +4,10 @@
 //!
 //! # Identity
 //!
-//! A node owns an Ed25519 key pair ([`NodeKey`]). Its public key travels as standard base64
-//! (with padding) of the 32-byte verifying key; signatures as standard base64 of the 64-byte
-//! signature. Verification is strict (`verify_strict`: no small-order keys, canonical `s`).
+//! A node owns an Ed25519 key pair (`node_identity::NodeKey`). Its public key travels as
+//! standard base64 (with padding) of the 32-byte verifying key; signatures as standard base64
+//! of the 64-byte signature. Keys are parsed and signatures verified by `node_identity`, the
+//! one strict verifier (no small-order keys, canonical `s`) shared with BTP link tokens.
 //!
 //! # Canonical signed bytes
 //!
@@ -29,7 +30,8 @@
 //! different announcements never share signed bytes.
 //!
 //! ```
-//! use proto::discovery::{Announcement, NodeKey, verify_announcement};
+//! use node_identity::NodeKey;
+//! use proto::discovery::{Announcement, sign_announcement, verify_announcement};
 //!
 //! let key = NodeKey::from_bytes(&[7; 32]);
 //! let mut announcement = Announcement {
@@ -42,15 +44,14 @@
 //!     sequence: 1,
 //!     signature: String::new(),
 //! };
-//! key.sign_announcement(&mut announcement);
+//! sign_announcement(&key, &mut announcement);
 //! assert!(verify_announcement(&announcement).is_ok());
 //! announcement.btp_endpoint = "wss://evil.example:3000".into();
 //! assert!(verify_announcement(&announcement).is_err());
 //! ```
 
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD;
-use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
+pub use node_identity::IdentityError;
+use node_identity::{NodeKey, verify};
 use serde::{Deserialize, Serialize};
 
 /// First line of the bytes an announcement signs.
@@ -153,131 +154,15 @@ pub struct ErrorResponse {
     pub error: String,
 }
 
-/// Why a key or signature was refused.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum IdentityError {
-    #[error("must be base64 of a 32-byte Ed25519 public key")]
-    MalformedPublicKey,
-    #[error("is not a usable Ed25519 public key")]
-    InvalidPublicKey,
-    #[error("must be base64 of a 64-byte Ed25519 signature")]
-    MalformedSignature,
-    #[error("does not verify")]
-    DoesNotVerify,
+/// Fills `public_key` and `signature` (over the other fields, `sequence` included).
+pub fn sign_announcement(key: &NodeKey, announcement: &mut Announcement) {
+    announcement.public_key = key.public_key_base64();
+    announcement.signature = key.sign_base64(&announcement.signed_bytes());
 }
 
-/// A node's Ed25519 signing key. Its `Debug` output never shows the secret.
-#[derive(Clone)]
-pub struct NodeKey(SigningKey);
-
-impl std::fmt::Debug for NodeKey {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "NodeKey(public {})", self.public_key_base64())
-    }
-}
-
-impl NodeKey {
-    /// A fresh key from the operating system's randomness. The 32-byte seed is drawn through
-    /// `rand::random` rather than handing an RNG to ed25519-dalek, so the two crates' rand_core
-    /// versions never have to agree.
-    pub fn generate() -> NodeKey {
-        let seed: [u8; 32] = rand::random();
-        NodeKey::from_bytes(&seed)
-    }
-
-    /// The key whose 32-byte secret seed is `bytes` (what [`NodeKey::to_bytes`] gave).
-    pub fn from_bytes(bytes: &[u8; 32]) -> NodeKey {
-        NodeKey(SigningKey::from_bytes(bytes))
-    }
-
-    /// The 32-byte secret seed, to persist the key.
-    pub fn to_bytes(&self) -> [u8; 32] {
-        self.0.to_bytes()
-    }
-
-    /// The 32-byte verifying key.
-    pub fn public_key_bytes(&self) -> [u8; 32] {
-        self.0.verifying_key().to_bytes()
-    }
-
-    /// The verifying key as announced: standard base64 with padding.
-    pub fn public_key_base64(&self) -> String {
-        STANDARD.encode(self.public_key_bytes())
-    }
-
-    /// Signs arbitrary bytes (e.g. a BTP auth challenge between auto-peered nodes); the
-    /// 64-byte signature.
-    pub fn sign(&self, message: &[u8]) -> [u8; 64] {
-        self.0.sign(message).to_bytes()
-    }
-
-    /// Signs arbitrary bytes; the signature in standard base64.
-    pub fn sign_base64(&self, message: &[u8]) -> String {
-        STANDARD.encode(self.sign(message))
-    }
-
-    /// Fills `public_key` and `signature` (over the other fields, `sequence` included).
-    pub fn sign_announcement(&self, announcement: &mut Announcement) {
-        announcement.public_key = self.public_key_base64();
-        announcement.signature = self.sign_base64(&announcement.signed_bytes());
-    }
-
-    /// The `X-Discovery-Signature` value for deregistering `node_id` at `sequence`.
-    pub fn sign_deregistration(&self, node_id: &str, sequence: u64) -> String {
-        self.sign_base64(&deregistration_bytes(node_id, sequence))
-    }
-}
-
-/// A verifying key parsed from its base64 form.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct PublicKey(VerifyingKey);
-
-impl PublicKey {
-    /// Parses standard padded base64 of 32 bytes that decode to an Ed25519 point of full
-    /// order. Small-order ("weak") keys are refused: any signature would verify for them under
-    /// lax rules, and `verify_strict` would refuse every signature anyway.
-    pub fn from_base64(text: &str) -> Result<PublicKey, IdentityError> {
-        let bytes: [u8; 32] = STANDARD
-            .decode(text)
-            .ok()
-            .and_then(|bytes| bytes.try_into().ok())
-            .ok_or(IdentityError::MalformedPublicKey)?;
-        let key = VerifyingKey::from_bytes(&bytes).map_err(|_| IdentityError::InvalidPublicKey)?;
-        if key.is_weak() {
-            return Err(IdentityError::InvalidPublicKey);
-        }
-        Ok(PublicKey(key))
-    }
-
-    pub fn to_bytes(&self) -> [u8; 32] {
-        self.0.to_bytes()
-    }
-
-    /// Checks `signature` (64 bytes) over `message`, strictly.
-    pub fn verify(&self, message: &[u8], signature: &[u8; 64]) -> Result<(), IdentityError> {
-        self.0
-            .verify_strict(message, &Signature::from_bytes(signature))
-            .map_err(|_| IdentityError::DoesNotVerify)
-    }
-
-    /// Checks a base64 `signature` over `message`.
-    pub fn verify_base64(&self, message: &[u8], signature: &str) -> Result<(), IdentityError> {
-        self.verify(message, &decode_signature(signature)?)
-    }
-}
-
-/// Decodes a base64 signature to its 64 bytes, without checking it.
-pub fn decode_signature(text: &str) -> Result<[u8; 64], IdentityError> {
-    STANDARD
-        .decode(text)
-        .ok()
-        .and_then(|bytes| bytes.try_into().ok())
-        .ok_or(IdentityError::MalformedSignature)
-}
-
-/// Checks a base64 `signature` over arbitrary bytes with a base64 public key.
-pub fn verify(public_key: &str, message: &[u8], signature: &str) -> Result<(), IdentityError> {
-    PublicKey::from_base64(public_key)?.verify_base64(message, signature)
+/// The `X-Discovery-Signature` value for deregistering `node_id` at `sequence`.
+pub fn sign_deregistration(key: &NodeKey, node_id: &str, sequence: u64) -> String {
+    key.sign_base64(&deregistration_bytes(node_id, sequence))
 }
 
 /// Checks that `announcement.signature` was made by `announcement.public_key` over its
@@ -306,6 +191,8 @@ pub fn verify_deregistration(
 
 #[cfg(test)]
 mod tests {
+    use node_identity::NodeKey;
+
     use super::*;
 
     fn sample() -> Announcement {
@@ -329,7 +216,7 @@ mod tests {
     fn announcement_round_trip() {
         let key = NodeKey::generate();
         let mut a = sample();
-        key.sign_announcement(&mut a);
+        sign_announcement(&key, &mut a);
         assert_eq!(a.public_key, key.public_key_base64());
         verify_announcement(&a).unwrap();
         // And through JSON, as it travels.
@@ -344,7 +231,7 @@ mod tests {
     fn every_tampered_field_fails() {
         let key = NodeKey::generate();
         let mut signed = sample();
-        key.sign_announcement(&mut signed);
+        sign_announcement(&key, &mut signed);
         type Tamper = Box<dyn Fn(&mut Announcement)>;
         let tampers: Vec<(&str, Tamper)> = vec![
             ("nodeId", Box::new(|a| a.node_id.push('x'))),
@@ -379,10 +266,10 @@ mod tests {
         let owner = NodeKey::generate();
         let other = NodeKey::generate();
         let mut a = sample();
-        owner.sign_announcement(&mut a);
+        sign_announcement(&owner, &mut a);
         a.public_key = other.public_key_base64();
         assert_eq!(verify_announcement(&a), Err(IdentityError::DoesNotVerify));
-        let sig = owner.sign_deregistration("node-a", 7);
+        let sig = sign_deregistration(&owner, "node-a", 7);
         verify_deregistration("node-a", 7, &owner.public_key_base64(), &sig).unwrap();
         assert_eq!(
             verify_deregistration("node-a", 7, &other.public_key_base64(), &sig),
@@ -403,68 +290,23 @@ mod tests {
         // The domain line keeps one purpose's signature from serving the other.
         let key = NodeKey::generate();
         let mut a = sample();
-        key.sign_announcement(&mut a);
+        sign_announcement(&key, &mut a);
         assert!(verify_deregistration("node-a", 42, &a.public_key, &a.signature).is_err());
     }
 
+    /// A small-order key is refused by the one strict parser, so no announcement can be made
+    /// under one (lax verification would accept forged signatures for some of them).
     #[test]
-    fn malformed_keys_and_signatures() {
-        assert_eq!(
-            PublicKey::from_base64("not base64!"),
-            Err(IdentityError::MalformedPublicKey)
-        );
-        assert_eq!(
-            PublicKey::from_base64(&STANDARD.encode([1u8; 31])),
-            Err(IdentityError::MalformedPublicKey)
-        );
-        // Unpadded base64 of a good key is refused: one spelling per key.
-        let good = NodeKey::generate().public_key_base64();
-        assert!(PublicKey::from_base64(&good).is_ok());
-        assert_eq!(
-            PublicKey::from_base64(good.trim_end_matches('=')),
-            Err(IdentityError::MalformedPublicKey)
-        );
-        // The identity point has small order.
+    fn an_announcement_under_a_weak_key_is_refused() {
+        let mut a = sample();
+        sign_announcement(&NodeKey::generate(), &mut a);
         let mut identity = [0u8; 32];
         identity[0] = 1;
+        use base64::Engine as _;
+        a.public_key = base64::engine::general_purpose::STANDARD.encode(identity);
         assert_eq!(
-            PublicKey::from_base64(&STANDARD.encode(identity)),
+            verify_announcement(&a),
             Err(IdentityError::InvalidPublicKey)
-        );
-        assert_eq!(
-            decode_signature(&STANDARD.encode([0u8; 63])),
-            Err(IdentityError::MalformedSignature)
-        );
-        assert_eq!(
-            verify(&good, b"x", &STANDARD.encode([0u8; 64])),
-            Err(IdentityError::DoesNotVerify)
-        );
-    }
-
-    #[test]
-    fn arbitrary_bytes_sign_and_verify() {
-        let key = NodeKey::generate();
-        let sig = key.sign_base64(b"btp-auth challenge");
-        verify(&key.public_key_base64(), b"btp-auth challenge", &sig).unwrap();
-        assert!(verify(&key.public_key_base64(), b"btp-auth challengE", &sig).is_err());
-        let restored = NodeKey::from_bytes(&key.to_bytes());
-        assert_eq!(restored.public_key_bytes(), key.public_key_bytes());
-        assert!(!format!("{key:?}").contains(&hex::encode(key.to_bytes())));
-    }
-
-    /// RFC 8032 section 7.1, test 1: the primitive is standard Ed25519.
-    #[test]
-    fn rfc8032_test_vector_1() {
-        let key = NodeKey::from_bytes(&hex32(
-            "9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60",
-        ));
-        assert_eq!(
-            hex::encode(key.public_key_bytes()),
-            "d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a"
-        );
-        assert_eq!(
-            hex::encode(key.sign(b"")),
-            "e5564300c360ac729086e2cc806e828a84877f1eb8e5d974d873e065224901555fb8821590a33bacc61e39701cf9b46bd25bf5f0595bbe24655141438e7a100b"
         );
     }
 
@@ -484,11 +326,11 @@ mod tests {
             deregistration_bytes("node-a", 43),
             b"ilp-discovery-deregister-v1\nnode-a\n43"
         );
-        key.sign_announcement(&mut a);
+        sign_announcement(&key, &mut a);
         assert_eq!(a.public_key, "11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo=");
         assert_eq!(a.signature, KNOWN_ANNOUNCE_SIGNATURE);
         assert_eq!(
-            key.sign_deregistration("node-a", 43),
+            sign_deregistration(&key, "node-a", 43),
             KNOWN_DEREGISTER_SIGNATURE
         );
         verify_announcement(&a).unwrap();

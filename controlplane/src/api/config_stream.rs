@@ -1,7 +1,7 @@
 //! ConfigService: the stream each data plane dials. It says Hello (who it is, what it holds);
 //! we send the current snapshot unless it already holds that content; it answers Ack or Nack
-//! for the snapshot's nonce. A NACKed version is never resent: the next change brings a new
-//! one. Reports of link states and balances come up the same stream.
+//! for the snapshot's nonce. A NACKed version is never resent, not even after the data plane
+//! reconnects (the refusal is read back from the store): the next change brings a new one. Reports of link states and balances come up the same stream.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -16,7 +16,6 @@ use tonic::{Request, Response, Status, Streaming};
 
 use super::State;
 use super::node::version_pb;
-use crate::convert::config_peer_to_pb;
 use crate::push::CurrentConfig;
 use crate::store::{LinkReport, ReportedBalance};
 
@@ -27,21 +26,13 @@ pub struct ConfigApi {
 }
 
 fn snapshot_pb(config: &CurrentConfig) -> pb::Snapshot {
-    pb::Snapshot {
-        version: Some(version_pb(config.version)),
-        nonce: config.nonce.clone(),
-        content_hash: config.content_hash.clone(),
-        peers: config.peers.iter().map(config_peer_to_pb).collect(),
-        routes: config
-            .routes
-            .iter()
-            .map(|r| pb::RouteConfig {
-                prefix: r.prefix.clone(),
-                peer_id: r.peer.clone(),
-            })
-            .collect(),
-        traceparent: String::new(),
-    }
+    config_model::grpc::snapshot(
+        version_pb(config.version),
+        config.nonce.clone(),
+        config.content_hash.clone(),
+        &config.peers,
+        &config.routes,
+    )
 }
 
 #[tonic::async_trait]
@@ -96,7 +87,15 @@ async fn session(
     let mut updates = state.hub.subscribe();
     let mut held_hash = hello.held_content_hash;
     let mut awaiting: Option<Sent> = None;
-    let mut nacked: Option<(u64, u64)> = None;
+    // Read from the store, not kept per session: a data plane that refused a version and
+    // reconnects must not be sent the same version again.
+    let mut nacked: Option<(u64, u64)> = match state.store.last_nack(&node_id).await {
+        Ok(nacked) => nacked,
+        Err(error) => {
+            tracing::error!(node = %node_id, %error, "data_plane_state_not_read");
+            None
+        }
+    };
     let mut links: HashMap<String, String> = HashMap::new();
     // The version we last recorded as applied by this data plane.
     let mut recorded: Option<(u64, u64)> = None;
@@ -238,4 +237,164 @@ fn applied_gauge(state: &State, node_id: &str, version: (u64, u64)) {
         .applied_generation
         .with_label_values(&[node_id])
         .set(i64::try_from(version.1).unwrap_or(i64::MAX));
+}
+
+#[cfg(test)]
+mod tests {
+    //! The stream against a real in-process gRPC server on 127.0.0.1.
+
+    use std::net::SocketAddr;
+    use std::sync::Arc;
+
+    use config_model::{PeerConfig, Relation, SecretRef};
+    use proto::grpc::v1::config_service_client::ConfigServiceClient;
+    use proto::grpc::v1::config_service_server::ConfigServiceServer;
+    use tokio_stream::wrappers::TcpListenerStream;
+
+    use super::*;
+    use crate::events::Events;
+    use crate::push::ConfigHub;
+    use crate::store::{Source, Store};
+
+    const WAIT: Duration = Duration::from_secs(10);
+
+    async fn state() -> State {
+        let store = Store::open("sqlite::memory:").await.unwrap();
+        let epoch = store.next_epoch().await.unwrap();
+        let hub = Arc::new(ConfigHub::new(store.clone(), epoch).await.unwrap());
+        State {
+            node_id: "cp".into(),
+            store,
+            hub,
+            events: Events::new(),
+            metrics: Arc::new(crate::metrics::Metrics::new()),
+            // Never shuts down: the sender is leaked for the test's lifetime.
+            shutdown: Box::leak(Box::new(tokio::sync::watch::channel(false).0)).subscribe(),
+        }
+    }
+
+    async fn serve(state: State) -> SocketAddr {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        tokio::spawn(
+            tonic::transport::Server::builder()
+                .add_service(ConfigServiceServer::new(ConfigApi { state }))
+                .serve_with_incoming(TcpListenerStream::new(listener)),
+        );
+        address
+    }
+
+    /// A data plane's end of the stream: what it sends, and the snapshots it receives.
+    struct DataPlane {
+        outbound: mpsc::Sender<pb::DataPlaneMessage>,
+        inbound: Streaming<pb::Snapshot>,
+    }
+
+    impl DataPlane {
+        async fn connect(address: SocketAddr, held_hash: &str) -> DataPlane {
+            let mut client = ConfigServiceClient::connect(format!("http://{address}"))
+                .await
+                .unwrap();
+            let (outbound, rx) = mpsc::channel(4);
+            outbound
+                .send(message(pb::data_plane_message::Message::Hello(pb::Hello {
+                    node_id: "dp".into(),
+                    held_content_hash: held_hash.into(),
+                    ..Default::default()
+                })))
+                .await
+                .unwrap();
+            let inbound = client
+                .stream_config(ReceiverStream::new(rx))
+                .await
+                .unwrap()
+                .into_inner();
+            DataPlane { outbound, inbound }
+        }
+
+        async fn next(&mut self) -> pb::Snapshot {
+            tokio::time::timeout(WAIT, self.inbound.message())
+                .await
+                .expect("a snapshot within the wait")
+                .unwrap()
+                .expect("stream open")
+        }
+
+        async fn nack(&self, snapshot: &pb::Snapshot) {
+            let nack = pb::Nack {
+                nonce: snapshot.nonce.clone(),
+                error: "cannot apply".into(),
+            };
+            self.outbound
+                .send(message(pb::data_plane_message::Message::Nack(nack)))
+                .await
+                .unwrap();
+        }
+    }
+
+    fn message(message: pb::data_plane_message::Message) -> pb::DataPlaneMessage {
+        pb::DataPlaneMessage {
+            message: Some(message),
+        }
+    }
+
+    fn peer(id: &str) -> PeerConfig {
+        PeerConfig {
+            id: id.into(),
+            url: None,
+            relation: Relation::Child,
+            asset_code: "USD".into(),
+            asset_scale: 9,
+            max_packet_amount: None,
+            credit_limit: None,
+            secret_ref: SecretRef::Env("S".into()),
+            auth_username: None,
+            public_key: None,
+        }
+    }
+
+    fn generation(snapshot: &pb::Snapshot) -> u64 {
+        snapshot.version.map(|v| v.generation).unwrap_or_default()
+    }
+
+    #[tokio::test]
+    async fn a_nacked_version_is_not_resent_after_a_reconnect() {
+        let state = state().await;
+        let address = serve(state.clone()).await;
+        let add = |id: &'static str| {
+            let state = state.clone();
+            async move {
+                state
+                    .store
+                    .create_peer(&peer(id), Source::Static)
+                    .await
+                    .unwrap();
+                state.hub.rebuild().await.unwrap()
+            }
+        };
+        let refused = add("a").await;
+
+        let mut first = DataPlane::connect(address, "").await;
+        let sent = first.next().await;
+        assert_eq!(generation(&sent), refused.version.1);
+        first.nack(&sent).await;
+        // The refusal is recorded before the session goes on; wait for it, bounded.
+        let deadline = tokio::time::Instant::now() + WAIT;
+        while state.store.last_nack("dp").await.unwrap() != Some(refused.version) {
+            assert!(tokio::time::Instant::now() < deadline, "no NACK recorded");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        drop(first);
+
+        // Reconnects, still holding what it had before the refused version.
+        let mut again = DataPlane::connect(address, "").await;
+        let next = add("b").await;
+        let sent = again.next().await;
+        assert_eq!(
+            generation(&sent),
+            next.version.1,
+            "the first snapshot after the reconnect is the new version, not the refused one"
+        );
+        assert_eq!(sent.peers.len(), 2);
+    }
 }

@@ -14,9 +14,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use tracing::Instrument;
 
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD;
-use btp_link::node_key::NodeKey;
+use node_identity::NodeKey;
 use proto::discovery::{self as wire, Announcement};
 use tokio::sync::watch;
 
@@ -88,11 +86,11 @@ impl Discovery {
             ilp_address: self.settings.ilp_address.clone(),
             capabilities: self.settings.capabilities.clone(),
             version: env!("CARGO_PKG_VERSION").to_string(),
-            public_key: self.key.public_key_base64(),
+            public_key: String::new(),
             sequence: self.next_sequence(),
             signature: String::new(),
         };
-        announcement.signature = STANDARD.encode(self.key.sign(&announcement.signed_bytes()));
+        wire::sign_announcement(&self.key, &mut announcement);
         let mut ttl: Option<u64> = None;
         for endpoint in &self.settings.endpoints {
             let url = format!("{}{}", endpoint.trim_end_matches('/'), wire::ANNOUNCE_PATH);
@@ -192,10 +190,7 @@ impl Discovery {
     /// Removes us from every endpoint (graceful shutdown).
     pub async fn deregister(&self) {
         let sequence = self.next_sequence();
-        let signature = STANDARD.encode(
-            self.key
-                .sign(&wire::deregistration_bytes(&self.node_id, sequence)),
-        );
+        let signature = wire::sign_deregistration(&self.key, &self.node_id, sequence);
         for endpoint in &self.settings.endpoints {
             let url = format!(
                 "{}{}/{}",

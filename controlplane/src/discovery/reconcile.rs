@@ -196,7 +196,7 @@ mod reconcile_tests {
             btp_endpoint: format!("ws://{id}:3000"),
             ilp_address: address.into(),
             capabilities: capabilities.iter().map(|c| c.to_string()).collect(),
-            public_key: btp_link::node_key::NodeKey::generate().public_key_base64(),
+            public_key: node_identity::NodeKey::generate().public_key_base64(),
             source_endpoint: "http://discovery".into(),
             last_seen_ms: 1,
         }

@@ -81,7 +81,7 @@ impl DiscoverySettings {
                 "required: the ws:// URL other nodes dial to reach this node",
             )
         })?;
-        btp_link::normalize_url(&announce_address)
+        node_identity::peer_url::normalize(&announce_address)
             .map_err(|e| error("PEER_ANNOUNCE_ADDRESS", e.to_string()))?;
         let ilp_address = get("ILP_ADDRESS").ok_or_else(|| {
             error(
@@ -126,7 +126,7 @@ impl DiscoverySettings {
             }
         };
         let asset_scale = match get("ASSET_SCALE") {
-            None => crate::convert::DEFAULT_ASSET_SCALE,
+            None => config_model::DEFAULT_ASSET_SCALE,
             Some(text) => text
                 .parse()
                 .map_err(|_| error("ASSET_SCALE", format!("{text:?} is not 0..=255")))?,
@@ -139,7 +139,7 @@ impl DiscoverySettings {
             interval: Duration::from_secs(seconds),
             policy,
             asset_code: get("ASSET_CODE")
-                .unwrap_or_else(|| crate::convert::DEFAULT_ASSET_CODE.into()),
+                .unwrap_or_else(|| config_model::DEFAULT_ASSET_CODE.into()),
             asset_scale,
         }))
     }

@@ -91,6 +91,20 @@ impl Store {
         Ok(())
     }
 
+    /// The version `node_id` last refused, if any: kept across its reconnects (and our
+    /// restarts), so a refused version is never sent to it again.
+    pub async fn last_nack(&self, node_id: &str) -> Result<Option<(u64, u64)>, StoreError> {
+        let row =
+            sqlx::query("SELECT nack_epoch, nack_generation FROM data_planes WHERE node_id = ?")
+                .bind(node_id)
+                .fetch_optional(&self.pool)
+                .await?;
+        Ok(match row {
+            None => None,
+            Some(row) => version(row.try_get("nack_epoch")?, row.try_get("nack_generation")?),
+        })
+    }
+
     /// Replaces what `node_id` last reported about its links and balances.
     pub async fn record_report(
         &self,

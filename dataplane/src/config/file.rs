@@ -1,5 +1,7 @@
-//! The YAML schema of `CONFIG_FILE`, as written by operators.
+//! The YAML schema of `CONFIG_FILE`, as written by operators. Its `peers:` and `routes:`
+//! sections are config-model's, shared with the control plane's seed file.
 
+pub use config_model::sections::{PeerSection, RouteSection};
 use serde::Deserialize;
 
 #[derive(Debug, Default, Deserialize)]
@@ -39,33 +41,6 @@ pub struct HealthSection {
 pub struct AssetSection {
     pub code: Option<String>,
     pub scale: Option<u8>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct PeerSection {
-    pub id: String,
-    pub url: Option<String>,
-    pub relation: Option<String>,
-    pub asset_code: Option<String>,
-    pub asset_scale: Option<u8>,
-    pub max_packet_amount: Option<u64>,
-    pub credit_limit: Option<u64>,
-    pub secret_ref: Option<String>,
-    /// Sent as `auth_username` when we dial this peer.
-    pub auth_username: Option<String>,
-    /// The peer's node public key, with `secretRef: node-key`.
-    pub public_key: Option<String>,
-    /// Never accepted: present only so that a literal secret gets a clear refusal instead of
-    /// "unknown field".
-    pub secret: Option<yaml_serde::Value>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct RouteSection {
-    pub prefix: String,
-    pub peer: String,
 }
 
 #[derive(Debug, Default, Deserialize)]

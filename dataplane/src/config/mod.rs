@@ -13,8 +13,7 @@ pub use config_model::{PeerConfig, Relation, RouteConfig, Secret, SecretRef};
 
 pub const DEFAULT_BTP_PORT: u16 = 3000;
 pub const DEFAULT_HEALTH_PORT: u16 = 8080;
-pub const DEFAULT_ASSET_CODE: &str = "USD";
-pub const DEFAULT_ASSET_SCALE: u8 = 9;
+pub use config_model::{DEFAULT_ASSET_CODE, DEFAULT_ASSET_SCALE};
 
 /// A configuration problem: which field, and what is wrong with it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -218,57 +217,22 @@ fn build(
         None => asset.scale.unwrap_or(DEFAULT_ASSET_SCALE),
     };
 
+    let assets = config_model::sections::AssetDefaults {
+        code: default_asset_code.clone(),
+        scale: default_asset_scale,
+    };
     let mut peers = Vec::with_capacity(file.peers.len());
     for (index, section) in file.peers.into_iter().enumerate() {
-        let field = |name: &str| format!("peers[{index}].{name}");
-        if section.secret.is_some() {
-            return Err(ConfigError::new(
-                field("secret"),
-                "literal secrets are refused; use secretRef: env:NAME or file:/path",
-            ));
-        }
-        check_identifier(&field("id"), &section.id)?;
-        let secret_ref = match section.secret_ref {
-            Some(text) => {
-                SecretRef::parse(&text).map_err(|e| ConfigError::new(field("secretRef"), e))?
-            }
-            None => match env::seeded_secret(env, &section.id) {
-                Some(reference) => reference,
-                None => return Err(ConfigError::new(field("secretRef"), "required")),
-            },
-        };
-        let relation = match section.relation.as_deref() {
-            None => Relation::Peer,
-            Some(text) => Relation::parse(text).ok_or_else(|| {
-                ConfigError::new(
-                    field("relation"),
-                    format!("{text:?} is not peer, parent or child"),
-                )
-            })?,
-        };
-        peers.push(PeerConfig {
-            id: section.id,
-            url: section.url,
-            relation,
-            asset_code: section
-                .asset_code
-                .unwrap_or_else(|| default_asset_code.clone()),
-            asset_scale: section.asset_scale.unwrap_or(default_asset_scale),
-            max_packet_amount: section.max_packet_amount,
-            credit_limit: section.credit_limit,
-            secret_ref,
-            auth_username: section.auth_username,
-            public_key: section.public_key,
-        });
+        // The id names the BTP_PEER_{ID}_SECRET seed, so it is checked before it is used.
+        check_identifier(&format!("peers[{index}].id"), &section.id)?;
+        let seeded = env::seeded_secret(env, &section.id);
+        peers.push(
+            section
+                .into_config(index, &assets, seeded)
+                .map_err(|e| ConfigError::new(e.field, e.problem))?,
+        );
     }
-    let mut routes: Vec<RouteConfig> = file
-        .routes
-        .into_iter()
-        .map(|r| RouteConfig {
-            prefix: r.prefix,
-            peer: r.peer,
-        })
-        .collect();
+    let mut routes: Vec<RouteConfig> = file.routes.into_iter().map(Into::into).collect();
 
     env::apply_peer_seeds(
         env,

@@ -163,6 +163,12 @@ fn bad_configuration_names_the_field() {
             "routes[0].prefix",
             "not an ILP prefix",
         ),
+        (
+            // The identity point: a small-order key, refused by the one strict parser.
+            "peers:\n  - { id: b, secretRef: node-key, publicKey: 'AQAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=' }\n",
+            "peers[0].publicKey",
+            "not a usable Ed25519 public key",
+        ),
         ("logging: { level: loud }\n", "logging.level", "loud"),
         (
             "forwarding: { expiryMarginMs: 0 }\n",

@@ -4,7 +4,6 @@
 //! restart while the control plane is down serves it again. Link states and balances are
 //! reported back up the same stream.
 
-mod convert;
 mod saved;
 
 use std::path::PathBuf;
@@ -55,7 +54,8 @@ pub fn restore(node: &Arc<Node>, control: &ControlPlane) -> Option<SavedSnapshot
             return None;
         }
     };
-    let applied = convert::table(&saved.snapshot)
+    let applied = config_model::grpc::table_from_snapshot(&saved.snapshot)
+        .map_err(|e| e.to_string())
         .and_then(|(peers, routes)| node.apply(&peers, &routes).map_err(|e| e.to_string()));
     match applied {
         Ok(_) => {
@@ -223,8 +223,9 @@ fn apply_table(
     snapshot: &pb::Snapshot,
 ) -> Result<(), String> {
     let version = snapshot.version.map(|v| (v.epoch, v.generation));
-    let (peers, routes) =
-        convert::table(snapshot).inspect_err(|error| warn!(?version, %error, "config_nacked"))?;
+    let (peers, routes) = config_model::grpc::table_from_snapshot(snapshot)
+        .map_err(|e| e.to_string())
+        .inspect_err(|error| warn!(?version, %error, "config_nacked"))?;
     match node.apply(&peers, &routes) {
         Ok(applied) => {
             info!(

@@ -9,9 +9,10 @@ use axum::extract::rejection::{BytesRejection, PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use node_identity::{PublicKey, decode_signature};
 use proto::discovery::{
-    AnnounceResponse, DeregisterResponse, ListResponse, PublicKey, SEQUENCE_HEADER,
-    SIGNATURE_HEADER, decode_signature, deregistration_bytes, verify_announcement,
+    AnnounceResponse, DeregisterResponse, ListResponse, SEQUENCE_HEADER, SIGNATURE_HEADER,
+    deregistration_bytes, verify_announcement,
 };
 use serde::Deserialize;
 use serde_json::json;

@@ -1,6 +1,7 @@
 use std::time::Duration;
 
-use proto::discovery::{Announcement, NodeKey};
+use node_identity::NodeKey;
+use proto::discovery::{Announcement, sign_announcement};
 
 use super::*;
 use crate::liveness::{Liveness, Window};
@@ -25,7 +26,7 @@ fn announcement(key: &NodeKey, id: &str, endpoint: &str, sequence: u64) -> Annou
         sequence,
         signature: String::new(),
     };
-    key.sign_announcement(&mut a);
+    sign_announcement(key, &mut a);
     a
 }
 

@@ -12,7 +12,8 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use proto::discovery::{Announcement, NodeKey};
+use node_identity::NodeKey;
+use proto::discovery::{Announcement, sign_announcement};
 use serde_json::Value;
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_discovery-server");
@@ -366,7 +367,7 @@ pub fn announcement(
         sequence,
         signature: String::new(),
     };
-    key.sign_announcement(&mut a);
+    sign_announcement(key, &mut a);
     a
 }
 
