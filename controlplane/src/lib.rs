@@ -48,6 +48,8 @@ pub enum RunError {
     },
 }
 
+impl service_runtime::service_main::Failure for RunError {}
+
 fn stopping_for_discovery(state: &State) -> tokio::sync::watch::Receiver<bool> {
     state.shutdown.clone()
 }

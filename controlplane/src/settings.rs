@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use config_model::{Secret, SecretRef};
+use service_runtime::LogSettings;
 
 pub const DEFAULT_GRPC_PORT: u16 = 50051;
 pub const DEFAULT_HTTP_PORT: u16 = 8081;
@@ -33,8 +34,7 @@ pub struct Settings {
     pub database_url: String,
     /// The bearer token every API call (and every data plane) must present.
     pub api_token: Secret,
-    pub log_level: String,
-    pub log_json: bool,
+    pub log: LogSettings,
     /// PEM certificate chain and key: serve gRPC over TLS. Both or neither.
     pub tls: Option<TlsFiles>,
     /// The node's Ed25519 key (created if missing): its identity with discovery servers and on
@@ -99,26 +99,8 @@ impl Settings {
             .map_err(|p| error("API_TOKEN_REF", p))?
             .resolve()
             .map_err(|p| error("API_TOKEN_REF", p))?;
-        let log_level = get("LOG_LEVEL").unwrap_or_else(|| "info".into());
-        if !matches!(
-            log_level.as_str(),
-            "trace" | "debug" | "info" | "warn" | "error"
-        ) {
-            return Err(error(
-                "LOG_LEVEL",
-                format!("{log_level:?} is not one of trace, debug, info, warn, error"),
-            ));
-        }
-        let log_json = match get("LOG_FORMAT").as_deref() {
-            None | Some("json") => true,
-            Some("text") => false,
-            Some(other) => {
-                return Err(error(
-                    "LOG_FORMAT",
-                    format!("{other:?} is not json or text"),
-                ));
-            }
-        };
+        let log =
+            LogSettings::from_env(get).map_err(|(variable, problem)| error(variable, problem))?;
         let tls = match (get("TLS_CERT_FILE"), get("TLS_KEY_FILE")) {
             (None, None) => None,
             (Some(cert), Some(key)) => Some(TlsFiles {
@@ -152,8 +134,7 @@ impl Settings {
             grpc_port,
             database_url,
             api_token,
-            log_level,
-            log_json,
+            log,
         })
     }
 }

@@ -10,7 +10,6 @@ pub mod config;
 pub mod control;
 pub mod http;
 pub mod links;
-pub mod logging;
 pub mod metrics;
 pub mod node;
 pub mod peer;
@@ -38,6 +37,14 @@ pub enum StartError {
         address: String,
         source: std::io::Error,
     },
+}
+
+/// A bad configuration found only at start (an unreadable key file) exits 2 like one found
+/// before.
+impl service_runtime::service_main::Failure for StartError {
+    fn is_config(&self) -> bool {
+        matches!(self, StartError::Config(_))
+    }
 }
 
 /// Runs a node until `shutdown` resolves, then drains and stops.

@@ -12,7 +12,6 @@
 
 pub mod api;
 pub mod liveness;
-pub mod logging;
 pub mod metrics;
 pub mod rate_limit;
 pub mod settings;
@@ -49,6 +48,8 @@ pub enum RunError {
     #[error("HTTP server failed: {0}")]
     Serve(std::io::Error),
 }
+
+impl service_runtime::service_main::Failure for RunError {}
 
 /// Runs the server until `shutdown` resolves, then drains (bounded) and returns.
 pub async fn run(

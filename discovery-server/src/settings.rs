@@ -4,6 +4,8 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use service_runtime::LogSettings;
+
 pub const DEFAULT_PORT: u16 = 8090;
 pub const DEFAULT_TTL_SECONDS: u64 = 120;
 pub const MAX_TTL_SECONDS: u64 = 3600;
@@ -27,12 +29,6 @@ fn error(variable: &'static str, problem: impl Into<String>) -> SettingsError {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum LogFormat {
-    Json,
-    Text,
-}
-
 #[derive(Debug, Clone)]
 pub struct Settings {
     pub host: String,
@@ -47,8 +43,7 @@ pub struct Settings {
     /// Most node ids stored (live or not); a new one beyond it is refused when no stale row can
     /// make room.
     pub max_entries: u32,
-    pub log_level: String,
-    pub log_format: LogFormat,
+    pub log: LogSettings,
 }
 
 impl Settings {
@@ -107,26 +102,8 @@ impl Settings {
                 format!("sqlite://{}", data_dir.join("discovery.db").display())
             }
         };
-        let log_level = get("LOG_LEVEL").unwrap_or_else(|| "info".into());
-        if !matches!(
-            log_level.as_str(),
-            "trace" | "debug" | "info" | "warn" | "error"
-        ) {
-            return Err(error(
-                "LOG_LEVEL",
-                format!("{log_level:?} is not one of trace, debug, info, warn, error"),
-            ));
-        }
-        let log_format = match get("LOG_FORMAT").as_deref() {
-            None | Some("json") => LogFormat::Json,
-            Some("text") => LogFormat::Text,
-            Some(other) => {
-                return Err(error(
-                    "LOG_FORMAT",
-                    format!("{other:?} is not json or text"),
-                ));
-            }
-        };
+        let log =
+            LogSettings::from_env(get).map_err(|(variable, problem)| error(variable, problem))?;
         Ok(Settings {
             host,
             port,
@@ -135,8 +112,7 @@ impl Settings {
             rate_per_second,
             rate_burst,
             max_entries,
-            log_level,
-            log_format,
+            log,
         })
     }
 }
@@ -177,7 +153,7 @@ mod tests {
         assert_eq!(s.rate_per_second, 20.0);
         assert_eq!(s.rate_burst, 40);
         assert_eq!(s.max_entries, 10_000);
-        assert_eq!(s.log_format, LogFormat::Json);
+        assert!(s.log.json);
     }
 
     #[test]

@@ -1,9 +1,15 @@
-//! What every long-running binary of the project shares: graceful-shutdown signals, the runtime
-//! with JSON logs and OTLP traces (`telemetry::run_service`), the `/metrics` text, and the HTTP
-//! probe behind `<binary> healthcheck`.
+//! What every long-running binary of the project shares: its `main` (`service_main`: the
+//! `run` and `healthcheck` subcommands, exit codes), `LOG_LEVEL`/`LOG_FORMAT`
+//! (`log_settings`), graceful-shutdown signals, the runtime with JSON logs and OTLP traces
+//! (`telemetry::run_service`), the `/metrics` text, and the HTTP probe behind
+//! `<binary> healthcheck`.
 
 pub mod healthcheck;
+pub mod log_settings;
+pub mod service_main;
 pub mod telemetry;
+
+pub use log_settings::LogSettings;
 
 /// Registers the SIGTERM and SIGINT handlers now, so a signal that arrives right after start-up
 /// (before anything awaits it) still stops the process gracefully instead of killing it. Call

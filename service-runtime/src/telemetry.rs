@@ -130,15 +130,14 @@ fn init(service: &str, instance: &str, level: &str, json: bool, crates: &[&str])
 }
 
 /// Who a service is, for its logs and traces.
-pub struct Identity<'a> {
+pub struct Identity {
     /// The default `service.name` (the binary's name).
-    pub service: &'a str,
+    pub service: &'static str,
     /// `service.instance.id` (the node id), or empty.
-    pub instance: &'a str,
-    pub log_level: &'a str,
-    pub json_logs: bool,
-    /// The crates whose logs (at `log_level`) and spans (at INFO) are kept.
-    pub crates: &'a [&'a str],
+    pub instance: String,
+    pub log: crate::LogSettings,
+    /// The crates whose logs (at the log level) and spans (at INFO) are kept.
+    pub crates: &'static [&'static str],
 }
 
 /// Runs a service the way every binary of the project does: a multi-thread runtime, logging and
@@ -146,7 +145,7 @@ pub struct Identity<'a> {
 /// spans flushed while the runtime that carries the exporter still runs. Errs only if the
 /// runtime cannot be built.
 pub fn run_service<T>(
-    identity: &Identity<'_>,
+    identity: &Identity,
     service: impl std::future::Future<Output = T>,
 ) -> std::io::Result<T> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -156,9 +155,9 @@ pub fn run_service<T>(
         let _runtime = runtime.enter();
         init(
             identity.service,
-            identity.instance,
-            identity.log_level,
-            identity.json_logs,
+            &identity.instance,
+            &identity.log.level,
+            identity.log.json,
             identity.crates,
         )
     };

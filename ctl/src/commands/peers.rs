@@ -1,6 +1,7 @@
 //! `ctl peers …`: the PeerService calls.
 
-use clap::{Args, Subcommand, ValueEnum};
+use clap::{Args, Subcommand};
+use config_model::{Relation, SecretRef};
 use prost_types::FieldMask;
 use proto::grpc::v1 as api;
 
@@ -34,21 +35,20 @@ pub enum Command {
     Remove(RemoveArgs),
 }
 
-#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Relation {
-    Peer,
-    Parent,
-    Child,
+/// The model's relation rule, as a flag parser: ctl accepts exactly what the server will.
+fn relation(text: &str) -> Result<Relation, String> {
+    Relation::parse(text).ok_or_else(|| format!("{text:?} is not peer, parent or child"))
 }
 
-impl Relation {
-    fn as_str(self) -> &'static str {
-        match self {
-            Relation::Peer => "peer",
-            Relation::Parent => "parent",
-            Relation::Child => "child",
-        }
-    }
+/// The model's secret-reference rule. A literal secret typed by mistake is refused before it
+/// leaves this machine, and the message never repeats the value (which is why this is not a
+/// clap value parser: clap's error would echo it).
+fn secret_ref(text: &str) -> Result<SecretRef, UsageError> {
+    SecretRef::parse(text).map_err(|problem| {
+        UsageError(format!(
+            "--secret-ref: {problem} (env:NAME, file:/absolute/path or node-key)"
+        ))
+    })
 }
 
 /// The settable fields both `add` and `update` take.
@@ -57,8 +57,8 @@ pub struct PeerFields {
     /// ws:// URL this node dials; leave out (add) or set to '' (update) when the peer dials us.
     #[arg(long, value_name = "URL")]
     pub url: Option<String>,
-    /// How the peer relates to this node.
-    #[arg(long, value_enum)]
+    /// How the peer relates to this node: peer, parent or child.
+    #[arg(long, value_name = "RELATION", value_parser = relation)]
     pub relation: Option<Relation>,
     /// Asset code of the peer's account, e.g. USD.
     #[arg(long, value_name = "CODE")]
@@ -75,14 +75,17 @@ pub struct PeerFields {
     /// Sent as auth_username when this node dials the peer.
     #[arg(long, value_name = "NAME")]
     pub auth_username: Option<String>,
+    /// The peer's node public key (base64 Ed25519), with --secret-ref node-key.
+    #[arg(long, value_name = "KEY")]
+    pub public_key: Option<String>,
 }
 
 #[derive(Args, Debug)]
 pub struct AddArgs {
     /// The new peer's id ([A-Za-z0-9_.-], up to 64).
     pub id: String,
-    /// Where the data plane finds the link's shared secret: env:NAME or file:/absolute/path.
-    /// Literal secrets are refused.
+    /// Where the data plane finds the link's shared secret: env:NAME or file:/absolute/path,
+    /// or node-key (with --public-key). Literal secrets are refused.
     #[arg(long, value_name = "REF")]
     pub secret_ref: String,
     #[command(flatten)]
@@ -96,7 +99,7 @@ pub struct AddArgs {
 pub struct UpdateArgs {
     /// The peer's id.
     pub id: String,
-    /// New secret reference: env:NAME or file:/absolute/path.
+    /// New secret reference: env:NAME, file:/absolute/path or node-key.
     #[arg(long, value_name = "REF")]
     pub secret_ref: Option<String>,
     #[command(flatten)]
@@ -207,7 +210,7 @@ pub async fn list_all(connection: &Connection) -> anyhow::Result<Vec<api::Peer>>
 }
 
 pub fn create_request(args: AddArgs) -> Result<api::CreatePeerRequest, UsageError> {
-    check_secret_ref(&args.secret_ref)?;
+    let reference = secret_ref(&args.secret_ref)?;
     let fields = args.fields;
     Ok(api::CreatePeerRequest {
         peer: Some(api::Peer {
@@ -221,8 +224,9 @@ pub fn create_request(args: AddArgs) -> Result<api::CreatePeerRequest, UsageErro
             asset_scale: fields.asset_scale.unwrap_or_default(),
             max_packet_amount: fields.max_packet_amount,
             credit_limit: fields.credit_limit,
-            secret_ref: args.secret_ref,
+            secret_ref: reference.to_string(),
             auth_username: fields.auth_username.unwrap_or_default(),
+            public_key: fields.public_key.unwrap_or_default(),
             ..Default::default()
         }),
         validate_only: args.dry_run,
@@ -232,7 +236,7 @@ pub fn create_request(args: AddArgs) -> Result<api::CreatePeerRequest, UsageErro
 /// The flags that name fields, for the "nothing to update" message.
 const FIELD_FLAGS: &str = "--url, --relation, --asset-code, --asset-scale, --max-packet-amount, \
     --clear-max-packet-amount, --credit-limit, --clear-credit-limit, --secret-ref, \
-    --auth-username";
+    --auth-username, --public-key";
 
 /// An UpdatePeer whose mask lists exactly the fields given, in proto order. An empty mask
 /// would mean "every field" to the server, so no field flags is a usage error, not a call.
@@ -269,14 +273,17 @@ pub fn update_request(args: UpdateArgs) -> Result<api::UpdatePeerRequest, UsageE
         peer.credit_limit = fields.credit_limit;
         paths.push("credit_limit");
     }
-    if let Some(secret_ref) = args.secret_ref {
-        check_secret_ref(&secret_ref)?;
-        peer.secret_ref = secret_ref;
+    if let Some(text) = args.secret_ref {
+        peer.secret_ref = secret_ref(&text)?.to_string();
         paths.push("secret_ref");
     }
     if let Some(name) = fields.auth_username {
         peer.auth_username = name;
         paths.push("auth_username");
+    }
+    if let Some(key) = fields.public_key {
+        peer.public_key = key;
+        paths.push("public_key");
     }
     if paths.is_empty() {
         return Err(UsageError(format!(
@@ -290,25 +297,6 @@ pub fn update_request(args: UpdateArgs) -> Result<api::UpdatePeerRequest, UsageE
         }),
         validate_only: args.dry_run,
     })
-}
-
-/// Refuses anything but a reference before it leaves this machine. The server checks too; the
-/// point here is that a literal secret typed by mistake is never sent, stored, or echoed (the
-/// message does not repeat the value).
-fn check_secret_ref(value: &str) -> Result<(), UsageError> {
-    let valid = match value.split_once(':') {
-        Some(("env", name)) => !name.is_empty(),
-        Some(("file", path)) => path.starts_with('/') && path.len() > 1,
-        _ => false,
-    };
-    if valid {
-        Ok(())
-    } else {
-        Err(UsageError(
-            "--secret-ref must be env:NAME or file:/absolute/path (literal secrets are refused)"
-                .into(),
-        ))
-    }
 }
 
 #[cfg(test)]
@@ -465,21 +453,66 @@ mod tests {
         assert!(error.is_err());
     }
 
+    /// ctl takes its rules from the model: every value the model accepts, ctl accepts, and
+    /// every value it refuses, ctl refuses before anything is sent (node-key was refused by
+    /// ctl's own copy of the rule, and env:1X accepted).
     #[test]
-    fn secret_refs_must_be_references_and_are_not_echoed() {
-        for good in ["env:WEST_SECRET", "file:/run/secrets/west"] {
-            assert!(check_secret_ref(good).is_ok(), "{good}");
-        }
-        for bad in ["hunter2", "env:", "file:relative", "file:/", "vault:x", ""] {
-            let error = check_secret_ref(bad)
-                .err()
-                .map(|e| e.to_string())
-                .unwrap_or_default();
-            assert!(error.contains("env:NAME"), "{bad}: {error}");
-            if !bad.is_empty() && bad != "env:" && bad != "file:/" {
-                assert!(!error.contains(bad), "echoed {bad}: {error}");
+    fn flags_follow_the_models_rules() {
+        let references = [
+            "env:WEST_SECRET",
+            "file:/run/secrets/west",
+            "node-key",
+            "env:1X",
+            "env:",
+            "env:A-B",
+            "file:relative",
+            "vault:x",
+            "hunter2",
+            "",
+        ];
+        for text in references {
+            let Ok(Command::Add(args)) = parse(&["add", "w", "--secret-ref", text]) else {
+                panic!("{text:?} did not parse");
+            };
+            let added = create_request(args).map_err(|e| e.to_string());
+            let updated = update(&["--secret-ref", text]);
+            let model = SecretRef::parse(text).is_ok();
+            assert_eq!(added.is_ok(), model, "add {text:?}: {added:?}");
+            assert_eq!(updated.is_ok(), model, "update {text:?}: {updated:?}");
+            if let (Err(error), false) = (added, ["", "env:"].contains(&text)) {
+                assert!(error.contains("env:NAME"), "{text}: {error}");
+                assert!(!error.contains(text), "echoed {text}: {error}");
             }
         }
+        for text in ["peer", "parent", "child", "Peer", "friend", ""] {
+            let by_ctl = parse(&["update", "w", "--relation", text]);
+            assert_eq!(by_ctl.is_ok(), Relation::parse(text).is_some(), "{text:?}");
+        }
+    }
+
+    #[test]
+    fn a_node_key_peer_can_be_added_and_rekeyed() {
+        let Ok(Command::Add(args)) = parse(&[
+            "add",
+            "east",
+            "--secret-ref",
+            "node-key",
+            "--public-key",
+            "a2V5",
+        ]) else {
+            panic!("did not parse");
+        };
+        let peer = create_request(args)
+            .ok()
+            .unwrap_or_default()
+            .peer
+            .unwrap_or_default();
+        assert_eq!(
+            (peer.secret_ref.as_str(), peer.public_key.as_str()),
+            ("node-key", "a2V5")
+        );
+        let request = update(&["--public-key", "b3RoZXI="]).unwrap_or_default();
+        assert_eq!(mask(&request), ["public_key"]);
     }
 
     #[test]

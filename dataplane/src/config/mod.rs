@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use proto::Address;
+use service_runtime::log_settings::{LogSettings, LogSettingsError};
 
 pub use config_model::{PeerConfig, Relation, RouteConfig, Secret, SecretRef};
 
@@ -30,12 +31,6 @@ impl ConfigError {
             problem: problem.into(),
         }
     }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum LogFormat {
-    Json,
-    Text,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -81,8 +76,7 @@ pub struct NodeConfig {
     pub btp_port: u16,
     pub health_host: String,
     pub health_port: u16,
-    pub log_level: String,
-    pub log_format: LogFormat,
+    pub log: LogSettings,
     pub forwarding: ForwardingConfig,
     /// Standalone mode: the peers and routes served. Ignored in managed mode.
     pub peers: Vec<PeerConfig>,
@@ -181,28 +175,14 @@ fn build(
     };
 
     let logging = file.logging.unwrap_or_default();
-    let log_level = get("LOG_LEVEL")
-        .or(logging.level)
-        .unwrap_or_else(|| "info".into());
-    if !matches!(
-        log_level.as_str(),
-        "trace" | "debug" | "info" | "warn" | "error"
-    ) {
-        return Err(ConfigError::new(
-            "logging.level",
-            format!("{log_level:?} is not one of trace, debug, info, warn, error"),
-        ));
-    }
-    let log_format = match get("LOG_FORMAT").or(logging.format).as_deref() {
-        None | Some("json") => LogFormat::Json,
-        Some("text") => LogFormat::Text,
-        Some(other) => {
-            return Err(ConfigError::new(
-                "logging.format",
-                format!("{other:?} is not json or text"),
-            ));
-        }
-    };
+    let log = LogSettings::parse(
+        get("LOG_LEVEL").or(logging.level).as_deref(),
+        get("LOG_FORMAT").or(logging.format).as_deref(),
+    )
+    .map_err(|error| match error {
+        LogSettingsError::Level(problem) => ConfigError::new("logging.level", problem),
+        LogSettingsError::Format(problem) => ConfigError::new("logging.format", problem),
+    })?;
 
     let forwarding = forwarding_config(file.forwarding.unwrap_or_default(), &get)?;
 
@@ -279,8 +259,7 @@ fn build(
         btp_port,
         health_host,
         health_port,
-        log_level,
-        log_format,
+        log,
         forwarding,
         peers,
         routes,

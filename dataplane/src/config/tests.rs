@@ -40,8 +40,8 @@ fn file_config_is_read() {
         ("127.0.0.1", 3100)
     );
     assert_eq!(config.health_port, DEFAULT_HEALTH_PORT);
-    assert_eq!(config.log_level, "debug");
-    assert_eq!(config.log_format, LogFormat::Text);
+    assert_eq!(config.log.level, "debug");
+    assert!(!config.log.json);
     assert_eq!(config.peers.len(), 2);
     let b = &config.peers[0];
     assert_eq!(b.max_packet_amount, Some(1000));
@@ -81,7 +81,7 @@ fn environment_overrides_the_file() {
     assert_eq!(config.node_id, "override");
     assert_eq!(config.btp_port, 4000);
     assert_eq!(config.health_port, 0);
-    assert_eq!(config.log_level, "warn");
+    assert_eq!(config.log.level, "warn");
     let b = &config.peers[0];
     assert_eq!(b.url.as_deref(), Some("ws://10.0.0.2:3000"));
     assert_eq!(
