@@ -3,6 +3,7 @@
 
 pub mod api;
 pub mod auth;
+pub mod commit;
 pub mod convert;
 pub mod discovery;
 pub mod events;
@@ -76,8 +77,10 @@ pub async fn run(
     let store = Store::open(&settings.database_url).await?;
     let epoch = store.next_epoch().await?;
     let hub = Arc::new(ConfigHub::new(store.clone(), epoch).await?);
+    let events = Events::new();
     if let Some(file) = &settings.config_file {
-        seed::apply(&store, &hub, file).await?;
+        let committer = commit::Committer::new(hub.clone(), events.clone());
+        seed::apply(&store, &committer, file).await?;
     }
     let address = format!("{}:{}", settings.grpc_host, settings.grpc_port);
     let listener = TcpListener::bind(&address)
@@ -117,14 +120,14 @@ pub async fn run(
         "controlplane_started"
     );
     let (stop, stopping) = tokio::sync::watch::channel(false);
-    let state = State {
-        node_id: settings.node_id.clone(),
-        store: store.clone(),
-        hub: hub.clone(),
-        events: Events::new(),
-        metrics: metrics.clone(),
-        shutdown: stopping,
-    };
+    let state = State::new(
+        settings.node_id.clone(),
+        store.clone(),
+        hub.clone(),
+        events,
+        metrics.clone(),
+        stopping,
+    );
     let http = {
         let router = metrics::router(settings.node_id.clone(), metrics, hub);
         let mut stopped = state.shutdown.clone();

@@ -3,7 +3,7 @@
 //!
 //! The file is read and checked with the settings (a bad file stops the binary before anything
 //! is opened); [`apply`] then brings the store in line with it through the same store calls
-//! and config hub the gRPC API uses. Only what the file declares is touched: peers and routes
+//! and commit path the gRPC API uses. Only what the file declares is touched: peers and routes
 //! added through the API stay, and a declaration that already matches is left as it is, so a
 //! restart with the same file makes no new config generation.
 
@@ -13,7 +13,7 @@ use config_model::sections::{AssetDefaults, PeerSection, RouteSection};
 use config_model::{PeerConfig, RouteConfig};
 use serde::Deserialize;
 
-use crate::push::ConfigHub;
+use crate::commit::{Changes, Committer};
 use crate::store::{RouteDeclaration, Source, Store, StoreError};
 
 /// The file's schema: the `peers:` and `routes:` sections of the data plane's YAML (the same
@@ -104,32 +104,33 @@ impl Applied {
     }
 }
 
-/// Creates each declared peer and route that is missing and updates each that differs; then,
-/// if anything changed, rebuilds the config the data planes receive. Logs
-/// `config_file_applied`.
+/// Creates each declared peer and route that is missing and updates each that differs; then
+/// commits (events, and one rebuild of the config the data planes receive if anything
+/// changed). Logs `config_file_applied`.
 pub async fn apply(
     store: &Store,
-    hub: &ConfigHub,
+    committer: &Committer,
     file: &ConfigFile,
 ) -> Result<Applied, StoreError> {
     let mut applied = Applied::default();
+    let mut changes = Changes::default();
     // Peers first: routes refer to them.
     for peer in &file.peers {
         match store.get_peer(&peer.id).await? {
             None => {
-                store.create_peer(peer, Source::Static).await?;
+                changes.peer("created", &store.create_peer(peer, Source::Static).await?);
                 applied.peers.created += 1;
             }
             Some(stored) if stored.source == Source::Discovery => {
                 // Declared by the operator now: it becomes static, or discovery would go on
                 // rewriting (or removing) it. Its discovered routes go with it.
                 store.delete_peer(&peer.id, None, true).await?;
-                store.create_peer(peer, Source::Static).await?;
+                changes.peer("updated", &store.create_peer(peer, Source::Static).await?);
                 applied.peers.updated += 1;
             }
             Some(stored) if stored.config == *peer => applied.peers.unchanged += 1,
             Some(_) => {
-                store.update_peer(peer, None).await?;
+                changes.peer("updated", &store.update_peer(peer, None).await?);
                 applied.peers.updated += 1;
             }
         }
@@ -149,10 +150,11 @@ pub async fn apply(
         updated: routes.updated,
         unchanged: routes.unchanged,
     };
-    if applied.changed() {
-        hub.rebuild().await?;
+    if applied.routes.created + applied.routes.updated > 0 {
+        changes.table_changed();
     }
-    let (epoch, generation) = hub.current().version;
+    committer.commit(changes).await?;
+    let (epoch, generation) = committer.current().version;
     let total = |f: fn(&Counts) -> usize| f(&applied.peers) + f(&applied.routes);
     tracing::info!(
         file = %file.path.display(),
@@ -176,6 +178,7 @@ mod tests {
     use config_model::{Relation, SecretRef};
 
     use super::*;
+    use crate::push::ConfigHub;
 
     fn parse(text: &str) -> Result<ConfigFile, ConfigFileError> {
         ConfigFile::parse(Path::new("/etc/cp.yaml"), text)
@@ -311,7 +314,8 @@ routes:
     async fn applying_creates_then_updates_only_what_differs_and_leaves_the_rest() {
         let store = Store::open("sqlite::memory:").await.unwrap();
         let epoch = store.next_epoch().await.unwrap();
-        let hub = ConfigHub::new(store.clone(), epoch).await.unwrap();
+        let hub = std::sync::Arc::new(ConfigHub::new(store.clone(), epoch).await.unwrap());
+        let committer = Committer::new(hub.clone(), crate::events::Events::new());
         let mut extra = parse(FULL).unwrap().peers.remove(1);
         extra.id = "api-added".into();
         store.create_peer(&extra, Source::Static).await.unwrap();
@@ -319,7 +323,7 @@ routes:
         let before = hub.current().version;
 
         let file = parse(FULL).unwrap();
-        let first = apply(&store, &hub, &file).await.unwrap();
+        let first = apply(&store, &committer, &file).await.unwrap();
         assert_eq!(
             first.peers,
             Counts {
@@ -332,7 +336,7 @@ routes:
         assert_eq!(after_first.version, (epoch, before.1 + 1));
         assert_eq!(after_first.peers.len(), 3);
 
-        let again = apply(&store, &hub, &file).await.unwrap();
+        let again = apply(&store, &committer, &file).await.unwrap();
         assert!(!again.changed());
         assert_eq!(again.peers.unchanged, 2);
         assert_eq!(again.routes.unchanged, 2);
@@ -347,7 +351,7 @@ routes:
                 ),
         )
         .unwrap();
-        let third = apply(&store, &hub, &changed).await.unwrap();
+        let third = apply(&store, &committer, &changed).await.unwrap();
         assert_eq!((third.peers.updated, third.peers.unchanged), (1, 1));
         assert_eq!((third.routes.updated, third.routes.unchanged), (1, 1));
         let west = store.get_peer("west").await.unwrap().unwrap();
@@ -364,7 +368,8 @@ routes:
     async fn a_declared_peer_that_discovery_found_becomes_static() {
         let store = Store::open("sqlite::memory:").await.unwrap();
         let epoch = store.next_epoch().await.unwrap();
-        let hub = ConfigHub::new(store.clone(), epoch).await.unwrap();
+        let hub = std::sync::Arc::new(ConfigHub::new(store.clone(), epoch).await.unwrap());
+        let committer = Committer::new(hub.clone(), crate::events::Events::new());
         let file = parse(FULL).unwrap();
         store
             .create_peer(&file.peers[0], Source::Discovery)
@@ -374,7 +379,7 @@ routes:
             .create_route("g.west", "west", Source::Discovery)
             .await
             .unwrap();
-        let applied = apply(&store, &hub, &file).await.unwrap();
+        let applied = apply(&store, &committer, &file).await.unwrap();
         assert_eq!((applied.peers.updated, applied.peers.created), (1, 1));
         let west = store.get_peer("west").await.unwrap().unwrap();
         assert_eq!(west.source, Source::Static);
@@ -384,7 +389,7 @@ routes:
             (route.peer_id.as_str(), route.source),
             ("west", Source::Static)
         );
-        let again = apply(&store, &hub, &file).await.unwrap();
+        let again = apply(&store, &committer, &file).await.unwrap();
         assert!(!again.changed(), "{again:?}");
     }
 }

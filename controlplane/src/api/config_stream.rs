@@ -244,7 +244,6 @@ mod tests {
     //! The stream against a real in-process gRPC server on 127.0.0.1.
 
     use std::net::SocketAddr;
-    use std::sync::Arc;
 
     use config_model::{PeerConfig, Relation, SecretRef};
     use proto::grpc::v1::config_service_client::ConfigServiceClient;
@@ -252,26 +251,9 @@ mod tests {
     use tokio_stream::wrappers::TcpListenerStream;
 
     use super::*;
-    use crate::events::Events;
-    use crate::push::ConfigHub;
-    use crate::store::{Source, Store};
+    use crate::store::Source;
 
     const WAIT: Duration = Duration::from_secs(10);
-
-    async fn state() -> State {
-        let store = Store::open("sqlite::memory:").await.unwrap();
-        let epoch = store.next_epoch().await.unwrap();
-        let hub = Arc::new(ConfigHub::new(store.clone(), epoch).await.unwrap());
-        State {
-            node_id: "cp".into(),
-            store,
-            hub,
-            events: Events::new(),
-            metrics: Arc::new(crate::metrics::Metrics::new()),
-            // Never shuts down: the sender is leaked for the test's lifetime.
-            shutdown: Box::leak(Box::new(tokio::sync::watch::channel(false).0)).subscribe(),
-        }
-    }
 
     async fn serve(state: State) -> SocketAddr {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -359,7 +341,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_nacked_version_is_not_resent_after_a_reconnect() {
-        let state = state().await;
+        let state = State::for_tests("cp").await;
         let address = serve(state.clone()).await;
         let add = |id: &'static str| {
             let state = state.clone();

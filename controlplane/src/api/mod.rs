@@ -15,6 +15,7 @@ pub use node::NodeApi;
 pub use peers::PeersApi;
 pub use routes::RoutesApi;
 
+use crate::commit::{Changes, Committer};
 use crate::events::Events;
 use crate::push::ConfigHub;
 use crate::store::{Store, StoreError};
@@ -26,7 +27,9 @@ pub struct State {
     pub store: Store,
     pub hub: Arc<ConfigHub>,
     pub events: Events,
-    pub metrics: std::sync::Arc<crate::metrics::Metrics>,
+    /// Where every write to peers and routes ends (events, then one rebuild).
+    pub committer: Committer,
+    pub metrics: Arc<crate::metrics::Metrics>,
     /// Turns true at shutdown: long-lived streams (config, watch) end so the server can stop.
     pub shutdown: tokio::sync::watch::Receiver<bool>,
 }
@@ -40,9 +43,48 @@ impl State {
 }
 
 impl State {
-    /// After a change: a new config version for the data planes (if the content changed).
-    async fn changed(&self) -> Result<(), Status> {
-        self.hub.rebuild().await.map(|_| ()).map_err(store_status)
+    pub fn new(
+        node_id: String,
+        store: Store,
+        hub: Arc<ConfigHub>,
+        events: Events,
+        metrics: Arc<crate::metrics::Metrics>,
+        shutdown: tokio::sync::watch::Receiver<bool>,
+    ) -> State {
+        State {
+            node_id,
+            committer: Committer::new(hub.clone(), events.clone()),
+            store,
+            hub,
+            events,
+            metrics,
+            shutdown,
+        }
+    }
+
+    /// A state on an in-memory store that never shuts down, for tests.
+    #[cfg(test)]
+    pub(crate) async fn for_tests(node_id: &str) -> State {
+        let store = Store::open("sqlite::memory:")
+            .await
+            .expect("in-memory store");
+        let epoch = store.next_epoch().await.expect("epoch");
+        let hub = Arc::new(ConfigHub::new(store.clone(), epoch).await.expect("hub"));
+        // The sender is leaked so the state never sees a shutdown.
+        let shutdown = Box::leak(Box::new(tokio::sync::watch::channel(false).0)).subscribe();
+        State::new(
+            node_id.into(),
+            store,
+            hub,
+            Events::new(),
+            Arc::new(crate::metrics::Metrics::new()),
+            shutdown,
+        )
+    }
+
+    /// Makes an operation's writes visible (see `commit`).
+    async fn commit(&self, changes: Changes) -> Result<(), Status> {
+        self.committer.commit(changes).await.map_err(store_status)
     }
 }
 

@@ -1,11 +1,11 @@
 //! PeerService: Create, Get, List, Update, Delete.
 
-use config_model::RouteConfig;
 use proto::grpc::v1 as pb;
 use proto::grpc::v1::peer_service_server::PeerService;
 use tonic::{Request, Response, Status};
 
 use super::{State, page, store_status};
+use crate::commit::Changes;
 use crate::convert::{invalid, peer_from_create, peer_from_update, peer_to_pb};
 use crate::store::Source;
 
@@ -48,12 +48,10 @@ impl PeerService for PeersApi {
             .create_peer(&config, Source::Static)
             .await
             .map_err(store_status)?;
-        let peer = peer_to_pb(&stored);
         tracing::info!(peer = %config.id, "peer_created");
-        self.state
-            .events
-            .publish("created", pb::watch_event::Event::Peer(peer.clone()));
-        self.state.changed().await?;
+        let mut changes = Changes::default();
+        let peer = changes.peer("created", &stored);
+        self.state.commit(changes).await?;
         Ok(Response::new(peer))
     }
 
@@ -129,12 +127,10 @@ impl PeerService for PeersApi {
             .update_peer(&config, etag)
             .await
             .map_err(store_status)?;
-        let peer = peer_to_pb(&stored);
         tracing::info!(peer = %config.id, "peer_updated");
-        self.state
-            .events
-            .publish("updated", pb::watch_event::Event::Peer(peer.clone()));
-        self.state.changed().await?;
+        let mut changes = Changes::default();
+        let peer = changes.peer("updated", &stored);
+        self.state.commit(changes).await?;
         Ok(Response::new(peer))
     }
 
@@ -179,24 +175,19 @@ impl PeerService for PeersApi {
             .await
             .map_err(store_status)?;
         tracing::info!(peer = %request.id, routes = routes.len(), "peer_deleted");
+        let mut changes = Changes::default();
         for prefix in &routes {
-            let route = RouteConfig {
-                prefix: prefix.clone(),
-                peer: request.id.clone(),
-            };
-            self.state.events.publish(
+            changes.route_event(
                 "deleted",
-                pb::watch_event::Event::Route(pb::Route {
-                    prefix: route.prefix,
-                    peer_id: route.peer,
+                pb::Route {
+                    prefix: prefix.clone(),
+                    peer_id: request.id.clone(),
                     ..Default::default()
-                }),
+                },
             );
         }
-        self.state
-            .events
-            .publish("deleted", pb::watch_event::Event::Peer(peer_to_pb(&peer)));
-        self.state.changed().await?;
+        changes.peer("deleted", &peer);
+        self.state.commit(changes).await?;
         Ok(Response::new(pb::DeletePeerResponse {
             deleted_routes: routes,
         }))

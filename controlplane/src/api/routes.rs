@@ -5,6 +5,7 @@ use proto::grpc::v1::route_service_server::RouteService;
 use tonic::{Request, Response, Status};
 
 use super::{State, page, store_status};
+use crate::commit::Changes;
 use crate::convert::{invalid, route_to_pb};
 use crate::store::{Source, StoreError, StoredRoute};
 
@@ -106,12 +107,10 @@ impl RouteService for RoutesApi {
             }
             other => other.map_err(store_status)?,
         };
-        let route = route_to_pb(&stored);
         tracing::info!(prefix = %stored.prefix, peer = %stored.peer_id, "route_created");
-        self.state
-            .events
-            .publish("created", pb::watch_event::Event::Route(route.clone()));
-        self.state.changed().await?;
+        let mut changes = Changes::default();
+        let route = changes.route("created", &stored);
+        self.state.commit(changes).await?;
         Ok(Response::new(route))
     }
 
@@ -139,11 +138,9 @@ impl RouteService for RoutesApi {
             .await
             .map_err(store_status)?;
         tracing::info!(prefix = %deleted.prefix, "route_deleted");
-        self.state.events.publish(
-            "deleted",
-            pb::watch_event::Event::Route(route_to_pb(&deleted)),
-        );
-        self.state.changed().await?;
+        let mut changes = Changes::default();
+        changes.route("deleted", &deleted);
+        self.state.commit(changes).await?;
         Ok(Response::new(pb::DeleteRouteResponse {}))
     }
 

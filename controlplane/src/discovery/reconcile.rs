@@ -5,11 +5,10 @@
 use std::collections::HashSet;
 
 use config_model::{PeerConfig, Relation, SecretRef};
-use proto::grpc::v1 as pb;
 
 use super::{AutoPeering, DiscoverySettings};
 use crate::api::State;
-use crate::convert::{peer_to_pb, route_to_pb};
+use crate::commit::Changes;
 use crate::store::{DiscoveredNode, Source, StoreError};
 
 fn wanted(policy: &AutoPeering, node: &DiscoveredNode) -> bool {
@@ -60,7 +59,7 @@ pub async fn reconcile(
         .set(i64::try_from(nodes.len()).unwrap_or(i64::MAX));
     let peers = store.all_peers().await?;
     let routes = store.all_routes().await?;
-    let mut changed = false;
+    let mut changes = Changes::default();
     let mut keep: HashSet<String> = HashSet::new();
 
     for node in nodes.iter().filter(|n| wanted(&settings.policy, n)) {
@@ -79,22 +78,14 @@ pub async fn reconcile(
                 keep.insert(config.id.clone());
                 if existing.config != config {
                     let updated = store.update_peer(&config, None).await?;
-                    state.events.publish(
-                        "updated",
-                        pb::watch_event::Event::Peer(peer_to_pb(&updated)),
-                    );
-                    changed = true;
+                    changes.peer("updated", &updated);
                 }
             }
             None => {
                 let created = store.create_peer(&config, Source::Discovery).await?;
                 tracing::info!(peer = %config.id, address = %node.ilp_address, "discovered_peer_added");
-                state.events.publish(
-                    "created",
-                    pb::watch_event::Event::Peer(peer_to_pb(&created)),
-                );
+                changes.peer("created", &created);
                 keep.insert(config.id.clone());
-                changed = true;
             }
         }
         // The route to its address, unless an operator's route (or another node's) has it.
@@ -105,11 +96,7 @@ pub async fn reconcile(
                 let route = store
                     .create_route(&node.ilp_address, &node.node_id, Source::Discovery)
                     .await?;
-                state.events.publish(
-                    "created",
-                    pb::watch_event::Event::Route(route_to_pb(&route)),
-                );
-                changed = true;
+                changes.route("created", &route);
             }
         }
     }
@@ -120,15 +107,10 @@ pub async fn reconcile(
     {
         let (removed, prefixes) = store.delete_peer(&peer.config.id, None, true).await?;
         tracing::info!(peer = %peer.config.id, routes = ?prefixes, "discovered_peer_withdrawn");
-        state.events.publish(
-            "deleted",
-            pb::watch_event::Event::Peer(peer_to_pb(&removed)),
-        );
-        changed = true;
+        changes.peer("deleted", &removed);
     }
-    if changed {
-        state.hub.rebuild().await?;
-    }
+    let changed = !changes.is_empty();
+    state.committer.commit(changes).await?;
     Ok(changed)
 }
 
@@ -155,26 +137,12 @@ mod tests {
 
 #[cfg(test)]
 mod reconcile_tests {
-    use std::sync::Arc;
     use std::time::Duration;
 
     use super::*;
-    use crate::events::Events;
-    use crate::push::ConfigHub;
-    use crate::store::Store;
 
     async fn state() -> State {
-        let store = Store::open("sqlite::memory:").await.unwrap();
-        let epoch = store.next_epoch().await.unwrap();
-        let hub = Arc::new(ConfigHub::new(store.clone(), epoch).await.unwrap());
-        State {
-            node_id: "me".into(),
-            store,
-            hub,
-            events: Events::new(),
-            metrics: Arc::new(crate::metrics::Metrics::new()),
-            shutdown: tokio::sync::watch::channel(false).1,
-        }
+        State::for_tests("me").await
     }
 
     fn settings(policy: AutoPeering) -> DiscoverySettings {
