@@ -110,6 +110,23 @@ pub fn check_identifier(id: &str) -> Result<(), String> {
 }
 
 impl PeerConfig {
+    /// A peer that dials us, in the default asset, without limits: what a declaration with
+    /// only an id and a secret reference means. Set the other fields with struct update syntax.
+    pub fn new(id: impl Into<String>, secret_ref: SecretRef) -> PeerConfig {
+        PeerConfig {
+            id: id.into(),
+            url: None,
+            relation: Relation::Peer,
+            asset_code: crate::DEFAULT_ASSET_CODE.into(),
+            asset_scale: crate::DEFAULT_ASSET_SCALE,
+            max_packet_amount: None,
+            credit_limit: None,
+            secret_ref,
+            auth_username: None,
+            public_key: None,
+        }
+    }
+
     pub fn validate(&self) -> Result<(), FieldError> {
         let fail = |field, problem: String| Err(FieldError { field, problem });
         if let Err(problem) = check_identifier(&self.id) {
@@ -173,16 +190,8 @@ mod tests {
 
     fn peer() -> PeerConfig {
         PeerConfig {
-            id: "b".into(),
             url: Some("ws://127.0.0.1:3000".into()),
-            relation: Relation::Peer,
-            asset_code: "USD".into(),
-            asset_scale: 9,
-            max_packet_amount: None,
-            credit_limit: None,
-            secret_ref: SecretRef::Env("B".into()),
-            auth_username: None,
-            public_key: None,
+            ..PeerConfig::new("b", SecretRef::Env("B".into()))
         }
     }
 

@@ -101,16 +101,8 @@ mod tests {
         let mut changes = Changes::default();
         for id in ["a", "b"] {
             let peer = PeerConfig {
-                id: id.into(),
-                url: None,
                 relation: Relation::Child,
-                asset_code: "USD".into(),
-                asset_scale: 9,
-                max_packet_amount: None,
-                credit_limit: None,
-                secret_ref: SecretRef::Env("S".into()),
-                auth_username: None,
-                public_key: None,
+                ..PeerConfig::new(id, SecretRef::Env("S".into()))
             };
             let stored = store.create_peer(&peer, Source::Static).await.unwrap();
             changes.peer("created", &stored);

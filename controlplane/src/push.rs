@@ -129,23 +129,12 @@ async fn load(store: &Store) -> Result<(Vec<PeerConfig>, Vec<RouteConfig>), Stor
 
 #[cfg(test)]
 mod tests {
-    use config_model::{Relation, SecretRef};
+    use config_model::SecretRef;
 
     use super::*;
 
     fn peer(id: &str) -> PeerConfig {
-        PeerConfig {
-            id: id.into(),
-            url: None,
-            relation: Relation::Peer,
-            asset_code: "USD".into(),
-            asset_scale: 9,
-            max_packet_amount: None,
-            credit_limit: None,
-            secret_ref: SecretRef::Env("S".into()),
-            auth_username: None,
-            public_key: None,
-        }
+        PeerConfig::new(id, SecretRef::Env("S".into()))
     }
 
     #[tokio::test]

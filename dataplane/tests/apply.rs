@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use config_model::{PeerConfig, Relation, RouteConfig, SecretRef};
+use config_model::{PeerConfig, RouteConfig, SecretRef};
 use dataplane::config::NodeConfig;
 use dataplane::node::{ApplyError, Node};
 
@@ -22,18 +22,7 @@ impl Secrets {
 }
 
 fn peer(id: &str, secret_ref: SecretRef) -> PeerConfig {
-    PeerConfig {
-        id: id.into(),
-        url: None,
-        relation: Relation::Peer,
-        asset_code: "USD".into(),
-        asset_scale: 9,
-        max_packet_amount: None,
-        credit_limit: None,
-        secret_ref,
-        auth_username: None,
-        public_key: None,
-    }
+    PeerConfig::new(id, secret_ref)
 }
 
 fn route(prefix: &str, peer: &str) -> RouteConfig {

@@ -8,7 +8,7 @@ use prost::Message as _;
 use proto::grpc::v1 as pb;
 use sha2::{Digest, Sha256};
 
-use crate::sections::{DEFAULT_ASSET_CODE, DEFAULT_ASSET_SCALE};
+use crate::sections::DEFAULT_ASSET_CODE;
 use crate::{PeerConfig, PeerField, Relation, RouteConfig, SecretRef, TableError};
 
 /// A peer as the config stream carries it.
@@ -82,39 +82,29 @@ struct Fields<'a> {
     public_key: &'a str,
 }
 
-impl<'a> From<&'a pb::Peer> for Fields<'a> {
-    fn from(p: &'a pb::Peer) -> Self {
-        Fields {
-            id: &p.id,
-            url: &p.url,
-            relation: &p.relation,
-            asset_code: &p.asset_code,
-            asset_scale: p.asset_scale,
-            max_packet_amount: p.max_packet_amount,
-            credit_limit: p.credit_limit,
-            secret_ref: &p.secret_ref,
-            auth_username: &p.auth_username,
-            public_key: &p.public_key,
+/// Both messages carry the settable fields under the same names.
+macro_rules! fields_of {
+    ($($message:ty),+) => {$(
+        impl<'a> From<&'a $message> for Fields<'a> {
+            fn from(p: &'a $message) -> Self {
+                Fields {
+                    id: &p.id,
+                    url: &p.url,
+                    relation: &p.relation,
+                    asset_code: &p.asset_code,
+                    asset_scale: p.asset_scale,
+                    max_packet_amount: p.max_packet_amount,
+                    credit_limit: p.credit_limit,
+                    secret_ref: &p.secret_ref,
+                    auth_username: &p.auth_username,
+                    public_key: &p.public_key,
+                }
+            }
         }
-    }
+    )+};
 }
 
-impl<'a> From<&'a pb::PeerConfig> for Fields<'a> {
-    fn from(p: &'a pb::PeerConfig) -> Self {
-        Fields {
-            id: &p.id,
-            url: &p.url,
-            relation: &p.relation,
-            asset_code: &p.asset_code,
-            asset_scale: p.asset_scale,
-            max_packet_amount: p.max_packet_amount,
-            credit_limit: p.credit_limit,
-            secret_ref: &p.secret_ref,
-            auth_username: &p.auth_username,
-            public_key: &p.public_key,
-        }
-    }
-}
+fields_of!(pb::Peer, pb::PeerConfig);
 
 /// How empty strings read: API input fills in defaults for what the caller left out; a
 /// pushed snapshot was written by a control plane and is taken as it is.
@@ -182,18 +172,7 @@ pub const SETTABLE: [PeerField; 9] = [
 ];
 
 fn blank() -> PeerConfig {
-    PeerConfig {
-        id: String::new(),
-        url: None,
-        relation: Relation::Peer,
-        asset_code: DEFAULT_ASSET_CODE.into(),
-        asset_scale: DEFAULT_ASSET_SCALE,
-        max_packet_amount: None,
-        credit_limit: None,
-        secret_ref: SecretRef::NodeKey,
-        auth_username: None,
-        public_key: None,
-    }
+    PeerConfig::new(String::new(), SecretRef::NodeKey)
 }
 
 fn api_error(field: PeerField, problem: String) -> TableError {

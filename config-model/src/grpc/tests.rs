@@ -1,6 +1,7 @@
 //! The mapping both ways, the hash over every field, and the API's field-named errors.
 
 use super::*;
+use crate::sections::DEFAULT_ASSET_SCALE;
 
 fn full() -> PeerConfig {
     PeerConfig {

@@ -322,16 +322,8 @@ mod tests {
 
     fn peer(id: &str) -> PeerConfig {
         PeerConfig {
-            id: id.into(),
-            url: None,
             relation: Relation::Child,
-            asset_code: "USD".into(),
-            asset_scale: 9,
-            max_packet_amount: None,
-            credit_limit: None,
-            secret_ref: SecretRef::Env("S".into()),
-            auth_username: None,
-            public_key: None,
+            ..PeerConfig::new(id, SecretRef::Env("S".into()))
         }
     }
 

@@ -219,16 +219,9 @@ mod reconcile_tests {
     async fn operators_peers_and_routes_are_never_touched() {
         let state = state().await;
         let manual = PeerConfig {
-            id: "zed".into(),
             url: Some("ws://manual:3000".into()),
-            relation: Relation::Peer,
-            asset_code: "USD".into(),
-            asset_scale: 9,
             max_packet_amount: Some(5),
-            credit_limit: None,
-            secret_ref: SecretRef::Env("ZED".into()),
-            auth_username: None,
-            public_key: None,
+            ..PeerConfig::new("zed", SecretRef::Env("ZED".into()))
         };
         state
             .store

@@ -1,19 +1,12 @@
-use config_model::{PeerConfig, Relation, SecretRef};
+use config_model::{PeerConfig, SecretRef};
 
 use super::*;
 
 fn peer(id: &str) -> PeerConfig {
     PeerConfig {
-        id: id.into(),
         url: Some("ws://127.0.0.1:3001".into()),
-        relation: Relation::Peer,
-        asset_code: "USD".into(),
-        asset_scale: 9,
         max_packet_amount: Some(u64::MAX),
-        credit_limit: None,
-        secret_ref: SecretRef::Env("PEER_SECRET".into()),
-        auth_username: None,
-        public_key: None,
+        ..PeerConfig::new(id, SecretRef::Env("PEER_SECRET".into()))
     }
 }
 

@@ -78,16 +78,12 @@ pub(super) fn apply_peer_seeds(
                     ));
                 }
                 peers.push(PeerConfig {
-                    id: key.to_ascii_lowercase().replace('_', "-"),
-                    url: None,
-                    relation: Relation::Peer,
                     asset_code: default_asset_code.to_string(),
                     asset_scale: default_asset_scale,
-                    max_packet_amount: None,
-                    credit_limit: None,
-                    secret_ref: SecretRef::Env(secret_name),
-                    auth_username: None,
-                    public_key: None,
+                    ..PeerConfig::new(
+                        key.to_ascii_lowercase().replace('_', "-"),
+                        SecretRef::Env(secret_name),
+                    )
                 });
                 peers.len() - 1
             }
