@@ -589,30 +589,4 @@ impl IncomingHandler for PeerHandler {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn scaling_is_exact_and_rounds_down() {
-        assert_eq!(scale_amount(123, 2, 2), Ok(123));
-        assert_eq!(scale_amount(123, 2, 4), Ok(12300));
-        assert_eq!(scale_amount(12399, 4, 2), Ok(123));
-        assert_eq!(scale_amount(0, 4, 2), Ok(0));
-        assert_eq!(
-            scale_amount(99, 4, 2).unwrap_err().0,
-            ErrorCode::R01_INSUFFICIENT_SOURCE_AMOUNT
-        );
-        assert_eq!(
-            scale_amount(u64::MAX, 0, 1).unwrap_err().0,
-            ErrorCode::F08_AMOUNT_TOO_LARGE
-        );
-        assert_eq!(
-            scale_amount(5, 0, 255).unwrap_err().0,
-            ErrorCode::F08_AMOUNT_TOO_LARGE
-        );
-        assert_eq!(
-            scale_amount(5, 255, 0).unwrap_err().0,
-            ErrorCode::R01_INSUFFICIENT_SOURCE_AMOUNT
-        );
-    }
-}
+mod tests;
