@@ -183,6 +183,11 @@ mod tests {
     use super::*;
 
     fn peer(link_changes: Arc<LinkChanges>, metrics: &Metrics) -> Peer {
+        let secrets = tempfile::tempdir().expect("temp dir");
+        let path = secrets.path().join("a");
+        std::fs::write(&path, "token-a").expect("secret file");
+        let secret_ref = SecretRef::File(path);
+        let secret = secret_ref.resolve().expect("secret");
         let config = PeerConfig {
             id: "a".into(),
             url: None,
@@ -191,12 +196,11 @@ mod tests {
             asset_scale: 9,
             max_packet_amount: None,
             credit_limit: None,
-            secret_ref: SecretRef::NodeKey,
+            secret_ref,
             auth_username: None,
             public_key: None,
         };
-        let key = ed25519_dalek::SigningKey::from_bytes(&[7; 32]).verifying_key();
-        Peer::new(config, Credential::NodeKey(key), metrics, link_changes)
+        Peer::new(config, Credential::secret(secret), metrics, link_changes)
     }
 
     async fn woken(changes: &LinkChanges) -> bool {
