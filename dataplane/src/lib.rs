@@ -9,6 +9,7 @@ pub mod balance;
 pub mod config;
 pub mod control;
 pub mod http;
+pub mod link_state;
 pub mod links;
 pub mod metrics;
 pub mod node;

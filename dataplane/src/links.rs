@@ -1,24 +1,43 @@
 //! Bringing links up: the BTP server that peers dial into, and a dialler per peer that has a
-//! URL, reconnecting with backoff for as long as the node runs.
+//! URL, reconnecting with backoff for as long as the node runs. Applying a table starts the
+//! dialers of its new peers, so [`Node::apply`] lives here.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use btp_link::{AuthFailure, ClientCredentials, LinkError};
+use config_model::{PeerConfig, RouteConfig};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tracing::{info, warn};
 
 use crate::backoff::Backoff;
-use crate::node::Node;
-use crate::peer::{LinkState, Peer};
+use crate::link_state::LinkState;
+use crate::node::{Applied, ApplyError, Node};
+use crate::peer::Peer;
 use crate::pipeline::PeerHandler;
 
 const RECONNECT_INITIAL: Duration = Duration::from_millis(200);
 const RECONNECT_MAX: Duration = Duration::from_secs(30);
 /// A link that stayed up this long resets the backoff: the next drop is a new incident.
 const STABLE_LINK: Duration = Duration::from_secs(10);
+
+impl Node {
+    /// Swaps in a new table of peers and routes ([`Node::swap_table`]) and starts a dialer for
+    /// each new peer with a URL. On error nothing changes.
+    pub fn apply(
+        self: &Arc<Self>,
+        peers: &[PeerConfig],
+        routes: &[RouteConfig],
+    ) -> Result<Applied, ApplyError> {
+        let (applied, to_dial) = self.swap_table(peers, routes)?;
+        for peer in to_dial {
+            tokio::spawn(dial(self.clone(), peer, self.stop_signal()));
+        }
+        Ok(applied)
+    }
+}
 
 /// Accepts peers on the BTP port until `stop` turns true.
 pub async fn serve(node: Arc<Node>, listener: TcpListener, mut stop: watch::Receiver<bool>) {
@@ -74,7 +93,6 @@ async fn accept_peer(node: Arc<Node>, stream: TcpStream, remote: SocketAddr) {
     });
     let link = authenticated.start(handler);
     peer.link_up(link.clone(), &node.metrics);
-    node.link_changed();
     info!(peer = %peer.id, remote = %remote, direction = "incoming", "link_up");
     let reason = link.closed().await;
     let next = if peer.settings().url.is_some() {
@@ -83,7 +101,6 @@ async fn accept_peer(node: Arc<Node>, stream: TcpStream, remote: SocketAddr) {
         LinkState::Disconnected
     };
     let changed = peer.link_down(&link, &reason, next, &node.metrics);
-    node.link_changed();
     if changed {
         warn!(peer = %peer.id, reason = %reason, "link_down");
     }
@@ -97,7 +114,6 @@ pub async fn dial(node: Arc<Node>, peer: Arc<Peer>, mut stop: watch::Receiver<bo
     let mut backoff = Backoff::new(RECONNECT_INITIAL, RECONNECT_MAX);
     loop {
         peer.set_state(LinkState::Connecting, None, &node.metrics);
-        node.link_changed();
         // A node-key token is signed for this attempt: it is only accepted for a few minutes.
         let Some(token) = node.dial_token(&peer) else {
             peer.set_state(
@@ -124,7 +140,6 @@ pub async fn dial(node: Arc<Node>, peer: Arc<Peer>, mut stop: watch::Receiver<bo
                 });
                 let link = authenticated.start(handler);
                 peer.link_up(link.clone(), &node.metrics);
-                node.link_changed();
                 info!(peer = %peer.id, url = %url, direction = "outgoing", "link_up");
                 let up_since = std::time::Instant::now();
                 let reason = tokio::select! {
@@ -136,7 +151,6 @@ pub async fn dial(node: Arc<Node>, peer: Arc<Peer>, mut stop: watch::Receiver<bo
                     _ = peer.retired() => return,
                 };
                 peer.link_down(&link, &reason, LinkState::Backoff, &node.metrics);
-                node.link_changed();
                 warn!(peer = %peer.id, reason = %reason, "link_down");
                 if up_since.elapsed() >= STABLE_LINK {
                     backoff.reset();
@@ -144,13 +158,11 @@ pub async fn dial(node: Arc<Node>, peer: Arc<Peer>, mut stop: watch::Receiver<bo
             }
             Err(error) => {
                 peer.set_state(LinkState::Backoff, Some(error.to_string()), &node.metrics);
-                node.link_changed();
                 warn!(peer = %peer.id, url = %url, error = %error, "link_connect_failed");
             }
         }
         let delay = backoff.next_delay();
         peer.set_state(LinkState::Backoff, None, &node.metrics);
-        node.link_changed();
         tokio::select! {
             _ = tokio::time::sleep(delay) => {}
             _ = stop.wait_for(|stop| *stop) => return,

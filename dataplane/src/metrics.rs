@@ -6,7 +6,7 @@ use prometheus::{
     IntGaugeVec, Opts, Registry,
 };
 
-use crate::peer::LinkState;
+use crate::link_state::LinkState;
 
 pub struct Metrics {
     registry: Registry,

@@ -16,6 +16,7 @@ use config_model::{PeerConfig, RouteConfig};
 use tokio::sync::watch;
 
 use crate::config::{ConfigError, ForwardingConfig, NodeConfig};
+use crate::link_state::LinkChanges;
 use crate::metrics::Metrics;
 use crate::peer::{Credential, Peer};
 use crate::routing::RouteTable;
@@ -97,8 +98,9 @@ pub struct Node {
     in_flight: AtomicUsize,
     /// Turned true at shutdown: dialers and the BTP server stop.
     stop: watch::Sender<bool>,
-    /// Woken on every link state change (the control plane reporter listens).
-    link_changes: tokio::sync::Notify,
+    /// Woken on every link state change (the control plane reporter listens); each peer holds
+    /// it too, and wakes it itself.
+    link_changes: Arc<LinkChanges>,
     /// Signs our tokens for links authenticated with node keys.
     node_key: Option<node_identity::NodeKey>,
 }
@@ -124,18 +126,19 @@ impl Node {
             draining: AtomicBool::new(false),
             in_flight: AtomicUsize::new(0),
             stop: watch::channel(false).0,
-            link_changes: tokio::sync::Notify::new(),
+            link_changes: Arc::default(),
         }
     }
 
     /// Validates a new table, resolves its secrets, and swaps it in atomically. Peers whose
     /// connection is unchanged keep their `Peer` (so their link and balance); peers that left
-    /// are retired; new peers with a URL get a dialer. On error nothing changes.
-    pub fn apply(
-        self: &Arc<Self>,
+    /// are retired. On error nothing changes. Returns, beside what changed, the new peers with a
+    /// URL: nothing dials them yet. `Node::apply` (in `links`) is this plus their dialers.
+    pub fn swap_table(
+        &self,
         peers: &[PeerConfig],
         routes: &[RouteConfig],
-    ) -> Result<Applied, ApplyError> {
+    ) -> Result<(Applied, Vec<Arc<Peer>>), ApplyError> {
         config_model::validate_table(peers, routes)?;
         if !self.forwarding.track_balances
             && let Some(index) = peers.iter().position(|p| p.credit_limit.is_some())
@@ -186,7 +189,12 @@ impl Node {
                     } else {
                         applied.added.push(config.id.clone());
                     }
-                    let peer = Arc::new(Peer::new(config.clone(), credential, &self.metrics));
+                    let peer = Arc::new(Peer::new(
+                        config.clone(),
+                        credential,
+                        &self.metrics,
+                        self.link_changes.clone(),
+                    ));
                     if config.url.is_some() {
                         to_dial.push(peer.clone());
                     }
@@ -217,25 +225,17 @@ impl Node {
                 peer.retire("peer removed or replaced by a configuration change");
             }
         }
-        for peer in to_dial {
-            tokio::spawn(crate::links::dial(self.clone(), peer, self.stop_signal()));
-        }
         self.metrics
             .routes
             .set(i64::try_from(applied.routes).unwrap_or(i64::MAX));
         self.routes_loaded.store(true, Ordering::Release);
         self.update_ready();
-        Ok(applied)
-    }
-
-    pub fn link_changed(&self) {
-        // A stored permit: a change made while nobody waits is still seen by the next wait.
-        self.link_changes.notify_one();
+        Ok((applied, to_dial))
     }
 
     /// Resolves at the next link state change (or one made since the last wait).
     pub async fn next_link_change(&self) {
-        self.link_changes.notified().await;
+        self.link_changes.next().await;
     }
 
     /// The secret a peer's reference points to, or its node public key.

@@ -10,44 +10,8 @@ use tokio::sync::watch;
 
 use crate::balance::Balance;
 use crate::config::{PeerConfig, Secret};
+use crate::link_state::{LinkChanges, LinkState, LinkStatus};
 use crate::metrics::{Metrics, PeerMetrics};
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum LinkState {
-    /// Dialling or authenticating.
-    Connecting,
-    Up,
-    /// Waiting before dialling again.
-    Backoff,
-    /// No link, waiting for the peer to dial us.
-    Disconnected,
-}
-
-impl LinkState {
-    pub const ALL: [LinkState; 4] = [
-        LinkState::Connecting,
-        LinkState::Up,
-        LinkState::Backoff,
-        LinkState::Disconnected,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            LinkState::Connecting => "connecting",
-            LinkState::Up => "up",
-            LinkState::Backoff => "backoff",
-            LinkState::Disconnected => "disconnected",
-        }
-    }
-}
-
-#[derive(Debug, Clone)]
-pub struct LinkStatus {
-    pub state: LinkState,
-    pub last_error: Option<String>,
-    pub since: SystemTime,
-    pub sessions: u64,
-}
 
 /// How a link to the peer is authenticated.
 #[derive(Clone, Debug, PartialEq)]
@@ -80,10 +44,17 @@ pub struct Peer {
     pub metrics: PeerMetrics,
     /// Set when the peer leaves the table: its dialer stops and its link closes.
     retired: watch::Sender<bool>,
+    /// The node's, woken at every change of this peer's link state.
+    link_changes: Arc<LinkChanges>,
 }
 
 impl Peer {
-    pub fn new(config: PeerConfig, credential: Credential, metrics: &Metrics) -> Peer {
+    pub fn new(
+        config: PeerConfig,
+        credential: Credential,
+        metrics: &Metrics,
+        link_changes: Arc<LinkChanges>,
+    ) -> Peer {
         let id: Arc<str> = Arc::from(config.id.as_str());
         let initial = if config.url.is_some() {
             LinkState::Connecting
@@ -105,6 +76,7 @@ impl Peer {
             }),
             balance: Arc::new(Balance::default()),
             retired: watch::channel(false).0,
+            link_changes,
         }
     }
 
@@ -162,6 +134,7 @@ impl Peer {
         drop(status);
         self.metrics.link_up.set(1);
         metrics.set_link_state(&self.id, LinkState::Up);
+        self.link_changes.notify();
     }
 
     /// Records that `link` ended; ignored if a newer session has already replaced it.
@@ -186,6 +159,7 @@ impl Peer {
         drop(status);
         self.metrics.link_up.set(i64::from(state == LinkState::Up));
         metrics.set_link_state(&self.id, state);
+        self.link_changes.notify();
     }
 
     /// Closes the current link, if any (shutdown).
@@ -197,5 +171,53 @@ impl Peer {
 
     fn lock_status(&self) -> MutexGuard<'_, LinkStatus> {
         self.status.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use config_model::{Relation, SecretRef};
+
+    use super::*;
+
+    fn peer(link_changes: Arc<LinkChanges>, metrics: &Metrics) -> Peer {
+        let secrets = tempfile::tempdir().expect("temp dir");
+        let path = secrets.path().join("a");
+        std::fs::write(&path, "token-a").expect("secret file");
+        let secret_ref = SecretRef::File(path);
+        let secret = secret_ref.resolve().expect("secret");
+        let config = PeerConfig {
+            id: "a".into(),
+            url: None,
+            relation: Relation::Peer,
+            asset_code: "USD".into(),
+            asset_scale: 9,
+            max_packet_amount: None,
+            credit_limit: None,
+            secret_ref,
+            auth_username: None,
+            public_key: None,
+        };
+        Peer::new(config, Credential::secret(secret), metrics, link_changes)
+    }
+
+    async fn woken(changes: &LinkChanges) -> bool {
+        tokio::time::timeout(Duration::from_millis(200), changes.next())
+            .await
+            .is_ok()
+    }
+
+    #[tokio::test]
+    async fn every_state_change_wakes_the_watcher() {
+        let metrics = Metrics::new();
+        let changes = Arc::new(LinkChanges::default());
+        let peer = peer(changes.clone(), &metrics);
+        assert!(!woken(&changes).await, "a new peer has changed nothing yet");
+        peer.set_state(LinkState::Backoff, Some("refused".into()), &metrics);
+        assert!(woken(&changes).await, "set_state wakes the watcher");
+        assert_eq!(peer.status().state, LinkState::Backoff);
+        assert!(!woken(&changes).await, "one change, one wake");
     }
 }

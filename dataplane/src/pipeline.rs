@@ -10,11 +10,15 @@
 //! rewritten, and we wait at most until the new expiry (→ R00). A Fulfill is checked against
 //! the condition (→ F05 if wrong) before it is passed on unchanged and balances move; a Reject
 //! from downstream is relayed unchanged.
+//!
+//! In code, three stages in that order: `admit` (every check, then the rewritten Prepare and a
+//! credit reservation), `send` (to the next hop, until the new expiry), and `settle` (the
+//! answer, the reservation committed or released). Each check is a small function of its own.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use btp_link::{IncomingHandler, LinkError, Violation};
+use btp_link::{IncomingHandler, Link, LinkError, Violation};
 use bytes::Bytes;
 use proto::Timestamp;
 use proto::ilp::{
@@ -25,6 +29,7 @@ use service_runtime::telemetry;
 use tracing::field::Empty;
 use tracing::{Instrument, Span, debug, warn};
 
+use crate::balance::Reservation;
 use crate::config::PeerConfig;
 use crate::node::Node;
 use crate::peer::Peer;
@@ -34,6 +39,25 @@ pub struct Answer {
     pub bytes: Bytes,
     /// `None` for a Fulfill.
     pub code: Option<ErrorCode>,
+}
+
+/// An admitted Prepare on its way out: the link to send it on, its bytes (amount and expiry
+/// rewritten) and when to stop waiting for the answer.
+struct Outgoing {
+    link: Arc<Link>,
+    prepare: Bytes,
+    deadline: tokio::time::Instant,
+}
+
+/// What settling the next hop's answer needs, held across the wait.
+struct Pending {
+    next: Arc<Peer>,
+    /// In the next hop's units.
+    outgoing_amount: u64,
+    condition: [u8; 32],
+    /// The sender's amount held against its credit limit: committed on a valid Fulfill,
+    /// released (dropped) otherwise. `None` when balances are not kept.
+    reservation: Option<Reservation>,
 }
 
 impl Node {
@@ -93,6 +117,7 @@ impl Node {
         answer.bytes
     }
 
+    /// The pipeline in RFC 27 order: admit, send to the next hop, settle its answer.
     /// `received`: when the Prepare arrived.
     async fn forward(
         &self,
@@ -101,118 +126,56 @@ impl Node {
         received: std::time::Instant,
         trace: &Span,
     ) -> Answer {
+        let (outgoing, pending) = match self.admit(from, raw, received, trace) {
+            Ok(admitted) => admitted,
+            Err(reject) => return reject,
+        };
+        let reply = send(&pending.next, outgoing, trace).await;
+        self.settle(from, pending, reply)
+    }
+
+    /// Every check a Prepare must pass before it goes on, in order; the first that fails is our
+    /// Reject. A Prepare that passes has its amount and expiry rewritten and its amount reserved
+    /// against the sender's credit limit.
+    fn admit(
+        &self,
+        from: &Peer,
+        raw: Bytes,
+        received: std::time::Instant,
+        trace: &Span,
+    ) -> Result<(Outgoing, Pending), Answer> {
         if self.is_draining() {
-            return self.reject(
+            return Err(self.reject(
                 ErrorCode::T03_CONNECTOR_BUSY,
                 "connector is shutting down",
                 &[],
-            );
+            ));
         }
-        let mut prepare = match Prepare::decode(raw) {
-            Ok(prepare) => prepare,
-            Err(error) => {
-                warn!(peer = %from.id, error = %error, "invalid_prepare");
-                self.metrics
-                    .violations
-                    .with_label_values(&[&from.id, "invalid_prepare"])
-                    .inc();
-                return self.reject(
-                    ErrorCode::F01_INVALID_PACKET,
-                    &format!("invalid packet: {error}"),
-                    &[],
-                );
-            }
-        };
+        let mut prepare = self.decode(from, raw)?;
         let now = Timestamp::now();
         if prepare.expires_at() <= now {
-            return self.reject(
+            return Err(self.reject(
                 ErrorCode::R00_TRANSFER_TIMED_OUT,
                 "packet had already expired when it arrived",
                 &[],
-            );
+            ));
         }
         let amount = prepare.amount();
         // Guards from `arc_swap` are cheap only while few are alive per thread: every one here
         // is dropped before the first await, and what outlives it is an owned `Arc`.
         let from_settings = from.settings();
-        if let Some(maximum) = from_settings.max_packet_amount
-            && amount > maximum
-        {
-            let data = AmountTooLarge {
-                received_amount: amount,
-                maximum_amount: maximum,
-            }
-            .encode();
-            return self.reject(
-                ErrorCode::F08_AMOUNT_TOO_LARGE,
-                &format!("amount {amount} exceeds the maximum packet amount {maximum}"),
-                &data,
-            );
-        }
-        let destination = prepare.destination().as_str();
-        if prepare.destination().scheme() == "peer" {
-            return self.reject(
-                ErrorCode::F02_UNREACHABLE,
-                "peer.* addresses are link-local and not served here",
-                &[],
-            );
-        }
-        let next = {
-            let snapshot = self.snapshot();
-            let Some(route) = snapshot.routes.lookup(destination) else {
-                return self.reject(
-                    ErrorCode::F02_UNREACHABLE,
-                    &format!("no route to {destination}"),
-                    &[],
-                );
-            };
-            let Some(next) = snapshot.peers.get(route.peer) else {
-                return self.reject(
-                    ErrorCode::F02_UNREACHABLE,
-                    &format!("no route to {destination}"),
-                    &[],
-                );
-            };
-            if !trace.is_none() {
-                trace.record("ilp.destination_prefix", route.prefix);
-                trace.record("ilp.next_hop", &*next.id);
-                trace.record("ilp.amount", amount);
-            }
-            next.clone()
-        };
-        let Some(link) = next.link() else {
-            return self.reject(
-                ErrorCode::T01_PEER_UNREACHABLE,
-                &format!("next hop {} is not connected", next.id),
-                &[],
-            );
-        };
-        let outgoing_amount = match convert_amount(amount, &from_settings, &next.settings()) {
-            Ok(converted) => converted,
-            Err((code, message)) => return self.reject(code, &message, &[]),
-        };
+        self.check_max_amount(amount, &from_settings)?;
+        let (next, link) = self.next_hop(&prepare, trace)?;
+        let outgoing_amount = convert_amount(amount, &from_settings, &next.settings())
+            .map_err(|(code, message)| self.reject(code, &message, &[]))?;
         let Some(outgoing_expiry) = self.outgoing_expiry(prepare.expires_at(), now) else {
-            return self.reject(
+            return Err(self.reject(
                 ErrorCode::R02_INSUFFICIENT_TIMEOUT,
                 "too little time left before expiry to forward",
                 &[],
-            );
+            ));
         };
-        let reservation = if self.forwarding.track_balances {
-            match from.balance.reserve(amount, from_settings.credit_limit) {
-                Ok(reservation) => Some(reservation),
-                Err(exceeded) => {
-                    debug!(peer = %from.id, %exceeded, "credit_limit_exceeded");
-                    return self.reject(
-                        ErrorCode::T04_INSUFFICIENT_LIQUIDITY,
-                        "sender has exceeded its credit limit",
-                        &[],
-                    );
-                }
-            }
-        } else {
-            None
-        };
+        let reservation = self.reserve_credit(from, amount, from_settings.credit_limit)?;
         drop(from_settings);
         let condition = *prepare.execution_condition();
         // One copy of the packet: the only two fields a connector may change, in place.
@@ -226,31 +189,128 @@ impl Node {
         );
         // `received` is microseconds old: the deadline is that much early, and a clock read saved.
         let deadline = tokio::time::Instant::from_std(received) + wait;
-        next.metrics.outgoing_prepares.inc();
-        let reply = if trace.is_none() {
-            link.request(outgoing, deadline).await
-        } else {
-            let downstream = tracing::info_span!(
-                parent: trace,
-                "ilp.send",
-                otel.kind = "client",
-                ilp.next_hop = %next.id,
-            );
-            let traceparent = telemetry::traceparent(&downstream);
-            let sent_at = std::time::Instant::now();
-            // Boxed: traced requests are rare enough that the untraced ones should not carry
-            // their space.
-            let reply = Box::pin(
-                link.request_traced(outgoing, deadline, traceparent.as_deref())
-                    .instrument(downstream),
+        Ok((
+            Outgoing {
+                link,
+                prepare: outgoing,
+                deadline,
+            },
+            Pending {
+                next,
+                outgoing_amount,
+                condition,
+                reservation,
+            },
+        ))
+    }
+
+    /// The Prepare, or F01 (counted as the sender's protocol violation).
+    fn decode(&self, from: &Peer, raw: Bytes) -> Result<Prepare, Answer> {
+        Prepare::decode(raw).map_err(|error| {
+            warn!(peer = %from.id, error = %error, "invalid_prepare");
+            self.metrics
+                .violations
+                .with_label_values(&[&from.id, "invalid_prepare"])
+                .inc();
+            self.reject(
+                ErrorCode::F01_INVALID_PACKET,
+                &format!("invalid packet: {error}"),
+                &[],
             )
-            .await;
-            trace.record(
-                "ilp.downstream_wait_ms",
-                sent_at.elapsed().as_secs_f64() * 1000.0,
-            );
-            reply
+        })
+    }
+
+    /// F08, with the 16-byte data saying what was received and what is allowed.
+    fn check_max_amount(&self, amount: u64, from: &PeerConfig) -> Result<(), Answer> {
+        if let Some(maximum) = from.max_packet_amount
+            && amount > maximum
+        {
+            let data = AmountTooLarge {
+                received_amount: amount,
+                maximum_amount: maximum,
+            }
+            .encode();
+            return Err(self.reject(
+                ErrorCode::F08_AMOUNT_TOO_LARGE,
+                &format!("amount {amount} exceeds the maximum packet amount {maximum}"),
+                &data,
+            ));
+        }
+        Ok(())
+    }
+
+    /// The peer the route names and its open link: F02 for `peer.*` or no route, T01 if the
+    /// next hop is not connected.
+    fn next_hop(&self, prepare: &Prepare, trace: &Span) -> Result<(Arc<Peer>, Arc<Link>), Answer> {
+        let destination = prepare.destination().as_str();
+        if prepare.destination().scheme() == "peer" {
+            return Err(self.reject(
+                ErrorCode::F02_UNREACHABLE,
+                "peer.* addresses are link-local and not served here",
+                &[],
+            ));
+        }
+        let next = {
+            let snapshot = self.snapshot();
+            let Some(route) = snapshot.routes.lookup(destination) else {
+                return Err(self.reject(
+                    ErrorCode::F02_UNREACHABLE,
+                    &format!("no route to {destination}"),
+                    &[],
+                ));
+            };
+            let Some(next) = snapshot.peers.get(route.peer) else {
+                return Err(self.reject(
+                    ErrorCode::F02_UNREACHABLE,
+                    &format!("no route to {destination}"),
+                    &[],
+                ));
+            };
+            if !trace.is_none() {
+                trace.record("ilp.destination_prefix", route.prefix);
+                trace.record("ilp.next_hop", &*next.id);
+                trace.record("ilp.amount", prepare.amount());
+            }
+            next.clone()
         };
+        let Some(link) = next.link() else {
+            return Err(self.reject(
+                ErrorCode::T01_PEER_UNREACHABLE,
+                &format!("next hop {} is not connected", next.id),
+                &[],
+            ));
+        };
+        Ok((next, link))
+    }
+
+    /// Holds `amount` against the sender's credit limit (T04 past it), when balances are kept.
+    fn reserve_credit(
+        &self,
+        from: &Peer,
+        amount: u64,
+        credit_limit: Option<u64>,
+    ) -> Result<Option<Reservation>, Answer> {
+        if !self.forwarding.track_balances {
+            return Ok(None);
+        }
+        match from.balance.reserve(amount, credit_limit) {
+            Ok(reservation) => Ok(Some(reservation)),
+            Err(exceeded) => {
+                debug!(peer = %from.id, %exceeded, "credit_limit_exceeded");
+                Err(self.reject(
+                    ErrorCode::T04_INSUFFICIENT_LIQUIDITY,
+                    "sender has exceeded its credit limit",
+                    &[],
+                ))
+            }
+        }
+    }
+
+    /// Answers the sender from what the next hop said (or why it said nothing): a Fulfill that
+    /// matches the condition moves the balances and goes back unchanged, a Reject is relayed
+    /// unchanged; anything else is our own Reject, and the reservation is released.
+    fn settle(&self, from: &Peer, pending: Pending, reply: Result<Bytes, LinkError>) -> Answer {
+        let next = &pending.next;
         let reply = match reply {
             Ok(reply) => reply,
             Err(error) => {
@@ -274,67 +334,84 @@ impl Node {
             }
         };
         match reply.first().copied() {
-            Some(TYPE_FULFILL) => match Fulfill::decode(reply.clone()) {
-                Ok(fulfill) if fulfillment_matches(fulfill.fulfillment(), &condition) => {
-                    next.metrics.outgoing_fulfills.inc();
-                    if let Some(reservation) = reservation {
-                        let owed_by_sender = reservation.commit();
-                        let owed_by_next = next.balance.outgoing_fulfilled(outgoing_amount);
-                        from.metrics.balance.set(owed_by_sender as f64);
-                        next.metrics.balance.set(owed_by_next as f64);
-                    }
-                    Answer {
-                        bytes: reply,
-                        code: None,
-                    }
-                }
-                Ok(_) => {
-                    warn!(peer = %next.id, "fulfillment_mismatch");
-                    self.metrics.reject(&next.metrics, "outgoing", "F05");
-                    self.reject(
-                        ErrorCode::F05_WRONG_CONDITION,
-                        &format!(
-                            "{} returned a fulfillment that does not match the condition",
-                            next.id
-                        ),
-                        &[],
-                    )
-                }
-                Err(error) => {
-                    warn!(peer = %next.id, %error, "invalid_fulfill");
-                    self.metrics.reject(&next.metrics, "outgoing", "T00");
-                    self.reject(
-                        ErrorCode::T00_INTERNAL_ERROR,
-                        &format!("invalid fulfill from {}", next.id),
-                        &[],
-                    )
-                }
-            },
-            Some(TYPE_REJECT) => match Reject::decode(reply.clone()) {
-                Ok(reject) => {
-                    self.metrics
-                        .reject(&next.metrics, "outgoing", reject.code().as_str());
-                    Answer {
-                        bytes: reply,
-                        code: Some(reject.code()),
-                    }
-                }
-                Err(error) => {
-                    warn!(peer = %next.id, %error, "invalid_reject");
-                    self.metrics.reject(&next.metrics, "outgoing", "T00");
-                    self.reject(
-                        ErrorCode::T00_INTERNAL_ERROR,
-                        &format!("invalid reject from {}", next.id),
-                        &[],
-                    )
-                }
-            },
+            Some(TYPE_FULFILL) => self.settle_fulfill(from, pending, reply),
+            Some(TYPE_REJECT) => self.settle_reject(next, reply),
             _ => {
                 warn!(peer = %next.id, "invalid_answer");
                 self.metrics.reject(&next.metrics, "outgoing", "T00");
                 self.reject(
                     ErrorCode::T00_INTERNAL_ERROR,
                     &format!("invalid answer from {}", next.id),
+                    &[],
+                )
+            }
+        }
+    }
+
+    /// A Fulfill: checked against the condition (F05 if wrong), then the reservation is
+    /// committed and both balances move.
+    fn settle_fulfill(&self, from: &Peer, pending: Pending, reply: Bytes) -> Answer {
+        let Pending {
+            next,
+            outgoing_amount,
+            condition,
+            reservation,
+        } = pending;
+        match Fulfill::decode(reply.clone()) {
+            Ok(fulfill) if fulfillment_matches(fulfill.fulfillment(), &condition) => {
+                next.metrics.outgoing_fulfills.inc();
+                if let Some(reservation) = reservation {
+                    let owed_by_sender = reservation.commit();
+                    let owed_by_next = next.balance.outgoing_fulfilled(outgoing_amount);
+                    from.metrics.balance.set(owed_by_sender as f64);
+                    next.metrics.balance.set(owed_by_next as f64);
+                }
+                Answer {
+                    bytes: reply,
+                    code: None,
+                }
+            }
+            Ok(_) => {
+                warn!(peer = %next.id, "fulfillment_mismatch");
+                self.metrics.reject(&next.metrics, "outgoing", "F05");
+                self.reject(
+                    ErrorCode::F05_WRONG_CONDITION,
+                    &format!(
+                        "{} returned a fulfillment that does not match the condition",
+                        next.id
+                    ),
+                    &[],
+                )
+            }
+            Err(error) => {
+                warn!(peer = %next.id, %error, "invalid_fulfill");
+                self.metrics.reject(&next.metrics, "outgoing", "T00");
+                self.reject(
+                    ErrorCode::T00_INTERNAL_ERROR,
+                    &format!("invalid fulfill from {}", next.id),
+                    &[],
+                )
+            }
+        }
+    }
+
+    /// A Reject from downstream, relayed unchanged.
+    fn settle_reject(&self, next: &Peer, reply: Bytes) -> Answer {
+        match Reject::decode(reply.clone()) {
+            Ok(reject) => {
+                self.metrics
+                    .reject(&next.metrics, "outgoing", reject.code().as_str());
+                Answer {
+                    bytes: reply,
+                    code: Some(reject.code()),
+                }
+            }
+            Err(error) => {
+                warn!(peer = %next.id, %error, "invalid_reject");
+                self.metrics.reject(&next.metrics, "outgoing", "T00");
+                self.reject(
+                    ErrorCode::T00_INTERNAL_ERROR,
+                    &format!("invalid reject from {}", next.id),
                     &[],
                 )
             }
@@ -372,6 +449,41 @@ impl Node {
             // Unreachable with a truncated message and our small data; keep answering anyway.
             Err(_) => Bytes::from_static(b"\x0e\x06T00\x00\x00\x00"),
         }
+    }
+}
+
+/// Sends the admitted Prepare to the next hop and waits for its answer, at most until the
+/// deadline (then `LinkError::Timeout`).
+async fn send(next: &Peer, outgoing: Outgoing, trace: &Span) -> Result<Bytes, LinkError> {
+    let Outgoing {
+        link,
+        prepare,
+        deadline,
+    } = outgoing;
+    next.metrics.outgoing_prepares.inc();
+    if trace.is_none() {
+        link.request(prepare, deadline).await
+    } else {
+        let downstream = tracing::info_span!(
+            parent: trace,
+            "ilp.send",
+            otel.kind = "client",
+            ilp.next_hop = %next.id,
+        );
+        let traceparent = telemetry::traceparent(&downstream);
+        let sent_at = std::time::Instant::now();
+        // Boxed: traced requests are rare enough that the untraced ones should not carry
+        // their space.
+        let reply = Box::pin(
+            link.request_traced(prepare, deadline, traceparent.as_deref())
+                .instrument(downstream),
+        )
+        .await;
+        trace.record(
+            "ilp.downstream_wait_ms",
+            sent_at.elapsed().as_secs_f64() * 1000.0,
+        );
+        reply
     }
 }
 
@@ -477,30 +589,4 @@ impl IncomingHandler for PeerHandler {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn scaling_is_exact_and_rounds_down() {
-        assert_eq!(scale_amount(123, 2, 2), Ok(123));
-        assert_eq!(scale_amount(123, 2, 4), Ok(12300));
-        assert_eq!(scale_amount(12399, 4, 2), Ok(123));
-        assert_eq!(scale_amount(0, 4, 2), Ok(0));
-        assert_eq!(
-            scale_amount(99, 4, 2).unwrap_err().0,
-            ErrorCode::R01_INSUFFICIENT_SOURCE_AMOUNT
-        );
-        assert_eq!(
-            scale_amount(u64::MAX, 0, 1).unwrap_err().0,
-            ErrorCode::F08_AMOUNT_TOO_LARGE
-        );
-        assert_eq!(
-            scale_amount(5, 0, 255).unwrap_err().0,
-            ErrorCode::F08_AMOUNT_TOO_LARGE
-        );
-        assert_eq!(
-            scale_amount(5, 255, 0).unwrap_err().0,
-            ErrorCode::R01_INSUFFICIENT_SOURCE_AMOUNT
-        );
-    }
-}
+mod tests;

@@ -12,7 +12,7 @@ pub async fn status(context: &Context) -> anyhow::Result<()> {
     let status = connection
         .call(connection.node().get_status(request))
         .await?;
-    context.print(&output::status(
+    context.print(&output::show(
         context.format,
         &views::NodeStatus::from(status),
     )?)
@@ -50,7 +50,7 @@ async fn follow(context: &Context) -> anyhow::Result<()> {
         .await
         .map_err(|status| connection.explain(status))?
     {
-        let line = output::watch_event(context.format, &views::WatchEvent::from(event))?;
+        let line = output::event(context.format, &views::WatchEvent::from(event))?;
         if !output::emit(&line)? {
             return Ok(());
         }

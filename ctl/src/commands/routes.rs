@@ -95,7 +95,7 @@ pub async fn run(command: Command, context: &Context) -> anyhow::Result<()> {
                 .call(connection.routes().explain_route(request))
                 .await?;
             let explanation = views::RouteExplanation::new(address, answer);
-            context.print(&output::explanation(format, &explanation)?)?;
+            context.print(&output::show(format, &explanation)?)?;
         }
     }
     Ok(())

@@ -1,0 +1,487 @@
+//! The pipeline's rules, one test each, at the stage that applies them: `admit` for the checks
+//! a Prepare must pass, `settle` for what the next hop answered. Next hops that must be linked
+//! get a real BTP link over loopback; nothing is sent on it unless a test says so.
+
+use std::time::Duration;
+
+use btp_link::{AuthFailure, ClientCredentials, LinkSettings};
+use config_model::{PeerConfig, Relation, RouteConfig, SecretRef};
+use proto::Address;
+use proto::ilp::{FulfillBuilder, PrepareBuilder, condition_for};
+use tokio::net::TcpListener;
+
+use super::*;
+use crate::balance::BalanceSnapshot;
+use crate::config::NodeConfig;
+
+const MAX_PACKET: u64 = 1000;
+const CREDIT_LIMIT: u64 = 500;
+const FULFILLMENT: [u8; 32] = [7; 32];
+
+/// A node at `test.x` with a sender `a` (max packet 1000, credit limit 500) and next hops:
+/// `b` (same asset and scale, at `test.b`), `c` (EUR, at `test.c`), `d` (scale 0, at `test.d`),
+/// `g` (scale 11, at `test.g`), `e` (never linked, at `test.e`).
+struct Fixture {
+    node: Arc<Node>,
+    _secrets: tempfile::TempDir,
+    /// The next hops' ends of their links, kept open for as long as the test runs.
+    far_ends: Vec<Link>,
+}
+
+fn peer_config(secrets: &tempfile::TempDir, id: &str, asset: &str, scale: u8) -> PeerConfig {
+    let path = secrets.path().join(id);
+    std::fs::write(&path, format!("token-{id}")).expect("secret file");
+    PeerConfig {
+        id: id.into(),
+        url: None,
+        relation: Relation::Peer,
+        asset_code: asset.into(),
+        asset_scale: scale,
+        max_packet_amount: None,
+        credit_limit: None,
+        secret_ref: SecretRef::File(path),
+        auth_username: None,
+        public_key: None,
+    }
+}
+
+fn route(prefix: &str, peer: &str) -> RouteConfig {
+    RouteConfig {
+        prefix: prefix.into(),
+        peer: peer.into(),
+    }
+}
+
+impl Fixture {
+    fn new() -> Fixture {
+        Fixture::with(|_| {})
+    }
+
+    fn with(adjust: impl FnOnce(&mut NodeConfig)) -> Fixture {
+        let mut config = NodeConfig::from_yaml("ilpAddress: test.x\n").expect("config");
+        adjust(&mut config);
+        let node = Arc::new(Node::new(&config));
+        let secrets = tempfile::tempdir().expect("temp dir");
+        let mut a = peer_config(&secrets, "a", "USD", 9);
+        a.max_packet_amount = Some(MAX_PACKET);
+        if config.forwarding.track_balances {
+            a.credit_limit = Some(CREDIT_LIMIT);
+        }
+        let peers = [
+            a,
+            peer_config(&secrets, "b", "USD", 9),
+            peer_config(&secrets, "c", "EUR", 9),
+            peer_config(&secrets, "d", "USD", 0),
+            peer_config(&secrets, "e", "USD", 9),
+            peer_config(&secrets, "g", "USD", 11),
+        ];
+        let routes = ["b", "c", "d", "e", "g"].map(|id| route(&format!("test.{id}"), id));
+        let (_, to_dial) = node.swap_table(&peers, &routes).expect("table");
+        assert!(to_dial.is_empty(), "no peer has a URL");
+        Fixture {
+            node,
+            _secrets: secrets,
+            far_ends: Vec::new(),
+        }
+    }
+
+    fn peer(&self, id: &str) -> Arc<Peer> {
+        self.node.snapshot().peers[id].clone()
+    }
+
+    /// Gives next hop `id` an open link, as if it had dialled in.
+    async fn link(&mut self, id: &str) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let url = format!("ws://{}", listener.local_addr().expect("address"));
+        let far_end = tokio::spawn(async move {
+            let (stream, _) = listener.accept().await.expect("accept");
+            let settings = LinkSettings::default();
+            let ((), authenticated) =
+                btp_link::accept(stream, &settings, |_| Ok::<(), AuthFailure>(()))
+                    .await
+                    .expect("handshake");
+            authenticated.start(Arc::new(Silent))
+        });
+        let credentials = ClientCredentials {
+            token: "token".into(),
+            username: None,
+        };
+        let ours = btp_link::connect(&url, &credentials, &self.node.link_settings)
+            .await
+            .expect("connect");
+        self.peer(id)
+            .link_up(ours.start(Arc::new(Silent)), &self.node.metrics);
+        self.far_ends.push(far_end.await.expect("far end"));
+    }
+
+    fn admit(&self, raw: Bytes) -> Result<(Outgoing, Pending), Answer> {
+        self.node.admit(
+            &self.peer("a"),
+            raw,
+            std::time::Instant::now(),
+            &Span::none(),
+        )
+    }
+
+    /// The Reject `admit` answered `raw` with; fails if it was admitted.
+    fn refused(&self, raw: Bytes) -> Reject {
+        match self.admit(raw) {
+            Ok(_) => panic!("admitted"),
+            Err(answer) => our_reject(answer),
+        }
+    }
+
+    /// What `admit` passed on; fails if it refused.
+    fn admitted(&self, raw: Bytes) -> (Outgoing, Pending) {
+        match self.admit(raw) {
+            Ok(admitted) => admitted,
+            Err(answer) => {
+                let reject = our_reject(answer);
+                panic!("refused: {} {}", reject.code(), reject.message())
+            }
+        }
+    }
+
+    /// A Pending as `admit` leaves it for next hop `b`: `amount` reserved on `a`.
+    fn pending(&self, amount: u64) -> Pending {
+        Pending {
+            next: self.peer("b"),
+            outgoing_amount: amount,
+            condition: condition_for(&FULFILLMENT),
+            reservation: Some(
+                self.peer("a")
+                    .balance
+                    .reserve(amount, Some(CREDIT_LIMIT))
+                    .expect("within the limit"),
+            ),
+        }
+    }
+
+    fn settle(&self, pending: Pending, reply: Result<Bytes, LinkError>) -> Answer {
+        self.node.settle(&self.peer("a"), pending, reply)
+    }
+
+    fn balance(&self, id: &str) -> BalanceSnapshot {
+        self.peer(id).balance.snapshot()
+    }
+}
+
+/// Answers nothing: admitted Prepares are never sent in these tests.
+struct Silent;
+
+impl IncomingHandler for Silent {
+    async fn handle_prepare(&self, _prepare: Bytes) -> Bytes {
+        std::future::pending().await
+    }
+
+    fn busy_reject(&self) -> Bytes {
+        Bytes::new()
+    }
+}
+
+/// A Prepare for `destination` expiring `expires_in_ms` from now (negative: in the past).
+fn prepare(destination: &str, amount: u64, expires_in_ms: i64) -> Bytes {
+    let destination = Address::new(destination).expect("address");
+    PrepareBuilder {
+        amount,
+        expires_at: Timestamp::now().saturating_add_ms(expires_in_ms),
+        execution_condition: &condition_for(&FULFILLMENT),
+        destination: &destination,
+        data: b"hello",
+    }
+    .build()
+    .expect("prepare")
+    .encode()
+}
+
+/// Our own Reject: decodable, coded as `Answer` says, and triggered by this node.
+fn our_reject(answer: Answer) -> Reject {
+    let reject = Reject::decode(answer.bytes).expect("a Reject");
+    assert_eq!(answer.code, Some(reject.code()));
+    assert_eq!(reject.triggered_by().map(Address::as_str), Some("test.x"));
+    reject
+}
+
+fn fulfill(fulfillment: &[u8; 32]) -> Bytes {
+    FulfillBuilder {
+        fulfillment,
+        data: b"paid",
+    }
+    .build()
+    .expect("fulfill")
+    .encode()
+}
+
+#[test]
+fn draining_is_t03() {
+    let fixture = Fixture::new();
+    fixture.node.start_draining();
+    let reject = fixture.refused(prepare("test.e", 1, 5000));
+    assert_eq!(reject.code(), ErrorCode::T03_CONNECTOR_BUSY);
+}
+
+#[test]
+fn undecodable_is_f01_and_a_violation() {
+    let fixture = Fixture::new();
+    let reject = fixture.refused(Bytes::from_static(b"\x0c\x03abc"));
+    assert_eq!(reject.code(), ErrorCode::F01_INVALID_PACKET);
+    let counted = fixture
+        .node
+        .metrics
+        .violations
+        .with_label_values(&["a", "invalid_prepare"])
+        .get();
+    assert_eq!(counted, 1);
+}
+
+#[test]
+fn already_expired_is_r00() {
+    let fixture = Fixture::new();
+    let reject = fixture.refused(prepare("test.e", 1, -1));
+    assert_eq!(reject.code(), ErrorCode::R00_TRANSFER_TIMED_OUT);
+}
+
+#[test]
+fn above_the_max_packet_amount_is_f08_with_its_data() {
+    let fixture = Fixture::new();
+    let reject = fixture.refused(prepare("test.e", MAX_PACKET + 1, 5000));
+    assert_eq!(reject.code(), ErrorCode::F08_AMOUNT_TOO_LARGE);
+    let data = AmountTooLarge::decode(reject.data()).expect("16 bytes of amounts");
+    assert_eq!(data.received_amount, MAX_PACKET + 1);
+    assert_eq!(data.maximum_amount, MAX_PACKET);
+    // The maximum itself passes this check (and stops at the unlinked next hop).
+    let reject = fixture.refused(prepare("test.e", MAX_PACKET, 5000));
+    assert_eq!(reject.code(), ErrorCode::T01_PEER_UNREACHABLE);
+}
+
+#[test]
+fn peer_addresses_are_f02() {
+    let fixture = Fixture::new();
+    let reject = fixture.refused(prepare("peer.config", 1, 5000));
+    assert_eq!(reject.code(), ErrorCode::F02_UNREACHABLE);
+    assert!(
+        reject.message().contains("link-local"),
+        "{}",
+        reject.message()
+    );
+}
+
+#[test]
+fn no_route_is_f02() {
+    let fixture = Fixture::new();
+    let reject = fixture.refused(prepare("test.nowhere", 1, 5000));
+    assert_eq!(reject.code(), ErrorCode::F02_UNREACHABLE);
+    assert_eq!(reject.message(), "no route to test.nowhere");
+}
+
+#[test]
+fn unlinked_next_hop_is_t01() {
+    let fixture = Fixture::new();
+    let reject = fixture.refused(prepare("test.e", 1, 5000));
+    assert_eq!(reject.code(), ErrorCode::T01_PEER_UNREACHABLE);
+    assert_eq!(reject.message(), "next hop e is not connected");
+}
+
+#[tokio::test]
+async fn too_small_for_the_next_hops_units_is_r01() {
+    let mut fixture = Fixture::new();
+    fixture.link("d").await;
+    // Scale 9 to scale 0: 999 rounds down to nothing.
+    let reject = fixture.refused(prepare("test.d", 999, 5000));
+    assert_eq!(reject.code(), ErrorCode::R01_INSUFFICIENT_SOURCE_AMOUNT);
+    assert_eq!(fixture.balance("a"), BalanceSnapshot::default());
+}
+
+#[tokio::test]
+async fn another_asset_is_f02() {
+    let mut fixture = Fixture::new();
+    fixture.link("c").await;
+    let reject = fixture.refused(prepare("test.c", 1, 5000));
+    assert_eq!(reject.code(), ErrorCode::F02_UNREACHABLE);
+    assert_eq!(reject.message(), "no exchange rate from USD to EUR");
+}
+
+#[tokio::test]
+async fn less_than_the_expiry_margin_left_is_r02() {
+    let mut fixture = Fixture::with(|config| {
+        config.forwarding.expiry_margin = Duration::from_millis(1000);
+    });
+    fixture.link("b").await;
+    // 1.5 s left, minus the 1 s margin, leaves less than the margin to forward with.
+    let reject = fixture.refused(prepare("test.b", 1, 1500));
+    assert_eq!(reject.code(), ErrorCode::R02_INSUFFICIENT_TIMEOUT);
+    assert_eq!(fixture.balance("a"), BalanceSnapshot::default());
+    // With twice the margin and a little more, it goes.
+    fixture.admitted(prepare("test.b", 1, 2500));
+}
+
+#[tokio::test]
+async fn past_the_credit_limit_is_t04_counting_prepares_in_flight() {
+    let mut fixture = Fixture::new();
+    fixture.link("b").await;
+    let reject = fixture.refused(prepare("test.b", CREDIT_LIMIT + 1, 5000));
+    assert_eq!(reject.code(), ErrorCode::T04_INSUFFICIENT_LIQUIDITY);
+    let (_outgoing, in_flight) = fixture.admitted(prepare("test.b", CREDIT_LIMIT, 5000));
+    assert_eq!(
+        fixture.balance("a").pending_incoming,
+        i128::from(CREDIT_LIMIT)
+    );
+    let reject = fixture.refused(prepare("test.b", 1, 5000));
+    assert_eq!(reject.code(), ErrorCode::T04_INSUFFICIENT_LIQUIDITY);
+    drop(in_flight);
+    fixture.admitted(prepare("test.b", 1, 5000));
+}
+
+#[tokio::test]
+async fn no_credit_limit_without_balances() {
+    let mut fixture = Fixture::with(|config| config.forwarding.track_balances = false);
+    fixture.link("b").await;
+    let (_, pending) = fixture.admitted(prepare("test.b", MAX_PACKET, 5000));
+    assert!(pending.reservation.is_none());
+    assert_eq!(fixture.balance("a"), BalanceSnapshot::default());
+}
+
+#[tokio::test]
+async fn admitted_prepares_go_on_with_amount_and_expiry_rewritten() {
+    let mut fixture = Fixture::with(|config| {
+        config.forwarding.expiry_margin = Duration::from_millis(1000);
+        config.forwarding.max_hold_time = Duration::from_millis(30_000);
+    });
+    fixture.link("g").await;
+    let incoming = Prepare::decode(prepare("test.g", 7, 10_000)).expect("prepare");
+    let (outgoing, pending) = fixture.admitted(incoming.encode());
+    let sent = Prepare::decode(outgoing.prepare).expect("prepare");
+    // Scale 9 to scale 11.
+    assert_eq!(sent.amount(), 700);
+    assert_eq!(pending.outgoing_amount, 700);
+    assert_eq!(
+        sent.expires_at().unix_ms(),
+        incoming.expires_at().unix_ms() - 1000
+    );
+    assert_eq!(sent.destination(), incoming.destination());
+    assert_eq!(sent.execution_condition(), incoming.execution_condition());
+    assert_eq!(sent.data(), incoming.data());
+    assert_eq!(pending.condition, condition_for(&FULFILLMENT));
+    assert_eq!(&*pending.next.id, "g");
+    assert_eq!(fixture.balance("a").pending_incoming, 7);
+    // The deadline is the outgoing expiry, give or take the clock between the two reads.
+    let wait = outgoing.deadline - tokio::time::Instant::now();
+    assert!(
+        wait > Duration::from_millis(8_500) && wait <= Duration::from_millis(9_000),
+        "{wait:?}"
+    );
+}
+
+#[tokio::test]
+async fn expiry_is_capped_at_the_max_hold_time() {
+    let mut fixture = Fixture::with(|config| {
+        config.forwarding.expiry_margin = Duration::from_millis(1000);
+        config.forwarding.max_hold_time = Duration::from_millis(3000);
+    });
+    fixture.link("b").await;
+    let before = Timestamp::now();
+    let (outgoing, _) = fixture.admitted(prepare("test.b", 1, 60_000));
+    let sent = Prepare::decode(outgoing.prepare).expect("prepare");
+    let held = sent.expires_at().unix_ms() - before.unix_ms();
+    assert!((3000..3100).contains(&held), "{held} ms");
+}
+
+#[test]
+fn a_matching_fulfill_goes_back_unchanged_and_commits_the_reservation() {
+    let fixture = Fixture::new();
+    let pending = fixture.pending(70);
+    assert_eq!(fixture.balance("a").pending_incoming, 70);
+    let reply = fulfill(&FULFILLMENT);
+    let answer = fixture.settle(pending, Ok(reply.clone()));
+    assert!(answer.code.is_none());
+    assert_eq!(answer.bytes, reply);
+    assert_eq!(
+        fixture.balance("a"),
+        BalanceSnapshot {
+            balance: 70,
+            pending_incoming: 0
+        }
+    );
+    assert_eq!(fixture.balance("b").balance, -70);
+}
+
+#[test]
+fn a_wrong_fulfillment_is_f05_and_releases_the_reservation() {
+    let fixture = Fixture::new();
+    let pending = fixture.pending(70);
+    let answer = fixture.settle(pending, Ok(fulfill(&[8; 32])));
+    assert_eq!(our_reject(answer).code(), ErrorCode::F05_WRONG_CONDITION);
+    assert_eq!(fixture.balance("a"), BalanceSnapshot::default());
+    assert_eq!(fixture.balance("b"), BalanceSnapshot::default());
+}
+
+#[test]
+fn a_downstream_reject_is_relayed_unchanged_and_releases_the_reservation() {
+    let fixture = Fixture::new();
+    let pending = fixture.pending(70);
+    let downstream = Address::new("test.b.far").expect("address");
+    let reply = RejectBuilder {
+        code: ErrorCode::F99_APPLICATION_ERROR,
+        triggered_by: Some(&downstream),
+        message: "no thanks",
+        data: b"why",
+    }
+    .build()
+    .expect("reject")
+    .encode();
+    let answer = fixture.settle(pending, Ok(reply.clone()));
+    assert_eq!(answer.code, Some(ErrorCode::F99_APPLICATION_ERROR));
+    assert_eq!(answer.bytes, reply);
+    assert_eq!(fixture.balance("a"), BalanceSnapshot::default());
+}
+
+#[test]
+fn no_answer_before_expiry_is_r00_and_releases_the_reservation() {
+    let fixture = Fixture::new();
+    let pending = fixture.pending(70);
+    let answer = fixture.settle(pending, Err(LinkError::Timeout));
+    assert_eq!(our_reject(answer).code(), ErrorCode::R00_TRANSFER_TIMED_OUT);
+    assert_eq!(fixture.balance("a"), BalanceSnapshot::default());
+}
+
+#[test]
+fn a_link_closed_while_waiting_is_t01_and_releases_the_reservation() {
+    let fixture = Fixture::new();
+    let pending = fixture.pending(70);
+    let answer = fixture.settle(pending, Err(LinkError::Closed));
+    assert_eq!(our_reject(answer).code(), ErrorCode::T01_PEER_UNREACHABLE);
+    assert_eq!(fixture.balance("a"), BalanceSnapshot::default());
+}
+
+#[test]
+fn an_answer_that_is_no_ilp_packet_is_t00_and_releases_the_reservation() {
+    let fixture = Fixture::new();
+    let pending = fixture.pending(70);
+    let answer = fixture.settle(pending, Ok(Bytes::from_static(b"\x0c\x00")));
+    assert_eq!(our_reject(answer).code(), ErrorCode::T00_INTERNAL_ERROR);
+    assert_eq!(fixture.balance("a"), BalanceSnapshot::default());
+}
+
+#[test]
+fn scaling_is_exact_and_rounds_down() {
+    assert_eq!(scale_amount(123, 2, 2), Ok(123));
+    assert_eq!(scale_amount(123, 2, 4), Ok(12300));
+    assert_eq!(scale_amount(12399, 4, 2), Ok(123));
+    assert_eq!(scale_amount(0, 4, 2), Ok(0));
+    assert_eq!(
+        scale_amount(99, 4, 2).unwrap_err().0,
+        ErrorCode::R01_INSUFFICIENT_SOURCE_AMOUNT
+    );
+    assert_eq!(
+        scale_amount(u64::MAX, 0, 1).unwrap_err().0,
+        ErrorCode::F08_AMOUNT_TOO_LARGE
+    );
+    assert_eq!(
+        scale_amount(5, 0, 255).unwrap_err().0,
+        ErrorCode::F08_AMOUNT_TOO_LARGE
+    );
+    assert_eq!(
+        scale_amount(5, 255, 0).unwrap_err().0,
+        ErrorCode::R01_INSUFFICIENT_SOURCE_AMOUNT
+    );
+}
