@@ -18,7 +18,7 @@ pub mod store;
 use std::future::Future;
 use std::sync::Arc;
 
-use tokio::net::TcpListener;
+use service_runtime::listen::{BindError, listen};
 
 use crate::api::State;
 use crate::auth::BearerAuth;
@@ -31,11 +31,8 @@ use crate::store::{Store, StoreError};
 pub enum RunError {
     #[error(transparent)]
     Store(#[from] StoreError),
-    #[error("cannot listen for gRPC on {address}: {source}")]
-    Bind {
-        address: String,
-        source: std::io::Error,
-    },
+    #[error(transparent)]
+    Bind(#[from] BindError),
     #[error("gRPC server failed: {0}")]
     Serve(#[from] tonic::transport::Error),
     #[error("NODE_KEY_FILE: {0}")]
@@ -82,29 +79,13 @@ pub async fn run(
         let committer = commit::Committer::new(hub.clone(), events.clone());
         seed::apply(&store, &committer, file).await?;
     }
-    let address = format!("{}:{}", settings.grpc_host, settings.grpc_port);
-    let listener = TcpListener::bind(&address)
-        .await
-        .map_err(|source| RunError::Bind {
-            address: address.clone(),
-            source,
-        })?;
-    let grpc_port = listener
-        .local_addr()
-        .map(|a| a.port())
-        .unwrap_or(settings.grpc_port);
-    let http_address = format!("{}:{}", settings.http_host, settings.http_port);
-    let http_listener =
-        TcpListener::bind(&http_address)
-            .await
-            .map_err(|source| RunError::Bind {
-                address: http_address.clone(),
-                source,
-            })?;
-    let http_port = http_listener
-        .local_addr()
-        .map(|a| a.port())
-        .unwrap_or(settings.http_port);
+    let (listener, grpc_port) = listen("gRPC", &settings.grpc_host, settings.grpc_port).await?;
+    let (http_listener, http_port) = listen(
+        "health and metrics",
+        &settings.http_host,
+        settings.http_port,
+    )
+    .await?;
     let metrics = Arc::new(metrics::Metrics::new());
     let current = hub.current();
     tracing::info!(

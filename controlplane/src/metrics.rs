@@ -8,15 +8,14 @@ use axum::extract::State as AxumState;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use prometheus::{
-    HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
-};
+use prometheus::{HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec};
 use serde_json::json;
+use service_runtime::metrics::Catalogue;
 
 use crate::push::ConfigHub;
 
 pub struct Metrics {
-    registry: Registry,
+    catalogue: Catalogue,
     /// Requests to discovery servers by endpoint, operation and result.
     pub discovery_requests: IntCounterVec,
     pub discovered_nodes: IntGauge,
@@ -40,84 +39,50 @@ impl Default for Metrics {
 
 impl Metrics {
     pub fn new() -> Metrics {
-        let registry = Registry::new();
-        let discovery_requests = IntCounterVec::new(
-            Opts::new(
-                "controlplane_discovery_requests_total",
-                "Requests to discovery servers by endpoint, operation (announce, list, deregister) and result (ok, refused, unreachable)",
-            ),
+        let catalogue = Catalogue::new();
+        let discovery_requests = catalogue.counter_vec(
+            "controlplane_discovery_requests_total",
+            "Requests to discovery servers by endpoint, operation (announce, list, deregister) and result (ok, refused, unreachable)",
             &["endpoint", "operation", "result"],
-        )
-        .expect("static metric definition");
-        let discovered_nodes = IntGauge::new(
+        );
+        let discovered_nodes = catalogue.gauge(
             "controlplane_discovered_nodes",
             "Nodes the last discovery round found",
-        )
-        .expect("static metric definition");
-        let config_generation = IntGauge::new(
+        );
+        let config_generation = catalogue.gauge(
             "controlplane_config_generation",
             "Generation of the configuration being pushed (resets with each epoch)",
-        )
-        .expect("static metric definition");
-        let data_planes_connected = IntGauge::new(
+        );
+        let data_planes_connected = catalogue.gauge(
             "controlplane_data_planes_connected",
             "Open data plane config streams",
-        )
-        .expect("static metric definition");
-        let grpc_requests = IntCounterVec::new(
-            Opts::new(
-                "controlplane_grpc_requests_total",
-                "gRPC calls by method (Service/Method; unknown for paths we do not serve) and status code as the response starts (streams count when opened)",
-            ),
+        );
+        let grpc_requests = catalogue.counter_vec(
+            "controlplane_grpc_requests_total",
+            "gRPC calls by method (Service/Method; unknown for paths we do not serve) and status code as the response starts (streams count when opened)",
             &["method", "code"],
-        )
-        .expect("static metric definition");
-        let grpc_duration = HistogramVec::new(
-            HistogramOpts::new(
-                "controlplane_grpc_request_duration_seconds",
-                "Time from a gRPC call's arrival to its response headers, by method",
-            )
-            .buckets(vec![
-                0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
-            ]),
+        );
+        let grpc_duration = catalogue.histogram_vec(
+            "controlplane_grpc_request_duration_seconds",
+            "Time from a gRPC call's arrival to its response headers, by method",
             &["method"],
-        )
-        .expect("static metric definition");
-        let config_nacks = IntCounter::new(
+            &[
+                0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+            ],
+        );
+        let config_nacks = catalogue.counter(
             "controlplane_config_nacks_total",
             "Config snapshots a data plane refused (NACK)",
-        )
-        .expect("static metric definition");
-        let applied_generation = IntGaugeVec::new(
-            Opts::new(
-                "controlplane_data_plane_applied_generation",
-                "Config generation each connected data plane last acknowledged",
-            ),
+        );
+        let applied_generation = catalogue.gauge_vec(
+            "controlplane_data_plane_applied_generation",
+            "Config generation each connected data plane last acknowledged",
             &["dataplane"],
-        )
-        .expect("static metric definition");
-        let peers = IntGauge::new("controlplane_peers", "Configured peers")
-            .expect("static metric definition");
-        let routes = IntGauge::new("controlplane_routes", "Configured routes")
-            .expect("static metric definition");
-        for collector in [
-            Box::new(discovery_requests.clone()) as Box<dyn prometheus::core::Collector>,
-            Box::new(discovered_nodes.clone()),
-            Box::new(config_generation.clone()),
-            Box::new(data_planes_connected.clone()),
-            Box::new(grpc_requests.clone()),
-            Box::new(grpc_duration.clone()),
-            Box::new(config_nacks.clone()),
-            Box::new(applied_generation.clone()),
-            Box::new(peers.clone()),
-            Box::new(routes.clone()),
-        ] {
-            registry
-                .register(collector)
-                .expect("metric names are unique");
-        }
+        );
+        let peers = catalogue.gauge("controlplane_peers", "Configured peers");
+        let routes = catalogue.gauge("controlplane_routes", "Configured routes");
         Metrics {
-            registry,
+            catalogue,
             discovery_requests,
             discovered_nodes,
             config_generation,
@@ -138,7 +103,7 @@ impl Metrics {
     }
 
     pub fn render(&self) -> String {
-        service_runtime::render_metrics(&self.registry)
+        self.catalogue.render()
     }
 }
 

@@ -21,7 +21,7 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::net::TcpListener;
+use service_runtime::listen::{BindError, listen};
 use tokio::sync::watch;
 use tracing::{info, warn};
 
@@ -32,12 +32,8 @@ use crate::node::Node;
 pub enum StartError {
     #[error("invalid configuration: {0}")]
     Config(#[from] ConfigError),
-    #[error("cannot listen for {what} on {address}: {source}")]
-    Bind {
-        what: &'static str,
-        address: String,
-        source: std::io::Error,
-    },
+    #[error(transparent)]
+    Bind(#[from] BindError),
 }
 
 /// A bad configuration found only at start (an unreadable key file) exits 2 like one found
@@ -58,33 +54,9 @@ pub async fn run(config: NodeConfig, shutdown: impl Future<Output = ()>) -> Resu
         ),
     };
     let node = Arc::new(Node::with_node_key(&config, node_key));
-    let btp_address = format!("{}:{}", config.btp_host, config.btp_port);
-    let btp_listener =
-        TcpListener::bind(&btp_address)
-            .await
-            .map_err(|source| StartError::Bind {
-                what: "BTP peers",
-                address: btp_address.clone(),
-                source,
-            })?;
-    let health_address = format!("{}:{}", config.health_host, config.health_port);
-    let health_listener =
-        TcpListener::bind(&health_address)
-            .await
-            .map_err(|source| StartError::Bind {
-                what: "health checks",
-                address: health_address.clone(),
-                source,
-            })?;
-    // Port 0 means "any": report the ports actually bound.
-    let btp_port = btp_listener
-        .local_addr()
-        .map(|a| a.port())
-        .unwrap_or(config.btp_port);
-    let health_port = health_listener
-        .local_addr()
-        .map(|a| a.port())
-        .unwrap_or(config.health_port);
+    let (btp_listener, btp_port) = listen("BTP peers", &config.btp_host, config.btp_port).await?;
+    let (health_listener, health_port) =
+        listen("health checks", &config.health_host, config.health_port).await?;
 
     let (stop_http, http_stop) = watch::channel(false);
     let mut tasks = tokio::task::JoinSet::new();

@@ -2,14 +2,14 @@
 //! codes are three characters, and no destination address or packet id is ever a label.
 
 use prometheus::{
-    Gauge, GaugeVec, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge,
-    IntGaugeVec, Opts, Registry,
+    Gauge, GaugeVec, Histogram, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec,
 };
+use service_runtime::metrics::Catalogue;
 
 use crate::link_state::LinkState;
 
 pub struct Metrics {
-    registry: Registry,
+    catalogue: Catalogue,
     pub packets: IntCounterVec,
     pub forward_duration: HistogramVec,
     /// `forward_duration` children, resolved once: no label lookup per packet.
@@ -46,115 +46,80 @@ pub struct PeerMetrics {
 
 impl Metrics {
     pub fn new() -> Metrics {
-        let registry = Registry::new();
-        let packets = IntCounterVec::new(
-            Opts::new(
-                "ilp_packets_total",
-                "ILP packets by peer, direction (incoming: from that peer and our answers to it; outgoing: to it and its answers), type and reject code",
-            ),
+        let catalogue = Catalogue::new();
+        let packets = catalogue.counter_vec(
+            "ilp_packets_total",
+            "ILP packets by peer, direction (incoming: from that peer and our answers to it; outgoing: to it and its answers), type and reject code",
             &["peer", "direction", "type", "code"],
-        )
-        .expect("static metric definition");
-        let forward_duration = HistogramVec::new(
-            HistogramOpts::new(
-                "ilp_forward_duration_seconds",
-                "Time from receiving a Prepare to answering it, by outcome",
-            )
-            .buckets(vec![
+        );
+        let forward_duration = catalogue.histogram_vec(
+            "ilp_forward_duration_seconds",
+            "Time from receiving a Prepare to answering it, by outcome",
+            &["outcome"],
+            &[
                 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
                 1.0, 2.5, 5.0, 10.0, 30.0,
-            ]),
-            &["outcome"],
-        )
-        .expect("static metric definition");
-        let in_flight = IntGauge::new(
+            ],
+        );
+        let in_flight = catalogue.gauge(
             "ilp_packets_in_flight",
             "Prepares being forwarded right now",
-        )
-        .expect("static metric definition");
-        let link_up = IntGaugeVec::new(
-            Opts::new(
-                "btp_link_up",
-                "1 if the BTP link to the peer is authenticated and open",
-            ),
+        );
+        let link_up = catalogue.gauge_vec(
+            "btp_link_up",
+            "1 if the BTP link to the peer is authenticated and open",
             &["peer"],
-        )
-        .expect("static metric definition");
-        let link_state = IntGaugeVec::new(
-            Opts::new(
-                "btp_link_state",
-                "1 for the link's current state (connecting, up, backoff, disconnected)",
-            ),
+        );
+        let link_state = catalogue.gauge_vec(
+            "btp_link_state",
+            "1 for the link's current state (connecting, up, backoff, disconnected)",
             &["peer", "state"],
-        )
-        .expect("static metric definition");
-        let link_reconnects = IntCounterVec::new(
-            Opts::new(
-                "btp_link_reconnects_total",
-                "Times a link to the peer came up again after being down",
-            ),
+        );
+        let link_reconnects = catalogue.counter_vec(
+            "btp_link_reconnects_total",
+            "Times a link to the peer came up again after being down",
             &["peer"],
-        )
-        .expect("static metric definition");
-        let violations = IntCounterVec::new(
-            Opts::new(
-                "btp_protocol_violations_total",
-                "Bad frames and refused requests from a peer, by kind",
-            ),
+        );
+        let violations = catalogue.counter_vec(
+            "btp_protocol_violations_total",
+            "Bad frames and refused requests from a peer, by kind",
             &["peer", "kind"],
-        )
-        .expect("static metric definition");
-        let auth_failures = IntCounterVec::new(
-            Opts::new(
-                "btp_auth_failures_total",
-                "Refused BTP authentication attempts, by reason",
-            ),
+        );
+        let auth_failures = catalogue.counter_vec(
+            "btp_auth_failures_total",
+            "Refused BTP authentication attempts, by reason",
             &["reason"],
-        )
-        .expect("static metric definition");
-        let balance = GaugeVec::new(
-            Opts::new(
-                "ilp_peer_balance",
-                "What the peer owes us in its asset's smallest unit (negative: we owe it)",
-            ),
+        );
+        let balance = catalogue.float_gauge_vec(
+            "ilp_peer_balance",
+            "What the peer owes us in its asset's smallest unit (negative: we owe it)",
             &["peer"],
-        )
-        .expect("static metric definition");
-        let credit_headroom = GaugeVec::new(
-            Opts::new(
-                "ilp_peer_credit_headroom",
-                "What the peer may still send before T04: its credit limit minus what it owes, in-flight Prepares included (peers with a credit limit only)",
-            ),
+        );
+        let credit_headroom = catalogue.float_gauge_vec(
+            "ilp_peer_credit_headroom",
+            "What the peer may still send before T04: its credit limit minus what it owes, in-flight Prepares included (peers with a credit limit only)",
             &["peer"],
-        )
-        .expect("static metric definition");
-        let routes = IntGauge::new("ilp_routes", "Routes in the table being served")
-            .expect("static metric definition");
-        let config_generation = IntGauge::new(
+        );
+        let routes = catalogue.gauge("ilp_routes", "Routes in the table being served");
+        let config_generation = catalogue.gauge(
             "dataplane_config_generation",
             "Generation of the control plane's config snapshot being served (managed mode)",
-        )
-        .expect("static metric definition");
-        let config_updates = IntCounterVec::new(
-            Opts::new(
-                "dataplane_config_updates_total",
-                "Config snapshots from the control plane, by result (applied; rejected, answered with a NACK)",
-            ),
+        );
+        let config_updates = catalogue.counter_vec(
+            "dataplane_config_updates_total",
+            "Config snapshots from the control plane, by result (applied; rejected, answered with a NACK)",
             &["result"],
-        )
-        .expect("static metric definition");
-        let controlplane_connected = IntGauge::new(
+        );
+        let controlplane_connected = catalogue.gauge(
             "dataplane_controlplane_connected",
             "1 while the config stream to the control plane is open",
-        )
-        .expect("static metric definition");
-        let ready = IntGauge::new(
+        );
+        let ready = catalogue.gauge(
             "dataplane_ready",
             "1 once the node listens and serves a route table",
-        )
-        .expect("static metric definition");
-        let metrics = Metrics {
-            registry,
+        );
+        Metrics {
+            catalogue,
             packets,
             fulfilled_duration: forward_duration.with_label_values(&["fulfilled"]),
             rejected_duration: forward_duration.with_label_values(&["rejected"]),
@@ -173,37 +138,6 @@ impl Metrics {
             config_applied: config_updates.with_label_values(&["applied"]),
             config_rejected: config_updates.with_label_values(&["rejected"]),
             controlplane_connected,
-        };
-        metrics
-            .registry
-            .register(Box::new(config_updates))
-            .expect("metric names are unique");
-        metrics.register_all();
-        metrics
-    }
-
-    fn register_all(&self) {
-        let collectors: Vec<Box<dyn prometheus::core::Collector>> = vec![
-            Box::new(self.packets.clone()),
-            Box::new(self.forward_duration.clone()),
-            Box::new(self.in_flight.clone()),
-            Box::new(self.link_up.clone()),
-            Box::new(self.link_state.clone()),
-            Box::new(self.link_reconnects.clone()),
-            Box::new(self.violations.clone()),
-            Box::new(self.auth_failures.clone()),
-            Box::new(self.balance.clone()),
-            Box::new(self.credit_headroom.clone()),
-            Box::new(self.routes.clone()),
-            Box::new(self.ready.clone()),
-            Box::new(self.config_generation.clone()),
-            Box::new(self.controlplane_connected.clone()),
-        ];
-        for collector in collectors {
-            // Names are distinct constants; a clash would be a programming error caught by tests.
-            self.registry
-                .register(collector)
-                .expect("metric names are unique");
         }
     }
 
@@ -244,7 +178,7 @@ impl Metrics {
     }
 
     pub fn render(&self) -> String {
-        service_runtime::render_metrics(&self.registry)
+        self.catalogue.render()
     }
 }
 

@@ -24,7 +24,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use tokio::net::TcpListener;
+use service_runtime::listen::{BindError, listen};
 
 use crate::api::AppState;
 use crate::liveness::Liveness;
@@ -40,11 +40,8 @@ const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
 pub enum RunError {
     #[error(transparent)]
     Store(#[from] StoreError),
-    #[error("cannot listen on {address}: {source}")]
-    Bind {
-        address: String,
-        source: std::io::Error,
-    },
+    #[error(transparent)]
+    Bind(#[from] BindError),
     #[error("HTTP server failed: {0}")]
     Serve(std::io::Error),
 }
@@ -61,17 +58,7 @@ pub async fn run(
     let started = Instant::now();
     let liveness = Liveness::new(settings.ttl, liveness::now_ms());
     let store = Store::open(&settings.database_url).await?;
-    let address = format!("{}:{}", settings.host, settings.port);
-    let listener = TcpListener::bind(&address)
-        .await
-        .map_err(|source| RunError::Bind {
-            address: address.clone(),
-            source,
-        })?;
-    let port = listener
-        .local_addr()
-        .map(|a| a.port())
-        .unwrap_or(settings.port);
+    let (listener, port) = listen("the discovery API", &settings.host, settings.port).await?;
     let state = Arc::new(AppState {
         store: store.clone(),
         metrics: Metrics::new(),

@@ -1,7 +1,8 @@
 //! The discovery server's Prometheus metrics. Labels are bounded: the only label is the
 //! rejection reason, from the fixed list below; node ids never become labels.
 
-use prometheus::{IntCounter, IntCounterVec, IntGauge, Opts, Registry};
+use prometheus::{IntCounter, IntCounterVec, IntGauge};
+use service_runtime::metrics::Catalogue;
 
 /// Why a request was refused; the `reason` label of `discovery_rejections_total`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -46,7 +47,7 @@ impl Reason {
 }
 
 pub struct Metrics {
-    registry: Registry,
+    catalogue: Catalogue,
     pub registered: IntGauge,
     pub announces: IntCounter,
     pub deregistrations: IntCounter,
@@ -56,48 +57,31 @@ pub struct Metrics {
 
 impl Metrics {
     pub fn new() -> Metrics {
-        let registry = Registry::new();
-        let registered = IntGauge::new(
+        let catalogue = Catalogue::new();
+        let registered = catalogue.gauge(
             "discovery_registered_peers",
             "Live entries (announced within 2 x TTL, or any active entry during the start-up grace)",
-        )
-        .expect("static metric definition");
-        let announces = IntCounter::new("discovery_announces_total", "Accepted announcements")
-            .expect("static metric definition");
-        let deregistrations = IntCounter::new(
+        );
+        let announces = catalogue.counter("discovery_announces_total", "Accepted announcements");
+        let deregistrations = catalogue.counter(
             "discovery_deregistrations_total",
             "Accepted deregistrations",
-        )
-        .expect("static metric definition");
-        let expiries = IntCounter::new(
+        );
+        let expiries = catalogue.counter(
             "discovery_expiries_total",
             "Entries that went stale (not re-announced within 2 x TTL), each counted once",
-        )
-        .expect("static metric definition");
-        let rejections = IntCounterVec::new(
-            Opts::new("discovery_rejections_total", "Refused requests, by reason"),
+        );
+        let rejections = catalogue.counter_vec(
+            "discovery_rejections_total",
+            "Refused requests, by reason",
             &["reason"],
-        )
-        .expect("static metric definition");
+        );
         // Every reason shows from the start, so a rate() over it has a baseline.
         for reason in Reason::ALL {
             rejections.with_label_values(&[reason.as_str()]);
         }
-        let collectors: Vec<Box<dyn prometheus::core::Collector>> = vec![
-            Box::new(registered.clone()),
-            Box::new(announces.clone()),
-            Box::new(deregistrations.clone()),
-            Box::new(expiries.clone()),
-            Box::new(rejections.clone()),
-        ];
-        for collector in collectors {
-            // Names are distinct constants; a clash would be a programming error caught by tests.
-            registry
-                .register(collector)
-                .expect("metric names are unique");
-        }
         Metrics {
-            registry,
+            catalogue,
             registered,
             announces,
             deregistrations,
@@ -111,7 +95,7 @@ impl Metrics {
     }
 
     pub fn render(&self) -> String {
-        service_runtime::render_metrics(&self.registry)
+        self.catalogue.render()
     }
 }
 

@@ -5,7 +5,9 @@
 //! `<binary> healthcheck`.
 
 pub mod healthcheck;
+pub mod listen;
 pub mod log_settings;
+pub mod metrics;
 pub mod service_main;
 pub mod telemetry;
 
