@@ -21,7 +21,7 @@ use proto::grpc::v1::peer_service_client::PeerServiceClient;
 use proto::grpc::v1::route_service_client::RouteServiceClient;
 use testpeer::{Options, Payment, TestPeer};
 
-use crate::http;
+use service_runtime::http_client;
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -285,10 +285,13 @@ async fn configure(
 }
 
 fn links_up(node: &Node) -> bool {
-    let Ok((200, body)) = http::get(node.health_port, "/health") else {
+    let Ok(response) = http_client::get(node.health_port, "/health") else {
         return false;
     };
-    let Ok(health) = serde_json::from_str::<serde_json::Value>(&body) else {
+    if response.status != 200 {
+        return false;
+    }
+    let Ok(health) = serde_json::from_str::<serde_json::Value>(&response.body) else {
         return false;
     };
     health["peers"].as_array().is_some_and(|peers| {
@@ -396,7 +399,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
             &format!("{name} dataplane"),
             Duration::from_secs(20),
             &mut dp,
-            || matches!(http::get(health_port, "/health/ready"), Ok((200, _))),
+            || http_client::get(health_port, "/health/ready").is_ok_and(|r| r.status == 200),
         )?;
         nodes.push(Node {
             name,

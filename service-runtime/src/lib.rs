@@ -1,8 +1,9 @@
 //! What every long-running binary of the project shares: graceful-shutdown signals, the runtime
-//! with JSON logs and OTLP traces (`telemetry::run_service`), the `/metrics` text, and the HTTP
-//! probe behind `<binary> healthcheck`.
+//! with JSON logs and OTLP traces (`telemetry::run_service`), the `/metrics` text, the HTTP
+//! probe behind `<binary> healthcheck`, and the small HTTP client it and `ctl health` use.
 
 pub mod healthcheck;
+pub mod http_client;
 pub mod telemetry;
 
 /// Registers the SIGTERM and SIGINT handlers now, so a signal that arrives right after start-up
