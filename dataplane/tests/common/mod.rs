@@ -2,7 +2,8 @@
 //! started and watched by `test_kit` (every wait bounded, stopped when dropped, logs printed if
 //! the test failed), and read through `service_runtime::http_client`.
 
-#![allow(dead_code)]
+// Each test binary uses a different part of this harness.
+#![allow(dead_code, unused_imports)]
 
 use std::path::{Path, PathBuf};
 use std::process::ExitStatus;
