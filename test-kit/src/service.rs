@@ -78,6 +78,11 @@ impl Service {
         self.process.logs()
     }
 
+    /// The lines of the current run (since the last start or restart).
+    pub fn run_logs(&self) -> Vec<String> {
+        self.process.run_logs()
+    }
+
     /// True if a JSON log line with this exact message has been written (in any run).
     pub fn has_log(&self, message: &str) -> bool {
         let needle = format!("\"message\":\"{message}\"");
