@@ -187,17 +187,26 @@ mod tests {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
         let thread = std::thread::spawn(move || {
-            let (mut stream, _) = listener.accept().unwrap();
-            let mut request = Vec::new();
-            let mut chunk = [0u8; 1024];
-            while !request.windows(4).any(|w| w == b"\r\n\r\n") {
-                match stream.read(&mut chunk) {
-                    Ok(0) | Err(_) => break,
-                    Ok(n) => request.extend_from_slice(&chunk[..n]),
+            let (stream, _) = listener.accept().unwrap();
+            // The head line by line, up to the blank line that ends it.
+            let mut reader = std::io::BufReader::new(stream);
+            let mut request = String::new();
+            while !request.ends_with("\r\n\r\n") {
+                if std::io::BufRead::read_line(&mut reader, &mut request).unwrap_or(0) == 0 {
+                    break;
                 }
             }
-            stream.write_all(answer).unwrap();
-            String::from_utf8(request).unwrap()
+            // Then the body, so closing with unread bytes cannot reset the answer away.
+            let length = request
+                .lines()
+                .find_map(|l| l.strip_prefix("Content-Length: "))
+                .and_then(|n| n.trim().parse().ok())
+                .unwrap_or(0);
+            let mut body = vec![0u8; length];
+            reader.read_exact(&mut body).unwrap();
+            request.push_str(&String::from_utf8_lossy(&body));
+            reader.into_inner().write_all(answer).unwrap();
+            request
         });
         (port, thread)
     }

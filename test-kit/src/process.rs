@@ -222,36 +222,8 @@ impl Process {
             }
         };
         let keep = self.spec.keep_lines;
-        if let Some(stdout) = child.stdout.take() {
-            let log = self.log.clone();
-            std::thread::spawn(move || {
-                use std::io::BufRead;
-                for line in std::io::BufReader::new(stdout)
-                    .lines()
-                    .map_while(Result::ok)
-                {
-                    log.push(line, keep);
-                }
-                log.close_pipe();
-            });
-        } else {
-            self.log.close_pipe();
-        }
-        if let Some(stderr) = child.stderr.take() {
-            let log = self.log.clone();
-            std::thread::spawn(move || {
-                use std::io::BufRead;
-                for line in std::io::BufReader::new(stderr)
-                    .lines()
-                    .map_while(Result::ok)
-                {
-                    log.push(format!("stderr: {line}"), keep);
-                }
-                log.close_pipe();
-            });
-        } else {
-            self.log.close_pipe();
-        }
+        capture(child.stdout.take(), self.log.clone(), keep, "");
+        capture(child.stderr.take(), self.log.clone(), keep, "stderr: ");
         self.child = Some(child);
         Ok(())
     }
@@ -446,6 +418,26 @@ impl Drop for Process {
     fn drop(&mut self) {
         self.stop(STOP_GRACE);
     }
+}
+
+/// Copies `pipe`'s lines into `log` (each after `prefix`) on a thread, until it closes.
+fn capture(
+    pipe: Option<impl std::io::Read + Send + 'static>,
+    log: Arc<Log>,
+    keep: Option<usize>,
+    prefix: &'static str,
+) {
+    let Some(pipe) = pipe else {
+        log.close_pipe();
+        return;
+    };
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        for line in std::io::BufReader::new(pipe).lines().map_while(Result::ok) {
+            log.push(format!("{prefix}{line}"), keep);
+        }
+        log.close_pipe();
+    });
 }
 
 /// A JSON log line and its message, from `message` or `fields.message`.
