@@ -175,6 +175,18 @@ impl Log {
         self.changed.notify_all();
     }
 
+    /// Waits up to `limit` for a new line or a closed pipe.
+    fn wait<'a>(
+        &'a self,
+        state: MutexGuard<'a, LogState>,
+        limit: Duration,
+    ) -> MutexGuard<'a, LogState> {
+        self.changed
+            .wait_timeout(state, limit)
+            .unwrap_or_else(|e| e.into_inner())
+            .0
+    }
+
     fn close_pipe(&self) {
         let mut state = self.lock();
         state.open_pipes = state.open_pipes.saturating_sub(1);
@@ -293,12 +305,7 @@ impl Process {
                 drop(state);
                 return Err(self.error(&format!("{why} {what} within {limit:?}")));
             }
-            state = self
-                .log
-                .changed
-                .wait_timeout(state, left)
-                .unwrap_or_else(|e| e.into_inner())
-                .0;
+            state = self.log.wait(state, left);
         }
     }
 
@@ -396,12 +403,7 @@ impl Process {
             if left.is_zero() {
                 return;
             }
-            state = self
-                .log
-                .changed
-                .wait_timeout(state, left)
-                .unwrap_or_else(|e| e.into_inner())
-                .0;
+            state = self.log.wait(state, left);
         }
     }
 

@@ -6,7 +6,6 @@
 #![allow(dead_code, unused_imports)]
 
 use std::path::{Path, PathBuf};
-use std::process::ExitStatus;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
@@ -17,6 +16,21 @@ use test_kit::process::Spec;
 pub use test_kit::{metric_value, wait_until};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_dataplane");
+
+/// The process's own calls (logs, pid, terminate, wait_exit, kill) are the `Service`'s.
+impl std::ops::Deref for NodeProcess {
+    type Target = Service;
+
+    fn deref(&self) -> &Service {
+        &self.service
+    }
+}
+
+impl std::ops::DerefMut for NodeProcess {
+    fn deref_mut(&mut self) -> &mut Service {
+        &mut self.service
+    }
+}
 
 pub struct NodeProcess {
     pub name: String,
@@ -55,14 +69,6 @@ impl NodeProcess {
 
     pub fn btp_url(&self) -> String {
         format!("ws://127.0.0.1:{}", self.btp_port)
-    }
-
-    pub fn logs(&self) -> Vec<String> {
-        self.service.logs()
-    }
-
-    pub fn pid(&self) -> u32 {
-        self.service.pid()
     }
 
     pub fn http_get(&self, path: &str) -> (u16, String) {
@@ -110,20 +116,6 @@ impl NodeProcess {
             }
             std::thread::sleep(Duration::from_millis(25));
         }
-    }
-
-    /// Sends SIGTERM.
-    pub fn terminate(&self) {
-        self.service.terminate();
-    }
-
-    /// Waits (bounded) for the process to exit; every line it wrote is then in the logs.
-    pub fn wait_exit(&mut self, limit: Duration) -> ExitStatus {
-        self.service.wait_exit(limit)
-    }
-
-    pub fn kill(&mut self) {
-        self.service.kill();
     }
 
     /// Starts the same node again, on the same BTP port (peers dial that URL).

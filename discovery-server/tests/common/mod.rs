@@ -7,7 +7,6 @@
 #![allow(dead_code, unused_imports)]
 
 use std::path::{Path, PathBuf};
-use std::process::ExitStatus;
 use std::time::{Duration, Instant};
 
 use proto::discovery::{Announcement, NodeKey};
@@ -19,6 +18,21 @@ use test_kit::process::Spec;
 pub use test_kit::{metric_value, wait_until};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_discovery-server");
+
+/// The process's own calls (logs, pid, terminate, wait_exit, kill) are the `Service`'s.
+impl std::ops::Deref for Server {
+    type Target = Service;
+
+    fn deref(&self) -> &Service {
+        &self.service
+    }
+}
+
+impl std::ops::DerefMut for Server {
+    fn deref_mut(&mut self) -> &mut Service {
+        &mut self.service
+    }
+}
 
 pub struct Server {
     pub port: u16,
@@ -47,14 +61,6 @@ impl Server {
             spawned: service.spawned(),
             service,
         }
-    }
-
-    pub fn logs(&self) -> Vec<String> {
-        self.service.logs()
-    }
-
-    pub fn pid(&self) -> u32 {
-        self.service.pid()
     }
 
     pub fn request(
@@ -124,16 +130,6 @@ impl Server {
             "discovery_rejections_total{{reason=\"{reason}\"}}"
         ))
         .unwrap_or_else(|| panic!("no rejection series for {reason}"))
-    }
-
-    /// Sends SIGTERM.
-    pub fn terminate(&self) {
-        self.service.terminate();
-    }
-
-    /// Waits (bounded) for the process to exit; every line it wrote is then in the logs.
-    pub fn wait_exit(&mut self, limit: Duration) -> ExitStatus {
-        self.service.wait_exit(limit)
     }
 
     /// SIGTERM, then a bounded wait; asserts a clean exit.
