@@ -98,17 +98,15 @@ routes:
 }
 
 async fn peer(url: &str, token: &str, address: &str) -> TestPeer {
-    TestPeer::connect(url, token, Options::new(Address::new(address).unwrap()))
+    TestPeer::connect_as(url, token, address)
         .await
         .expect("test peer connects")
 }
 
 fn payment(destination: &str, amount: u64, data: &str, expires_in: Duration) -> Payment {
     Payment {
-        destination: Address::new(destination).unwrap(),
-        amount,
-        data: data.as_bytes().to_vec(),
         expires_in,
+        ..Payment::new(Address::new(destination).unwrap(), amount, data.as_bytes())
     }
 }
 

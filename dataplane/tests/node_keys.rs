@@ -9,7 +9,7 @@ use btp_link::node_key::{self, NodeKey};
 use btp_link::{ClientCredentials, LinkError, LinkSettings};
 use common::{NodeProcess, secret};
 use proto::Address;
-use testpeer::{Options, Payment, TestPeer};
+use testpeer::{Payment, TestPeer};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn node_key_links_connect_and_impostors_do_not() {
@@ -63,27 +63,18 @@ routes:
     );
     a.wait_link_state("b", "up", Duration::from_secs(15));
     assert_eq!(b.link_state("a"), "up");
-    let _receiver = TestPeer::connect(
-        &b.btp_url(),
-        &receiver,
-        Options::new(Address::new("test.b.receiver").unwrap()),
-    )
-    .await
-    .unwrap();
-    let sender = TestPeer::connect(
-        &a.btp_url(),
-        &sender,
-        Options::new(Address::new("test.a.sender").unwrap()),
-    )
-    .await
-    .unwrap();
+    let _receiver = TestPeer::connect_as(&b.btp_url(), &receiver, "test.b.receiver")
+        .await
+        .unwrap();
+    let sender = TestPeer::connect_as(&a.btp_url(), &sender, "test.a.sender")
+        .await
+        .unwrap();
     b.wait_link_state("receiver", "up", Duration::from_secs(10));
-    let payment = Payment {
-        destination: Address::new("test.b.receiver").unwrap(),
-        amount: 5,
-        data: b"keyed".to_vec(),
-        expires_in: Duration::from_secs(10),
-    };
+    let payment = Payment::new(
+        Address::new("test.b.receiver").unwrap(),
+        5,
+        b"keyed".to_vec(),
+    );
     assert!(sender.send(&payment).await.unwrap().is_fulfilled());
 
     // Someone with another key claiming to be a, a token of a's meant for another node, and a

@@ -10,7 +10,7 @@ use proto::Address;
 use proto::grpc::v1 as pb;
 use proto::grpc::v1::peer_service_client::PeerServiceClient;
 use proto::grpc::v1::route_service_client::RouteServiceClient;
-use testpeer::{Options, Payment, TestPeer};
+use testpeer::{Payment, TestPeer};
 use tonic::Request;
 
 const TTL_SECONDS: u64 = 2;
@@ -225,28 +225,21 @@ async fn nodes_find_each_other_peer_and_forward() {
     wait_until("n3 serving its receiver route", limit, || {
         n3.link("receiver").is_some()
     });
-    let _receiver = TestPeer::connect(
-        &n3.btp_url(),
-        &receiver_secret,
-        Options::new(Address::new("test.n3.receiver").unwrap()),
-    )
-    .await
-    .unwrap();
+    let _receiver = TestPeer::connect_as(&n3.btp_url(), &receiver_secret, "test.n3.receiver")
+        .await
+        .unwrap();
     wait_until("n1 serving its sender", limit, || {
         n1.link("sender").is_some()
     });
-    let sender = TestPeer::connect(
-        &n1.btp_url(),
-        &sender_secret,
-        Options::new(Address::new("test.n1.sender").unwrap()),
-    )
-    .await
-    .unwrap();
-    let payment = |data: &str| Payment {
-        destination: Address::new("test.n3.receiver").unwrap(),
-        amount: 7,
-        data: data.as_bytes().to_vec(),
-        expires_in: Duration::from_secs(10),
+    let sender = TestPeer::connect_as(&n1.btp_url(), &sender_secret, "test.n1.sender")
+        .await
+        .unwrap();
+    let payment = |data: &str| {
+        Payment::new(
+            Address::new("test.n3.receiver").unwrap(),
+            7,
+            data.as_bytes(),
+        )
     };
     assert!(sender.send(&payment("found")).await.unwrap().is_fulfilled());
     // `ctl discovery list` shows what n1 knows, and that it is peered.

@@ -16,7 +16,7 @@ use proto::grpc::v1 as pb;
 use proto::grpc::v1::node_service_client::NodeServiceClient;
 use proto::grpc::v1::peer_service_client::PeerServiceClient;
 use proto::grpc::v1::route_service_client::RouteServiceClient;
-use testpeer::{Options, Outcome, Payment, TestPeer};
+use testpeer::{Outcome, Payment, TestPeer};
 use tonic::transport::Channel;
 use tonic::{Code, Request};
 
@@ -435,10 +435,12 @@ fn free_port() -> u16 {
 
 fn payment(data: &str) -> Payment {
     Payment {
-        destination: Address::new("test.m.receiver").unwrap(),
-        amount: 10,
-        data: data.as_bytes().to_vec(),
         expires_in: Duration::from_secs(5),
+        ..Payment::new(
+            Address::new("test.m.receiver").unwrap(),
+            10,
+            data.as_bytes(),
+        )
     }
 }
 
@@ -558,26 +560,13 @@ async fn every_catalogued_metric_is_exported_and_counts_what_happened() {
 
     // Links: both test peers, and one login with a wrong token.
     let btp_url = format!("ws://127.0.0.1:{btp_port}");
-    let receiver = TestPeer::connect(
-        &btp_url,
-        &receiver_secret,
-        Options::new(Address::new("test.m.receiver").unwrap()),
-    )
-    .await
-    .expect("receiver connects");
-    let sender = TestPeer::connect(
-        &btp_url,
-        &sender_secret,
-        Options::new(Address::new("test.m.sender").unwrap()),
-    )
-    .await
-    .expect("sender connects");
-    let impostor = TestPeer::connect(
-        &btp_url,
-        "not-the-secret",
-        Options::new(Address::new("test.m.impostor").unwrap()),
-    )
-    .await;
+    let receiver = TestPeer::connect_as(&btp_url, &receiver_secret, "test.m.receiver")
+        .await
+        .expect("receiver connects");
+    let sender = TestPeer::connect_as(&btp_url, &sender_secret, "test.m.sender")
+        .await
+        .expect("sender connects");
+    let impostor = TestPeer::connect_as(&btp_url, "not-the-secret", "test.m.impostor").await;
     assert!(impostor.is_err(), "a wrong token must not log in");
     let deadline = Instant::now() + LIMIT;
     while link_state(health_port, "sender") != "up" || link_state(health_port, "receiver") != "up" {

@@ -14,7 +14,7 @@ use proto::Address;
 use proto::grpc::v1 as pb;
 use proto::grpc::v1::peer_service_client::PeerServiceClient;
 use proto::grpc::v1::route_service_client::RouteServiceClient;
-use testpeer::{Options, Payment, TestPeer};
+use testpeer::{Payment, TestPeer};
 use tonic::Request;
 
 const WAIT: Duration = Duration::from_secs(15);
@@ -57,18 +57,13 @@ fn btp_url(process: &Process) -> String {
 }
 
 async fn test_peer(url: &str, token: &str, address: &str) -> TestPeer {
-    TestPeer::connect(url, token, Options::new(Address::new(address).unwrap()))
+    TestPeer::connect_as(url, token, address)
         .await
         .expect("test peer connects")
 }
 
 fn payment(destination: &str, data: &str) -> Payment {
-    Payment {
-        destination: Address::new(destination).unwrap(),
-        amount: 10,
-        data: data.as_bytes().to_vec(),
-        expires_in: Duration::from_secs(10),
-    }
+    Payment::new(Address::new(destination).unwrap(), 10, data.as_bytes())
 }
 
 fn find<'a>(spans: &'a [SpanRecord], service: &str, name: &str) -> Vec<&'a SpanRecord> {

@@ -138,6 +138,36 @@ pub fn secret(name: &str) -> String {
     format!("{name}-{}-secret", std::process::id())
 }
 
+/// A node `test.n` with a sender and a receiver peer, `test.n.receiver` routed to the latter.
+pub const SINGLE_NODE: &str = r#"
+ilpAddress: test.n
+name: n
+peers:
+  - { id: sender, secretRef: "env:SECRET_SENDER" }
+  - { id: receiver, secretRef: "env:SECRET_RECEIVER" }
+routes:
+  - { prefix: test.n.receiver, peer: receiver }
+"#;
+
+/// Starts `yaml` (a [`SINGLE_NODE`]) as node `n` with fresh sender and receiver secrets and
+/// `env` on top, and connects both test peers. Returns (node, receiver, sender).
+pub async fn start_single_node(
+    dir: &Path,
+    yaml: &str,
+    env: &[(&str, String)],
+) -> (NodeProcess, testpeer::TestPeer, testpeer::TestPeer) {
+    let (sender_token, receiver_token) = (secret("sender"), secret("receiver"));
+    let mut all = vec![
+        ("SECRET_SENDER", sender_token.clone()),
+        ("SECRET_RECEIVER", receiver_token.clone()),
+    ];
+    all.extend(env.iter().cloned());
+    let node = NodeProcess::start(dir, "n", yaml, &all);
+    let (receiver, sender) =
+        connect_sender_and_receiver(&node, &sender_token, &receiver_token).await;
+    (node, receiver, sender)
+}
+
 /// Connects the receiver (`test.n.receiver`) and then the sender (`test.n.sender`) test peers to
 /// a single node, and waits until the node sees the receiver's link up. Returns (receiver, sender).
 pub async fn connect_sender_and_receiver(
