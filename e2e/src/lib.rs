@@ -5,6 +5,7 @@
 //! the workspace's binaries must be built: `cargo nextest run --workspace` does that. What is
 //! here is what the data plane's endpoints mean to these tests.
 
+use std::path::Path;
 use std::time::Instant;
 
 use serde_json::Value;
@@ -45,4 +46,49 @@ pub fn secret(name: &str) -> String {
 
 pub fn temp_dir() -> tempfile::TempDir {
     tempfile::tempdir().expect("temp dir")
+}
+
+/// `NODE_ID` `name` and `ILP_ADDRESS` `test.<name>`.
+pub fn node_env(name: &str) -> Vec<(&'static str, String)> {
+    vec![
+        ("NODE_ID", name.to_string()),
+        ("ILP_ADDRESS", format!("test.{name}")),
+    ]
+}
+
+/// A control plane on 127.0.0.1 (gRPC and HTTP on ephemeral ports), its state in `data_dir`,
+/// `token` its API token (read from `API_TOKEN`).
+pub fn controlplane_env(data_dir: &Path, token: &str) -> Vec<(&'static str, String)> {
+    vec![
+        ("GRPC_HOST", "127.0.0.1".into()),
+        ("GRPC_PORT", "0".into()),
+        ("HTTP_PORT", "0".into()),
+        ("DATA_DIR", data_dir.display().to_string()),
+        ("API_TOKEN_REF", "env:API_TOKEN".into()),
+        ("API_TOKEN", token.to_string()),
+    ]
+}
+
+/// The gRPC URL of a started control plane.
+pub fn grpc_url(controlplane: &Process) -> String {
+    format!("http://127.0.0.1:{}", controlplane.port("grpcPort"))
+}
+
+/// A data plane on 127.0.0.1 (BTP on `btp_port`, 0 for an ephemeral one; health on an
+/// ephemeral port), its state in `data_dir`, fed by the control plane at `controlplane_url`.
+pub fn dataplane_env(
+    btp_port: u16,
+    data_dir: &Path,
+    controlplane_url: &str,
+    token: &str,
+) -> Vec<(&'static str, String)> {
+    vec![
+        ("BTP_SERVER_HOST", "127.0.0.1".into()),
+        ("BTP_SERVER_PORT", btp_port.to_string()),
+        ("HEALTH_CHECK_HOST", "127.0.0.1".into()),
+        ("HEALTH_CHECK_PORT", "0".into()),
+        ("CONTROLPLANE_URL", controlplane_url.to_string()),
+        ("CONTROLPLANE_TOKEN", token.to_string()),
+        ("DATA_DIR", data_dir.display().to_string()),
+    ]
 }

@@ -5,7 +5,10 @@
 use std::path::Path;
 use std::time::Duration;
 
-use e2e::{Process, binary, health, http_get, secret, temp_dir, wait_until};
+use e2e::{
+    Process, binary, controlplane_env, dataplane_env, grpc_url, health, http_get, node_env, secret,
+    temp_dir, wait_until,
+};
 use proto::Address;
 use proto::grpc::v1 as pb;
 use proto::grpc::v1::peer_service_client::PeerServiceClient;
@@ -35,19 +38,11 @@ impl Node {
         let token = secret("api");
         let btp_port = free_port();
         let key_file = dir.join(name).join("node.key").display().to_string();
-        let cp = Process::start(
-            &format!("{name}-controlplane"),
-            binary("controlplane"),
-            &[
-                ("NODE_ID", name.to_string()),
-                ("ILP_ADDRESS", format!("test.{name}")),
-                ("GRPC_HOST", "127.0.0.1".into()),
-                ("GRPC_PORT", "0".into()),
-                ("HTTP_PORT", "0".into()),
-                ("DATA_DIR", dir.join(name).join("cp").display().to_string()),
+        let cp_env = [
+            node_env(name),
+            controlplane_env(&dir.join(name).join("cp"), &token),
+            vec![
                 ("NODE_KEY_FILE", key_file.clone()),
-                ("API_TOKEN_REF", "env:API_TOKEN".into()),
-                ("API_TOKEN", token.clone()),
                 ("PEER_DISCOVERY_ENABLED", "true".into()),
                 (
                     "PEER_DISCOVERY_ENDPOINTS",
@@ -60,23 +55,20 @@ impl Node {
                 ("PEER_AUTO_PEERING", "all".into()),
                 ("PEER_BROADCAST_INTERVAL_SECONDS", "1".into()),
             ],
+        ]
+        .concat();
+        let cp = Process::start(
+            &format!("{name}-controlplane"),
+            binary("controlplane"),
+            &cp_env,
             "controlplane_started",
         );
-        let mut env = vec![
-            ("NODE_ID", name.to_string()),
-            ("ILP_ADDRESS", format!("test.{name}")),
-            ("BTP_SERVER_HOST", "127.0.0.1".into()),
-            ("BTP_SERVER_PORT", btp_port.to_string()),
-            ("HEALTH_CHECK_HOST", "127.0.0.1".into()),
-            ("HEALTH_CHECK_PORT", "0".into()),
-            (
-                "CONTROLPLANE_URL",
-                format!("http://127.0.0.1:{}", cp.port("grpcPort")),
-            ),
-            ("CONTROLPLANE_TOKEN", token.clone()),
-            ("NODE_KEY_FILE", key_file),
-            ("DATA_DIR", dir.join(name).join("dp").display().to_string()),
-        ];
+        let mut env = [
+            node_env(name),
+            dataplane_env(btp_port, &dir.join(name).join("dp"), &grpc_url(&cp), &token),
+            vec![("NODE_KEY_FILE", key_file)],
+        ]
+        .concat();
         env.extend(secrets.iter().cloned());
         let dp = Process::start(
             &format!("{name}-dataplane"),
