@@ -108,13 +108,7 @@ fn starts_then_stops_on_sigterm() {
     assert!(port > 0);
     assert!(std::net::TcpStream::connect(("127.0.0.1", port as u16)).is_ok());
     let http_port = event["httpPort"].as_u64().unwrap().to_string();
-    let healthcheck = |port: &str| {
-        Command::new(BIN)
-            .env_clear()
-            .args(["healthcheck", "--port", port])
-            .output()
-            .unwrap()
-    };
+    let healthcheck = |port: &str| test_kit::healthcheck(BIN, port);
     let healthy = healthcheck(&http_port);
     assert!(healthy.status.success(), "{healthy:?}");
     assert!(

@@ -148,13 +148,7 @@ fn sigterm_stops_cleanly_and_healthcheck_follows() {
     let event: serde_json::Value = serde_json::from_str(&started).unwrap();
     assert_eq!(event["ttl"], 120, "{started}");
     let port = server.port.to_string();
-    let probe = |port: &str| {
-        Command::new(BIN)
-            .env_clear()
-            .args(["healthcheck", "--port", port])
-            .output()
-            .unwrap()
-    };
+    let probe = |port: &str| test_kit::healthcheck(BIN, port);
     assert!(probe(&port).status.success());
     server.stop();
     assert!(

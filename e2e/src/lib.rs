@@ -48,6 +48,26 @@ pub fn temp_dir() -> tempfile::TempDir {
     tempfile::tempdir().expect("temp dir")
 }
 
+/// Starts `target/<profile>/controlplane` as `<name>-controlplane` with exactly `env`.
+pub fn start_controlplane(name: &str, env: &[(&str, String)]) -> Process {
+    Process::start(
+        &format!("{name}-controlplane"),
+        binary("controlplane"),
+        env,
+        "controlplane_started",
+    )
+}
+
+/// Starts `target/<profile>/dataplane` as `<name>-dataplane` with exactly `env`.
+pub fn start_dataplane(name: &str, env: &[(&str, String)]) -> Process {
+    Process::start(
+        &format!("{name}-dataplane"),
+        binary("dataplane"),
+        env,
+        "connector_started",
+    )
+}
+
 /// `NODE_ID` `name` and `ILP_ADDRESS` `test.<name>`.
 pub fn node_env(name: &str) -> Vec<(&'static str, String)> {
     vec![

@@ -12,18 +12,9 @@ use std::time::{Duration, Instant};
 use e2e::binary;
 use service_runtime::http_client;
 use test_kit::Output as Run;
+use test_kit::free_port;
 
 const WAIT: Duration = Duration::from_secs(30);
-
-/// A port nothing listens on right now (bound and released), for a service to take or for
-/// "unreachable".
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 fn env(pairs: &[(&str, String)]) -> BTreeMap<String, String> {
     pairs

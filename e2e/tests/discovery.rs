@@ -7,24 +7,17 @@ use std::time::Duration;
 
 use e2e::{
     Process, binary, controlplane_env, dataplane_env, grpc_url, health, http_get, node_env, secret,
-    temp_dir, wait_until,
+    start_controlplane, start_dataplane, temp_dir, wait_until,
 };
 use proto::Address;
 use proto::grpc::v1 as pb;
 use proto::grpc::v1::peer_service_client::PeerServiceClient;
 use proto::grpc::v1::route_service_client::RouteServiceClient;
+use test_kit::free_port;
 use testpeer::{Payment, TestPeer};
 use tonic::Request;
 
 const TTL_SECONDS: u64 = 2;
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 struct Node {
     name: String,
@@ -57,12 +50,7 @@ impl Node {
             ],
         ]
         .concat();
-        let cp = Process::start(
-            &format!("{name}-controlplane"),
-            binary("controlplane"),
-            &cp_env,
-            "controlplane_started",
-        );
+        let cp = start_controlplane(name, &cp_env);
         let mut env = [
             node_env(name),
             dataplane_env(btp_port, &dir.join(name).join("dp"), &grpc_url(&cp), &token),
@@ -70,12 +58,7 @@ impl Node {
         ]
         .concat();
         env.extend(secrets.iter().cloned());
-        let dp = Process::start(
-            &format!("{name}-dataplane"),
-            binary("dataplane"),
-            &env,
-            "connector_started",
-        );
+        let dp = start_dataplane(name, &env);
         Node {
             name: name.to_string(),
             cp,

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use e2e::{
     Process, binary, controlplane_env, dataplane_env, grpc_url, http_get, link_state, metric,
-    node_env, secret, temp_dir, wait_until,
+    node_env, secret, start_controlplane, start_dataplane, temp_dir, wait_until,
 };
 use proto::Address;
 use proto::grpc::v1 as pb;
@@ -32,24 +32,14 @@ impl Node {
             controlplane_env(&dir.join(name).join("cp"), token),
         ]
         .concat();
-        let cp = Process::start(
-            &format!("{name}-controlplane"),
-            binary("controlplane"),
-            &cp_env,
-            "controlplane_started",
-        );
+        let cp = start_controlplane(name, &cp_env);
         let mut env = [
             node_env(name),
             dataplane_env(0, &dir.join(name).join("dp"), &grpc_url(&cp), token),
         ]
         .concat();
         env.extend(secrets.iter().cloned());
-        let dp = Process::start(
-            &format!("{name}-dataplane"),
-            binary("dataplane"),
-            &env,
-            "connector_started",
-        );
+        let dp = start_dataplane(name, &env);
         Node {
             cp,
             dp,

@@ -19,6 +19,7 @@ use proto::grpc::v1 as pb;
 use proto::grpc::v1::node_service_client::NodeServiceClient;
 use proto::grpc::v1::peer_service_client::PeerServiceClient;
 use proto::grpc::v1::route_service_client::RouteServiceClient;
+use test_kit::free_port;
 use testpeer::{Outcome, Payment, TestPeer};
 use tonic::transport::Channel;
 use tonic::{Code, Request};
@@ -426,14 +427,6 @@ impl Api {
             .map(|v| v.generation as f64)
             .unwrap_or_default()
     }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 fn payment(data: &str) -> Payment {

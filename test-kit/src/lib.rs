@@ -59,6 +59,46 @@ pub fn metric_value(text: &str, series: &str) -> Option<f64> {
         })
 }
 
+/// A port nothing listens on right now (bound, then released), for a service to take or for
+/// "nothing answers there".
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .map(|address| address.port())
+        .unwrap_or_else(|e| panic!("no free port on 127.0.0.1: {e}"))
+}
+
+/// `<program> healthcheck --port <port>` with an empty environment, to completion (the
+/// subcommand bounds its own probe).
+pub fn healthcheck(program: &str, port: &str) -> std::process::Output {
+    std::process::Command::new(program)
+        .env_clear()
+        .args(["healthcheck", "--port", port])
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {program} healthcheck: {e}"))
+}
+
+/// Implements `Deref` and `DerefMut` to the [`Service`] in field `service` of a test's own
+/// wrapper, so the process's calls (logs, pid, terminate, wait_exit, kill) need no forwarding.
+#[macro_export]
+macro_rules! deref_to_service {
+    ($wrapper:ty) => {
+        impl std::ops::Deref for $wrapper {
+            type Target = $crate::Service;
+
+            fn deref(&self) -> &$crate::Service {
+                &self.service
+            }
+        }
+
+        impl std::ops::DerefMut for $wrapper {
+            fn deref_mut(&mut self) -> &mut $crate::Service {
+                &mut self.service
+            }
+        }
+    };
+}
+
 /// A row a SQLite database made by sqlx records for a migration newer than any this project
 /// has: inserting it makes the database "from a newer version" for the refusal tests.
 pub const NEWER_MIGRATION_SQL: &str = "INSERT INTO _sqlx_migrations (version, description, installed_on, success, checksum, execution_time)

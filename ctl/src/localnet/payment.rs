@@ -11,8 +11,10 @@ use super::nodes::Line;
 
 /// The connected test peers and how the payment went.
 pub(super) struct Sent {
+    /// Kept connected until the network stops, then closed.
     pub(super) receiver: TestPeer,
     pub(super) sender: TestPeer,
+    /// What was sent, and what came back last.
     pub(super) payment: Payment,
     pub(super) outcome: Outcome,
     /// From the first send to the last answer (retries included).

@@ -17,20 +17,8 @@ pub use test_kit::{metric_value, wait_until};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_dataplane");
 
-/// The process's own calls (logs, pid, terminate, wait_exit, kill) are the `Service`'s.
-impl std::ops::Deref for NodeProcess {
-    type Target = Service;
-
-    fn deref(&self) -> &Service {
-        &self.service
-    }
-}
-
-impl std::ops::DerefMut for NodeProcess {
-    fn deref_mut(&mut self) -> &mut Service {
-        &mut self.service
-    }
-}
+// The process's own calls (logs, pid, terminate, wait_exit, kill) are the `Service`'s.
+test_kit::deref_to_service!(NodeProcess);
 
 pub struct NodeProcess {
     pub name: String,

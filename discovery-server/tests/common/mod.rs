@@ -19,20 +19,8 @@ pub use test_kit::{metric_value, wait_until};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_discovery-server");
 
-/// The process's own calls (logs, pid, terminate, wait_exit, kill) are the `Service`'s.
-impl std::ops::Deref for Server {
-    type Target = Service;
-
-    fn deref(&self) -> &Service {
-        &self.service
-    }
-}
-
-impl std::ops::DerefMut for Server {
-    fn deref_mut(&mut self) -> &mut Service {
-        &mut self.service
-    }
-}
+// The process's own calls (logs, pid, terminate, wait_exit, kill) are the `Service`'s.
+test_kit::deref_to_service!(Server);
 
 pub struct Server {
     pub port: u16,
