@@ -28,14 +28,14 @@ async fn sigterm_lets_in_flight_packets_finish_then_exits_zero() {
         let s = sender.clone();
         async move { (s.send(&slow).await, sender) }
     });
-    common::wait_until(
+    test_kit::wait_until(
         "the slow packet to be in flight",
         Duration::from_secs(5),
         || node.metric("ilp_packets_in_flight") == Some(1.0),
     );
     let signalled = Instant::now();
     node.terminate();
-    common::wait_until(
+    test_kit::wait_until(
         "the node to report draining",
         Duration::from_secs(5),
         || node.http_get("/health/ready").0 == 503,

@@ -6,9 +6,10 @@ mod common;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use common::{NodeProcess, secret, wait_until};
+use common::{NodeProcess, node_yaml, secret};
 use proto::ilp::{AmountTooLarge, ErrorCode, PrepareBuilder};
 use proto::{Address, Timestamp};
+use test_kit::wait_until;
 use testpeer::{Options, Outcome, Payment, TestPeer};
 
 const LINK_TIMEOUT: Duration = Duration::from_secs(15);
@@ -30,15 +31,14 @@ fn start_network() -> Network {
     let c = NodeProcess::start(
         dir.path(),
         "c",
-        r#"
-ilpAddress: test.c
-name: c
-peers:
-  - { id: b, secretRef: "env:SECRET_BC" }
-  - { id: receiver, relation: child, secretRef: "env:SECRET_RECEIVER" }
-routes:
-  - { prefix: test.c.receiver, peer: receiver }
-"#,
+        &node_yaml(
+            "c",
+            &[
+                r#"{ id: b, secretRef: "env:SECRET_BC" }"#.into(),
+                r#"{ id: receiver, relation: child, secretRef: "env:SECRET_RECEIVER" }"#.into(),
+            ],
+            &[("test.c.receiver", "receiver")],
+        ),
         &[
             ("SECRET_BC", bc.clone()),
             ("SECRET_RECEIVER", receiver.clone()),
@@ -47,36 +47,33 @@ routes:
     let b = NodeProcess::start(
         dir.path(),
         "b",
-        &format!(
-            r#"
-ilpAddress: test.b
-name: b
-peers:
-  - {{ id: a, secretRef: "env:SECRET_AB" }}
-  - {{ id: c, url: "ws://127.0.0.1:{}", secretRef: "env:SECRET_BC" }}
-routes:
-  - {{ prefix: test.c, peer: c }}
-"#,
-            c.btp_port
+        &node_yaml(
+            "b",
+            &[
+                r#"{ id: a, secretRef: "env:SECRET_AB" }"#.into(),
+                format!(
+                    r#"{{ id: c, url: "ws://127.0.0.1:{}", secretRef: "env:SECRET_BC" }}"#,
+                    c.btp_port
+                ),
+            ],
+            &[("test.c", "c")],
         ),
         &[("SECRET_AB", ab.clone()), ("SECRET_BC", bc)],
     );
     let a = NodeProcess::start(
         dir.path(),
         "a",
-        &format!(
-            r#"
-ilpAddress: test.a
-name: a
-peers:
-  - {{ id: b, url: "ws://127.0.0.1:{}", secretRef: "env:SECRET_AB" }}
-  - {{ id: alice, relation: child, maxPacketAmount: 1000, creditLimit: 1000000000, secretRef: "env:SECRET_ALICE" }}
-  - {{ id: bob, relation: child, maxPacketAmount: 1000, creditLimit: 1000, secretRef: "env:SECRET_BOB" }}
-routes:
-  - {{ prefix: test.c, peer: b }}
-  - {{ prefix: test.b, peer: b }}
-"#,
-            b.btp_port
+        &node_yaml(
+            "a",
+            &[
+                format!(
+                    r#"{{ id: b, url: "ws://127.0.0.1:{}", secretRef: "env:SECRET_AB" }}"#,
+                    b.btp_port
+                ),
+                r#"{ id: alice, relation: child, maxPacketAmount: 1000, creditLimit: 1000000000, secretRef: "env:SECRET_ALICE" }"#.into(),
+                r#"{ id: bob, relation: child, maxPacketAmount: 1000, creditLimit: 1000, secretRef: "env:SECRET_BOB" }"#.into(),
+            ],
+            &[("test.c", "b"), ("test.b", "b")],
         ),
         &[
             ("SECRET_AB", ab),

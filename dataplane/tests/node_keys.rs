@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use btp_link::node_key::{self, NodeKey};
 use btp_link::{ClientCredentials, LinkError, LinkSettings};
-use common::{NodeProcess, secret};
+use common::{NodeProcess, node_yaml, secret};
 use proto::Address;
 use testpeer::{Payment, TestPeer};
 
@@ -26,17 +26,16 @@ async fn node_key_links_connect_and_impostors_do_not() {
     let b = NodeProcess::start(
         dir.path(),
         "b",
-        &format!(
-            r#"
-ilpAddress: test.b
-name: b
-peers:
-  - {{ id: a, secretRef: node-key, publicKey: "{}" }}
-  - {{ id: receiver, secretRef: "env:SECRET_RECEIVER" }}
-routes:
-  - {{ prefix: test.b.receiver, peer: receiver }}
-"#,
-            key_a.public_key_base64()
+        &node_yaml(
+            "b",
+            &[
+                format!(
+                    r#"{{ id: a, secretRef: node-key, publicKey: "{}" }}"#,
+                    key_a.public_key_base64()
+                ),
+                r#"{ id: receiver, secretRef: "env:SECRET_RECEIVER" }"#.into(),
+            ],
+            &[("test.b.receiver", "receiver")],
         ),
         &[
             ("NODE_KEY_FILE", file_b),
@@ -46,18 +45,17 @@ routes:
     let a = NodeProcess::start(
         dir.path(),
         "a",
-        &format!(
-            r#"
-ilpAddress: test.a
-name: a
-peers:
-  - {{ id: b, url: "ws://127.0.0.1:{}", secretRef: node-key, publicKey: "{}" }}
-  - {{ id: sender, secretRef: "env:SECRET_SENDER" }}
-routes:
-  - {{ prefix: test.b, peer: b }}
-"#,
-            b.btp_port,
-            key_b.public_key_base64()
+        &node_yaml(
+            "a",
+            &[
+                format!(
+                    r#"{{ id: b, url: "ws://127.0.0.1:{}", secretRef: node-key, publicKey: "{}" }}"#,
+                    b.btp_port,
+                    key_b.public_key_base64()
+                ),
+                r#"{ id: sender, secretRef: "env:SECRET_SENDER" }"#.into(),
+            ],
+            &[("test.b", "b")],
         ),
         &[("NODE_KEY_FILE", file_a), ("SECRET_SENDER", sender.clone())],
     );

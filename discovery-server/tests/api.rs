@@ -6,10 +6,11 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Server, announcement, temp_dir, wait_until};
+use common::{Server, announcement, temp_dir};
 use proto::discovery::{
     AnnounceResponse, ListResponse, NodeKey, deregistration_bytes, verify_announcement,
 };
+use test_kit::wait_until;
 
 #[test]
 fn announce_list_delete_round_trip() {

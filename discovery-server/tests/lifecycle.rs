@@ -6,8 +6,9 @@ mod common;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::{BIN, Server, announcement, temp_dir, wait_until};
+use common::{BIN, Server, announcement, temp_dir};
 use proto::discovery::NodeKey;
+use test_kit::wait_until;
 
 #[test]
 fn bad_settings_exit_2_naming_the_variable() {

@@ -47,11 +47,12 @@ pub(super) fn print(args: &Args, dir: &Path, nodes: &[Node]) -> anyhow::Result<(
 
 /// The payment's outcome; a rejection is an error (the network does not work).
 pub(super) fn print_payment(sent: &Sent, nodes: u16) -> anyhow::Result<()> {
-    match &sent.outcome {
+    let (outcome, took) = &sent.result;
+    match outcome {
         testpeer::Outcome::Fulfilled { .. } => {
             println!(
                 "Test payment: 1000 units test.n1.sender → {} across {nodes} nodes: fulfilled in {:?}",
-                sent.payment.destination, sent.took
+                sent.payment.destination, took
             );
             Ok(())
         }

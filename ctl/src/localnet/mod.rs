@@ -68,8 +68,9 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         tokio::signal::ctrl_c().await?;
         println!("Stopping…");
     }
-    sent.receiver.close();
-    sent.sender.close();
+    let (receiver, sender) = &sent.peers;
+    receiver.close();
+    sender.close();
     drop(line);
     Ok(())
 }

@@ -11,14 +11,11 @@ use super::nodes::Line;
 
 /// The connected test peers and how the payment went.
 pub(super) struct Sent {
-    /// Kept connected until the network stops, then closed.
-    pub(super) receiver: TestPeer,
-    pub(super) sender: TestPeer,
-    /// What was sent, and what came back last.
+    /// The receiver and the sender, kept connected until the network stops.
+    pub(super) peers: (TestPeer, TestPeer),
     pub(super) payment: Payment,
-    pub(super) outcome: Outcome,
-    /// From the first send to the last answer (retries included).
-    pub(super) took: Duration,
+    /// What came back last, and the time from the first send to it (retries included).
+    pub(super) result: (Outcome, Duration),
 }
 
 /// Connects the receiver and the sender and sends 1000 units from one to the other.
@@ -59,10 +56,8 @@ pub(super) async fn send(line: &Line) -> anyhow::Result<Sent> {
         outcome = sender.send(&payment).await?;
     }
     Ok(Sent {
-        receiver,
-        sender,
+        peers: (receiver, sender),
         payment,
-        outcome,
-        took: started.elapsed(),
+        result: (outcome, started.elapsed()),
     })
 }

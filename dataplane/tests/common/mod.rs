@@ -3,22 +3,17 @@
 //! the test failed), and read through `service_runtime::http_client`.
 
 // Each test binary uses a different part of this harness.
-#![allow(dead_code, unused_imports)]
+#![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use service_runtime::http_client;
-use test_kit::Service;
 use test_kit::process::Spec;
-
-pub use test_kit::{metric_value, wait_until};
+use test_kit::{Service, metric_value};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_dataplane");
-
-// The process's own calls (logs, pid, terminate, wait_exit, kill) are the `Service`'s.
-test_kit::deref_to_service!(NodeProcess);
 
 pub struct NodeProcess {
     pub name: String,
@@ -26,6 +21,9 @@ pub struct NodeProcess {
     pub health_port: u16,
     service: Service,
 }
+
+// The process's own calls (logs, pid, terminate, wait_exit, kill) are the `Service`'s.
+test_kit::deref_to_service!(NodeProcess);
 
 impl NodeProcess {
     /// Starts a node with `yaml` as its CONFIG_FILE (written into `dir`) and `env` on top.
@@ -113,6 +111,20 @@ impl NodeProcess {
         self.service.restart();
         self.read_ports();
     }
+}
+
+/// A node's CONFIG_FILE: `ilpAddress: test.<name>`, its name, then one line per peer (a YAML
+/// flow mapping) and per route (`prefix peer`).
+pub fn node_yaml(name: &str, peers: &[String], routes: &[(&str, &str)]) -> String {
+    let mut yaml = format!("ilpAddress: test.{name}\nname: {name}\npeers:\n");
+    for peer in peers {
+        yaml.push_str(&format!("  - {peer}\n"));
+    }
+    yaml.push_str("routes:\n");
+    for (prefix, peer) in routes {
+        yaml.push_str(&format!("  - {{ prefix: {prefix}, peer: {peer} }}\n"));
+    }
+    yaml
 }
 
 /// `GET path` on 127.0.0.1:`port`: the status and body.

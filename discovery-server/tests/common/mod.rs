@@ -4,7 +4,7 @@
 //! requests built with `proto::discovery`.
 
 // Each test binary uses a different part of this harness.
-#![allow(dead_code, unused_imports)]
+#![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -12,15 +12,10 @@ use std::time::{Duration, Instant};
 use proto::discovery::{Announcement, NodeKey};
 use serde_json::Value;
 use service_runtime::http_client;
-use test_kit::Service;
 use test_kit::process::Spec;
-
-pub use test_kit::{metric_value, wait_until};
+use test_kit::{Service, metric_value};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_discovery-server");
-
-// The process's own calls (logs, pid, terminate, wait_exit, kill) are the `Service`'s.
-test_kit::deref_to_service!(Server);
 
 pub struct Server {
     pub port: u16,
@@ -28,6 +23,9 @@ pub struct Server {
     pub spawned: Instant,
     service: Service,
 }
+
+// The process's own calls (logs, pid, terminate, wait_exit, kill) are the `Service`'s.
+test_kit::deref_to_service!(Server);
 
 impl Server {
     /// Starts a server on `data_dir` with `env` on top of test defaults (a generous rate limit
