@@ -6,7 +6,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use common::{NodeProcess, node_yaml, secret};
+use common::{NodeProcess, secret};
 use proto::ilp::{AmountTooLarge, ErrorCode, PrepareBuilder};
 use proto::{Address, Timestamp};
 use test_kit::wait_until;
@@ -28,43 +28,35 @@ fn start_network() -> Network {
     let dir = tempfile::tempdir().expect("tempdir");
     let (ab, bc) = (secret("ab"), secret("bc"));
     let (alice, bob, receiver) = (secret("alice"), secret("bob"), secret("receiver"));
-    let c = NodeProcess::start(
+    let c = NodeProcess::start_node(
         dir.path(),
         "c",
-        &node_yaml(
-            "c",
-            &[
-                r#"{ id: b, secretRef: "env:SECRET_BC" }"#.into(),
-                r#"{ id: receiver, relation: child, secretRef: "env:SECRET_RECEIVER" }"#.into(),
-            ],
-            &[("test.c.receiver", "receiver")],
-        ),
+        &[
+            r#"{ id: b, secretRef: "env:SECRET_BC" }"#.into(),
+            r#"{ id: receiver, relation: child, secretRef: "env:SECRET_RECEIVER" }"#.into(),
+        ],
+        &[("test.c.receiver", "receiver")],
         &[
             ("SECRET_BC", bc.clone()),
             ("SECRET_RECEIVER", receiver.clone()),
         ],
     );
-    let b = NodeProcess::start(
+    let b = NodeProcess::start_node(
         dir.path(),
         "b",
-        &node_yaml(
-            "b",
-            &[
-                r#"{ id: a, secretRef: "env:SECRET_AB" }"#.into(),
-                format!(
-                    r#"{{ id: c, url: "ws://127.0.0.1:{}", secretRef: "env:SECRET_BC" }}"#,
-                    c.btp_port
-                ),
-            ],
-            &[("test.c", "c")],
-        ),
+        &[
+            r#"{ id: a, secretRef: "env:SECRET_AB" }"#.into(),
+            format!(
+                r#"{{ id: c, url: "ws://127.0.0.1:{}", secretRef: "env:SECRET_BC" }}"#,
+                c.btp_port
+            ),
+        ],
+        &[("test.c", "c")],
         &[("SECRET_AB", ab.clone()), ("SECRET_BC", bc)],
     );
-    let a = NodeProcess::start(
+    let a = NodeProcess::start_node(
         dir.path(),
         "a",
-        &node_yaml(
-            "a",
             &[
                 format!(
                     r#"{{ id: b, url: "ws://127.0.0.1:{}", secretRef: "env:SECRET_AB" }}"#,
@@ -74,7 +66,6 @@ fn start_network() -> Network {
                 r#"{ id: bob, relation: child, maxPacketAmount: 1000, creditLimit: 1000, secretRef: "env:SECRET_BOB" }"#.into(),
             ],
             &[("test.c", "b"), ("test.b", "b")],
-        ),
         &[
             ("SECRET_AB", ab),
             ("SECRET_ALICE", alice.clone()),

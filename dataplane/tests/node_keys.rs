@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use btp_link::node_key::{self, NodeKey};
 use btp_link::{ClientCredentials, LinkError, LinkSettings};
-use common::{NodeProcess, node_yaml, secret};
+use common::{NodeProcess, secret};
 use proto::Address;
 use testpeer::{Payment, TestPeer};
 
@@ -23,40 +23,34 @@ async fn node_key_links_connect_and_impostors_do_not() {
     };
     let (file_a, file_b) = (write("a.key", &key_a), write("b.key", &key_b));
     let (sender, receiver) = (secret("sender"), secret("receiver"));
-    let b = NodeProcess::start(
+    let b = NodeProcess::start_node(
         dir.path(),
         "b",
-        &node_yaml(
-            "b",
-            &[
-                format!(
-                    r#"{{ id: a, secretRef: node-key, publicKey: "{}" }}"#,
-                    key_a.public_key_base64()
-                ),
-                r#"{ id: receiver, secretRef: "env:SECRET_RECEIVER" }"#.into(),
-            ],
-            &[("test.b.receiver", "receiver")],
-        ),
+        &[
+            format!(
+                r#"{{ id: a, secretRef: node-key, publicKey: "{}" }}"#,
+                key_a.public_key_base64()
+            ),
+            r#"{ id: receiver, secretRef: "env:SECRET_RECEIVER" }"#.into(),
+        ],
+        &[("test.b.receiver", "receiver")],
         &[
             ("NODE_KEY_FILE", file_b),
             ("SECRET_RECEIVER", receiver.clone()),
         ],
     );
-    let a = NodeProcess::start(
+    let a = NodeProcess::start_node(
         dir.path(),
         "a",
-        &node_yaml(
-            "a",
-            &[
-                format!(
-                    r#"{{ id: b, url: "ws://127.0.0.1:{}", secretRef: node-key, publicKey: "{}" }}"#,
-                    b.btp_port,
-                    key_b.public_key_base64()
-                ),
-                r#"{ id: sender, secretRef: "env:SECRET_SENDER" }"#.into(),
-            ],
-            &[("test.b", "b")],
-        ),
+        &[
+            format!(
+                r#"{{ id: b, url: "ws://127.0.0.1:{}", secretRef: node-key, publicKey: "{}" }}"#,
+                b.btp_port,
+                key_b.public_key_base64()
+            ),
+            r#"{ id: sender, secretRef: "env:SECRET_SENDER" }"#.into(),
+        ],
+        &[("test.b", "b")],
         &[("NODE_KEY_FILE", file_a), ("SECRET_SENDER", sender.clone())],
     );
     a.wait_link_state("b", "up", Duration::from_secs(15));

@@ -48,6 +48,17 @@ impl NodeProcess {
         node
     }
 
+    /// Starts node `name` with the config [`node_yaml`] writes from `peers` and `routes`.
+    pub fn start_node(
+        dir: &Path,
+        name: &str,
+        peers: &[String],
+        routes: &[(&str, &str)],
+        env: &[(&str, String)],
+    ) -> NodeProcess {
+        NodeProcess::start(dir, name, &node_yaml(name, peers, routes), env)
+    }
+
     fn read_ports(&mut self) {
         self.btp_port = self.service.port("btpServerPort");
         self.health_port = self.service.port("healthPort");
