@@ -202,10 +202,7 @@ async fn sqlx_insert_future_migration(store: &discovery_server::store::Store) {
     use sqlx::Executor;
     store
         .pool()
-        .execute(
-            "INSERT INTO _sqlx_migrations (version, description, installed_on, success, checksum, execution_time)
-             VALUES (99990101000000, 'from the future', CURRENT_TIMESTAMP, 1, x'00', 0)",
-        )
+        .execute(test_kit::NEWER_MIGRATION_SQL)
         .await
         .unwrap();
 }
