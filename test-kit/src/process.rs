@@ -477,7 +477,7 @@ mod tests {
 
     #[test]
     fn the_environment_is_exactly_the_one_given() {
-        let mut process = sh("echo \"[$A][$HOME]\"; sleep 5")
+        let mut process = sh("echo \"[$A][$HOME]\"; exec sleep 5")
             .env("A", "1")
             .start()
             .unwrap();
@@ -493,7 +493,7 @@ mod tests {
     #[test]
     fn events_are_found_by_message_flat_or_nested_and_stderr_is_captured() {
         let process = sh("echo '{\"message\":\"a\",\"port\":1}'; echo oops >&2; \
-             echo '{\"fields\":{\"message\":\"b\"}}'; sleep 5")
+             echo '{\"fields\":{\"message\":\"b\"}}'; exec sleep 5")
         .start()
         .unwrap();
         let a = process.wait_for_event("a", Duration::from_secs(5)).unwrap();
@@ -507,7 +507,7 @@ mod tests {
 
     #[test]
     fn waits_end_at_the_deadline_or_when_the_process_exits() {
-        let process = sh("sleep 5").start().unwrap();
+        let process = sh("exec sleep 5").start().unwrap();
         let started = Instant::now();
         let error = process
             .wait_for_event("never", Duration::from_millis(200))

@@ -17,6 +17,9 @@ pub struct Service {
     pub name: String,
     process: Process,
     ready: String,
+    /// False once a failure has panicked with the logs already, so `drop` does not print them
+    /// again.
+    report_logs: bool,
     /// The ready event of the current run (e.g. `connector_started` with its ports).
     pub started: Value,
 }
@@ -41,6 +44,7 @@ impl Service {
             name: process.name().to_string(),
             process,
             ready: ready.to_string(),
+            report_logs: true,
             started: Value::Null,
         };
         service.await_ready();
@@ -48,14 +52,13 @@ impl Service {
     }
 
     fn await_ready(&mut self) {
-        // A failed start is reported by the panic message, not again by `drop`.
         self.started = match self.process.wait_for_event(&self.ready, READY_WITHIN) {
             Ok(event) => event,
             Err(error) => {
+                // The message carries the logs.
                 self.process.kill();
-                let message = error.to_string();
-                self.ready.clear();
-                panic!("{message}");
+                self.report_logs = false;
+                panic!("{error}");
             }
         };
     }
@@ -162,7 +165,7 @@ impl Service {
 
 impl Drop for Service {
     fn drop(&mut self) {
-        if std::thread::panicking() && !self.ready.is_empty() {
+        if std::thread::panicking() && self.report_logs {
             // Stopped first, so the logs are whole.
             self.process.kill();
             eprintln!(
@@ -171,5 +174,58 @@ impl Drop for Service {
                 self.logs().join("\n")
             );
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sh(script: &str) -> Spec {
+        Spec::new("sh", "/bin/sh").arg("-c").arg(script)
+    }
+
+    #[test]
+    fn the_ready_event_gives_ports_and_a_restart_waits_for_it_again() {
+        let mut service = Service::start_spec(
+            sh("echo \"{\\\"message\\\":\\\"up\\\",\\\"port\\\":$P}\"; exec sleep 5").env("P", "7"),
+            "up",
+        );
+        assert_eq!(service.port("port"), 7);
+        assert!(service.has_log("up"));
+        service.set_env("P", "8".into());
+        service.restart();
+        assert_eq!(service.port("port"), 8);
+        let status = service.terminate_and_wait(Duration::from_secs(5));
+        assert!(!status.success(), "ended by SIGTERM: {status:?}");
+    }
+
+    #[test]
+    fn a_service_that_never_gets_ready_fails_with_its_logs() {
+        let failed = std::panic::catch_unwind(|| {
+            Service::start_spec(sh("echo booting; exit 3"), "up");
+        });
+        let message = failed
+            .err()
+            .and_then(|p| p.downcast_ref::<String>().cloned())
+            .unwrap_or_default();
+        assert!(message.contains("booting"), "{message}");
+    }
+
+    #[test]
+    fn run_gives_the_exit_code_and_output_and_is_bounded() {
+        let mut command = std::process::Command::new("/bin/sh");
+        command.args(["-c", "echo out; echo err >&2; exit 4"]);
+        let output = crate::run(command);
+        assert_eq!(output.code, Some(4));
+        assert_eq!(
+            (output.stdout.as_str(), output.stderr.as_str()),
+            ("out\n", "err\n")
+        );
+        let mut slow = std::process::Command::new("/bin/sh");
+        slow.args(["-c", "sleep 10"]);
+        let started = Instant::now();
+        assert!(crate::try_run(slow, Duration::from_millis(200)).is_err());
+        assert!(started.elapsed() < Duration::from_secs(5));
     }
 }
