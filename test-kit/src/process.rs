@@ -468,10 +468,11 @@ fn signal(pid: u32, signal: libc::c_int) -> std::io::Result<()> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn sh(script: &str) -> Spec {
+    /// A `/bin/sh -c script` to stand in for a service.
+    pub(crate) fn sh(script: &str) -> Spec {
         Spec::new("sh", "/bin/sh").arg("-c").arg(script)
     }
 

@@ -180,10 +180,7 @@ impl Drop for Service {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn sh(script: &str) -> Spec {
-        Spec::new("sh", "/bin/sh").arg("-c").arg(script)
-    }
+    use crate::process::tests::sh;
 
     #[test]
     fn the_ready_event_gives_ports_and_a_restart_waits_for_it_again() {
