@@ -1,14 +1,15 @@
-//! A real `dataplane` process on 127.0.0.1 with ephemeral ports, killed when dropped.
+//! A real `dataplane` (or `controlplane`) process on 127.0.0.1 with ephemeral ports, killed
+//! when dropped. Starting, log capture and the ready wait are `test_kit`'s Result-returning
+//! core (the same harness the tests use, without their panics); reading its endpoints is
+//! `service_runtime::http_client`.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, anyhow, bail};
 use serde_json::Value;
+use service_runtime::http_client;
+use test_kit::process::{Process, Spec};
 
 /// The `dataplane` binary: `DATAPLANE_BIN`, else next to this executable, else on PATH.
 pub fn find_dataplane() -> Result<PathBuf> {
@@ -17,25 +18,7 @@ pub fn find_dataplane() -> Result<PathBuf> {
 
 /// A project binary: `$variable`, else next to this executable, else on PATH.
 pub fn find_binary(binary: &str, variable: &str) -> Result<PathBuf> {
-    if let Some(path) = std::env::var_os(variable) {
-        return Ok(PathBuf::from(path));
-    }
-    let name = format!("{binary}{}", std::env::consts::EXE_SUFFIX);
-    let exe = std::env::current_exe().context("current_exe")?;
-    let mut dirs: Vec<PathBuf> = exe.parent().map(Path::to_path_buf).into_iter().collect();
-    if let Some(path) = std::env::var_os("PATH") {
-        dirs.extend(std::env::split_paths(&path));
-    }
-    dirs.into_iter()
-        .map(|dir| dir.join(&name))
-        .find(|candidate| candidate.is_file())
-        .ok_or_else(|| {
-            anyhow!(
-                "the `{binary}` binary was not found next to {} nor on PATH; build it \
-                 (`cargo build -p {binary}`, with --release for a release bench) or set {variable}",
-                exe.display()
-            )
-        })
+    Ok(test_kit::process::find_binary(binary, variable)?)
 }
 
 /// A directory removed when dropped.
@@ -62,21 +45,16 @@ impl Drop for TempDir {
 
 pub struct Node {
     pub name: String,
-    child: Child,
+    process: Process,
     pub btp_port: u16,
     pub health_port: u16,
-    logs: Arc<Mutex<Vec<String>>>,
 }
 
+/// Log lines kept per process: enough to explain a failure, bounded for long runs.
 const LOG_LINES_KEPT: usize = 200;
 
-fn keep(logs: &Mutex<Vec<String>>, line: String) {
-    let mut logs = logs.lock().expect("logs");
-    if logs.len() >= LOG_LINES_KEPT {
-        logs.remove(0);
-    }
-    logs.push(line);
-}
+/// How long a node may take to log that it is ready (large configurations load slowly).
+const READY_WITHIN: Duration = Duration::from_secs(120);
 
 impl Node {
     /// Starts `binary` with `yaml` as CONFIG_FILE (written into `dir`) and `env` on top, and
@@ -109,79 +87,39 @@ impl Node {
         env: &[(String, String)],
         ready: &str,
     ) -> Result<(Node, Value, Duration)> {
-        let mut command = Command::new(binary);
-        command
-            .env_clear()
+        let process = Spec::new(name, binary)
             .env("BTP_SERVER_HOST", "127.0.0.1")
             .env("BTP_SERVER_PORT", "0")
             .env("HEALTH_CHECK_HOST", "127.0.0.1")
             .env("HEALTH_CHECK_PORT", "0")
             .env("LOG_LEVEL", "info")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        for (key, value) in env {
-            command.env(key, value);
-        }
-        let spawned = Instant::now();
-        let mut child = command
-            .spawn()
-            .with_context(|| format!("spawn {}", binary.display()))?;
-        let stdout = child.stdout.take().expect("stdout piped");
-        let stderr = child.stderr.take().expect("stderr piped");
-        let logs = Arc::new(Mutex::new(Vec::new()));
-        let (started_tx, started_rx) = std::sync::mpsc::channel::<String>();
-        let needle = format!("\"message\":\"{ready}\"");
-        // Both pipes are drained for the life of the process, so it never blocks on a log write.
-        let out_logs = logs.clone();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if line.contains(&needle) {
-                    let _ = started_tx.send(line.clone());
-                }
-                keep(&out_logs, line);
-            }
-        });
-        let err_logs = logs.clone();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                keep(&err_logs, format!("stderr: {line}"));
-            }
-        });
-        let mut node = Node {
-            name: name.to_string(),
-            child,
-            btp_port: 0,
-            health_port: 0,
-            logs,
-        };
-        let line = match started_rx.recv_timeout(Duration::from_secs(120)) {
-            Ok(line) => line,
-            Err(_) => bail!(
-                "{name} did not log {ready} within 120 s; last logs:\n{}",
-                node.logs()
-            ),
-        };
-        let took = spawned.elapsed();
-        let event: Value = serde_json::from_str(&line).context("the ready event is not JSON")?;
+            .envs(env.iter().map(|(k, v)| (k.as_str(), v.clone())))
+            .keep_lines(LOG_LINES_KEPT)
+            .start()?;
+        let event = process.wait_for_event(ready, READY_WITHIN)?;
+        let took = process.spawned().elapsed();
         let port = |field: &str| -> Option<u16> {
             event[field].as_u64().and_then(|p| u16::try_from(p).ok())
         };
-        node.btp_port = port("btpServerPort").unwrap_or_default();
-        node.health_port = port("healthPort").unwrap_or_default();
+        let node = Node {
+            name: name.to_string(),
+            btp_port: port("btpServerPort").unwrap_or_default(),
+            health_port: port("healthPort").unwrap_or_default(),
+            process,
+        };
         if ready == "connector_started" && (node.btp_port == 0 || node.health_port == 0) {
-            bail!("connector_started lacks its ports: {line}");
+            bail!("connector_started lacks its ports: {event}");
         }
         Ok((node, event, took))
     }
 
     pub fn pid(&self) -> u32 {
-        self.child.id()
+        self.process.pid().unwrap_or_default()
     }
 
     /// Resident memory of the process now, in KiB (Linux).
     pub fn rss_kib(&self) -> Result<u64> {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid()))
             .context("read /proc/<pid>/status")?;
         status
             .lines()
@@ -193,13 +131,15 @@ impl Node {
 
     /// The node's `/health` JSON.
     pub fn health(&self) -> Result<Value> {
-        let body = http_get(self.health_port, "/health")?;
-        serde_json::from_str(&body).context("/health is not JSON")
+        let response = http_client::get(self.health_port, "/health").context("GET /health")?;
+        serde_json::from_str(&response.body).context("/health is not JSON")
     }
 
     /// The HTTP status of `path` on the health port.
     pub fn status_of(&self, path: &str) -> Result<u16> {
-        http_status(self.health_port, path)
+        let response =
+            http_client::get(self.health_port, path).with_context(|| format!("GET {path}"))?;
+        Ok(response.status)
     }
 
     pub fn btp_url(&self) -> String {
@@ -207,7 +147,7 @@ impl Node {
     }
 
     pub fn logs(&self) -> String {
-        self.logs.lock().expect("logs").join("\n")
+        self.process.logs().join("\n")
     }
 
     fn link_state(&self, peer: &str) -> Result<String> {
@@ -241,36 +181,9 @@ impl Node {
 }
 
 impl Drop for Node {
+    /// Killed at once, not stopped gracefully: a benchmark's nodes hold nothing worth draining,
+    /// and the next round should not wait for them.
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        self.process.kill();
     }
-}
-
-fn http_status(port: u16, path: &str) -> Result<u16> {
-    let response = http_request(port, path)?;
-    response
-        .split_whitespace()
-        .nth(1)
-        .and_then(|code| code.parse().ok())
-        .ok_or_else(|| anyhow!("no HTTP status in the answer to {path}"))
-}
-
-fn http_get(port: u16, path: &str) -> Result<String> {
-    Ok(http_request(port, path)?
-        .split_once("\r\n\r\n")
-        .map(|(_, body)| body.to_string())
-        .unwrap_or_default())
-}
-
-fn http_request(port: u16, path: &str) -> Result<String> {
-    let mut stream = TcpStream::connect(("127.0.0.1", port)).context("connect health port")?;
-    stream.set_read_timeout(Some(Duration::from_secs(5)))?;
-    write!(
-        stream,
-        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
-    )?;
-    let mut response = String::new();
-    stream.read_to_string(&mut response)?;
-    Ok(response)
 }

@@ -2,23 +2,21 @@
 //! a database from a newer version, starts, answers its own healthcheck, and stops cleanly on
 //! SIGTERM.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
+
+use test_kit::Service;
 
 const BIN: &str = env!("CARGO_BIN_EXE_controlplane");
 
 fn run(env: &[(&str, &str)]) -> (i32, String) {
-    let output = Command::new(BIN)
+    let mut command = Command::new(BIN);
+    command
         .env_clear()
         .env("HTTP_PORT", "0")
-        .envs(env.iter().copied())
-        .output()
-        .unwrap();
-    (
-        output.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&output.stderr).into_owned(),
-    )
+        .envs(env.iter().copied());
+    let output = test_kit::run(command);
+    (output.code.unwrap_or(-1), output.stderr)
 }
 
 #[test]
@@ -65,13 +63,10 @@ async fn a_database_from_a_newer_version_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", dir.path().join("cp.db").display());
     let store = controlplane::store::Store::open(&url).await.unwrap();
-    sqlx::query(
-        "INSERT INTO _sqlx_migrations (version, description, installed_on, success, checksum, execution_time)
-         VALUES (99990101000000, 'from the future', CURRENT_TIMESTAMP, 1, x'00', 0)",
-    )
-    .execute(store.pool())
-    .await
-    .unwrap();
+    sqlx::query(test_kit::NEWER_MIGRATION_SQL)
+        .execute(store.pool())
+        .await
+        .unwrap();
     store.close().await;
     let (code, stderr) = run(&[
         ("DATABASE_URL", &url),
@@ -86,51 +81,42 @@ async fn a_database_from_a_newer_version_is_refused() {
 #[test]
 fn starts_then_stops_on_sigterm() {
     let dir = tempfile::tempdir().unwrap();
-    let mut child = Command::new(BIN)
-        .env_clear()
-        .env("DATA_DIR", dir.path())
-        .env("API_TOKEN_REF", "env:T")
-        .env("T", "token")
-        .env("GRPC_HOST", "127.0.0.1")
-        .env("GRPC_PORT", "0")
-        .env("HTTP_PORT", "0")
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let started = lines.next().unwrap().unwrap();
+    let mut service = Service::start(
+        "controlplane",
+        BIN,
+        &[
+            ("DATA_DIR", dir.path().display().to_string()),
+            ("API_TOKEN_REF", "env:T".into()),
+            ("T", "token".into()),
+            ("GRPC_HOST", "127.0.0.1".into()),
+            ("GRPC_PORT", "0".into()),
+            ("HTTP_PORT", "0".into()),
+        ],
+        "controlplane_started",
+    );
+    let stdout = |service: &Service| -> Vec<String> {
+        service
+            .run_logs()
+            .into_iter()
+            .filter(|l| !l.starts_with("stderr: "))
+            .collect()
+    };
+    let started = stdout(&service).first().cloned().unwrap_or_default();
     let event: serde_json::Value = serde_json::from_str(&started).unwrap();
     assert_eq!(event["message"], "controlplane_started", "{started}");
     let port = event["grpcPort"].as_u64().unwrap();
     assert!(port > 0);
     assert!(std::net::TcpStream::connect(("127.0.0.1", port as u16)).is_ok());
     let http_port = event["httpPort"].as_u64().unwrap().to_string();
-    let healthcheck = |port: &str| {
-        Command::new(BIN)
-            .env_clear()
-            .args(["healthcheck", "--port", port])
-            .output()
-            .unwrap()
-    };
+    let healthcheck = |port: &str| test_kit::healthcheck(BIN, port);
     let healthy = healthcheck(&http_port);
     assert!(healthy.status.success(), "{healthy:?}");
     assert!(
         dir.path().join("controlplane.db").is_file(),
         "the embedded default database"
     );
-    Command::new("kill")
-        .arg("-TERM")
-        .arg(child.id().to_string())
-        .status()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        assert!(Instant::now() < deadline, "did not stop");
-        std::thread::sleep(Duration::from_millis(20));
-    };
+    service.terminate();
+    let status = service.wait_exit(Duration::from_secs(10));
     assert!(status.success(), "{status:?}");
     let stopped = healthcheck(&http_port);
     assert_eq!(stopped.status.code(), Some(1), "{stopped:?}");
@@ -138,7 +124,7 @@ fn starts_then_stops_on_sigterm() {
         String::from_utf8_lossy(&stopped.stderr).contains("controlplane healthcheck:"),
         "{stopped:?}"
     );
-    let rest: Vec<String> = lines.map_while(Result::ok).collect();
+    let rest: Vec<String> = stdout(&service).into_iter().skip(1).collect();
     assert!(
         rest.iter().any(|l| l.contains("\"controlplane_shutdown\"")),
         "{rest:?}"

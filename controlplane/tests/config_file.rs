@@ -3,17 +3,16 @@
 //! updates, peers added through the API survive, and a bad file stops the binary with exit 2
 //! and one line naming the file and the field.
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 
 use proto::grpc::v1 as pb;
 use proto::grpc::v1::config_service_client::ConfigServiceClient;
 use proto::grpc::v1::node_service_client::NodeServiceClient;
 use proto::grpc::v1::peer_service_client::PeerServiceClient;
 use proto::grpc::v1::route_service_client::RouteServiceClient;
+use test_kit::Service;
 use tokio_stream::StreamExt;
 use tonic::transport::Channel;
 
@@ -41,73 +40,51 @@ routes:
 
 /// A running control plane, stopped (SIGTERM, then SIGKILL) when dropped.
 struct Running {
-    child: Child,
     grpc: Channel,
     /// The `config_file_applied` event, if one was logged before `controlplane_started`.
     applied: Option<serde_json::Value>,
+    _service: Service,
 }
 
 impl Running {
     async fn start(dir: &Path, config: &Path) -> Running {
-        let mut child = Command::new(BIN)
-            .env_clear()
-            .env("DATA_DIR", dir.join("data"))
-            .env("API_TOKEN_REF", "env:TOKEN")
-            .env("TOKEN", TOKEN)
-            .env("GRPC_HOST", "127.0.0.1")
-            .env("GRPC_PORT", "0")
-            .env("HTTP_PORT", "0")
-            .env("CONFIG_FILE", config)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        // Lines are read on a thread so every wait here has a deadline.
-        let (tx, rx) = mpsc::channel();
-        let stdout = child.stdout.take().unwrap();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        let deadline = Instant::now() + WAIT;
-        let mut applied = None;
-        let started = loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            let Ok(line) = rx.recv_timeout(left) else {
-                let _ = child.kill();
-                let output = child.wait_with_output().unwrap();
-                panic!(
-                    "no controlplane_started within {WAIT:?}: {}",
-                    String::from_utf8_lossy(&output.stderr)
-                );
-            };
-            let event: serde_json::Value = serde_json::from_str(&line).unwrap();
-            match event["message"].as_str() {
-                Some("config_file_applied") => applied = Some(event),
-                Some("controlplane_started") => break event,
-                _ => {}
-            }
-        };
-        // Keep draining stdout so the child never blocks on a full pipe.
-        std::thread::spawn(move || while rx.recv().is_ok() {});
-        let port = started["grpcPort"].as_u64().unwrap();
+        let service = Service::start(
+            "controlplane",
+            BIN,
+            &[
+                ("DATA_DIR", dir.join("data").display().to_string()),
+                ("API_TOKEN_REF", "env:TOKEN".into()),
+                ("TOKEN", TOKEN.into()),
+                ("GRPC_HOST", "127.0.0.1".into()),
+                ("GRPC_PORT", "0".into()),
+                ("HTTP_PORT", "0".into()),
+                ("CONFIG_FILE", config.display().to_string()),
+            ],
+            "controlplane_started",
+        );
+        let applied = service
+            .run_logs()
+            .iter()
+            .filter_map(|line| test_kit::process::event_message(line))
+            .take_while(|(_, message)| message != "controlplane_started")
+            .find(|(_, message)| message == "config_file_applied")
+            .map(|(event, _)| event);
+        let port = service.port("grpcPort");
         let grpc = Channel::from_shared(format!("http://127.0.0.1:{port}"))
             .unwrap()
             .connect()
             .await
             .unwrap();
         Running {
-            child,
             grpc,
             applied,
+            _service: service,
         }
     }
 
-    fn stop(mut self) {
-        terminate(&mut self.child);
+    /// Stops the process (dropping it does): SIGTERM, then SIGKILL if it lingers.
+    fn stop(self) {
+        drop(self);
     }
 
     async fn peers(&self) -> Vec<pb::Peer> {
@@ -184,31 +161,6 @@ impl Running {
             .expect("a snapshot")
             .unwrap()
     }
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        terminate(&mut self.child);
-    }
-}
-
-fn terminate(child: &mut Child) {
-    if child.try_wait().ok().flatten().is_some() {
-        return;
-    }
-    let _ = Command::new("kill")
-        .arg("-TERM")
-        .arg(child.id().to_string())
-        .status();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while Instant::now() < deadline {
-        if child.try_wait().ok().flatten().is_some() {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let _ = child.kill();
-    let _ = child.wait();
 }
 
 fn authed<T>(message: T) -> tonic::Request<T> {

@@ -7,8 +7,8 @@ use std::time::Duration;
 use serde::Serialize;
 
 use crate::exit_code::UsageError;
-use crate::http;
 use crate::output::{self, Format};
+use service_runtime::http_client;
 
 /// Exit status when an endpoint could not be reached (as for UNAVAILABLE elsewhere in ctl).
 pub const UNREACHABLE: u8 = 8;
@@ -189,16 +189,16 @@ fn blank(component: &'static str, target: &Target, path: &str, state: State) -> 
 
 fn probe(component: &'static str, target: &Target, path: &str, timeout: Duration) -> Check {
     let full_path = format!("{}{path}", target.base);
-    match http::get_from(&target.host, target.port, &full_path, timeout) {
+    match http_client::get_from(&target.host, target.port, &full_path, timeout) {
         Err(error) => Check {
             detail: error.to_string(),
             ..blank(component, target, path, State::Unreachable)
         },
-        Ok((status, body)) => judge(
+        Ok(response) => judge(
             blank(component, target, path, State::Healthy),
             path,
-            status,
-            &body,
+            response.status,
+            &response.body,
         ),
     }
 }

@@ -8,7 +8,6 @@ mod client;
 mod commands;
 mod exit_code;
 mod health;
-mod http;
 mod localnet;
 mod output;
 mod setup;

@@ -5,8 +5,10 @@
 use std::collections::BTreeMap;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
+
+use test_kit::Output as Run;
 
 const CTL: &str = env!("CARGO_BIN_EXE_ctl");
 const EVM: &str = "0x52908400098527886E0F7030069857D2E4169EE7";
@@ -14,27 +16,15 @@ const XRP: &str = "rHb9CJAWyB4rj91VRWn96DkukG4bwdtyTh";
 const EVM_RULE: &str = "an EVM address is 0x followed by exactly 40 hex digits";
 const XRP_RULE: &str = "an XRP address is r and 24 to 34 XRP base58 characters (no 0, O, I or l)";
 
-struct Run {
-    code: Option<i32>,
-    stdout: String,
-    stderr: String,
-}
-
 /// `ctl setup <args>` with stdin not a terminal, so it never asks.
 fn setup(dir: &Path, args: &[&str]) -> Run {
-    let output = Command::new(CTL)
+    let mut command = Command::new(CTL);
+    command
         .current_dir(dir)
         .arg("setup")
         .args(args)
-        .env("NO_COLOR", "1")
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
-    Run {
-        code: output.status.code(),
-        stdout: String::from_utf8(output.stdout).unwrap(),
-        stderr: String::from_utf8(output.stderr).unwrap(),
-    }
+        .env("NO_COLOR", "1");
+    test_kit::run(command)
 }
 
 /// The variables, in order, and the comment lines.

@@ -5,23 +5,12 @@ mod common;
 use std::time::Duration;
 
 use bytes::Bytes;
-use common::{NodeProcess, secret};
+use common::{SINGLE_NODE, secret};
 use futures_util::{SinkExt, StreamExt};
 use proto::Address;
 use proto::btp::{BtpPacket, ContentType, ProtocolData};
 use testpeer::Payment;
 use tokio_tungstenite::tungstenite::Message;
-
-const NODE: &str = r#"
-ilpAddress: test.n
-name: n
-peers:
-  - { id: sender, secretRef: "env:SECRET_SENDER" }
-  - { id: receiver, secretRef: "env:SECRET_RECEIVER" }
-  - { id: mallory, secretRef: "env:SECRET_MALLORY" }
-routes:
-  - { prefix: test.n.receiver, peer: receiver }
-"#;
 
 fn auth_frame(token: &str) -> Message {
     let packet = BtpPacket::Message {
@@ -45,19 +34,18 @@ fn auth_frame(token: &str) -> Message {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn garbage_gets_errors_then_a_disconnect_and_others_are_unaffected() {
     let dir = tempfile::tempdir().unwrap();
-    let (sender_token, receiver_token, mallory_token) = (secret("s"), secret("r"), secret("m"));
-    let node = NodeProcess::start(
-        dir.path(),
-        "n",
-        NODE,
-        &[
-            ("SECRET_SENDER", sender_token.clone()),
-            ("SECRET_RECEIVER", receiver_token.clone()),
-            ("SECRET_MALLORY", mallory_token.clone()),
-        ],
+    let mallory_token = secret("m");
+    // The single node, with mallory as one more peer.
+    let yaml = SINGLE_NODE.replace(
+        "routes:",
+        "  - { id: mallory, secretRef: \"env:SECRET_MALLORY\" }\nroutes:",
     );
-    let (_receiver, sender) =
-        common::connect_sender_and_receiver(&node, &sender_token, &receiver_token).await;
+    let (node, _receiver, sender) = common::start_single_node(
+        dir.path(),
+        &yaml,
+        &[("SECRET_MALLORY", mallory_token.clone())],
+    )
+    .await;
 
     // Garbage before authenticating: a BTP Error, then the socket closes.
     let (mut ws, _) = tokio_tungstenite::connect_async(node.btp_url())
@@ -140,12 +128,11 @@ async fn garbage_gets_errors_then_a_disconnect_and_others_are_unaffected() {
     );
 
     // The rest of the node carried on.
-    let payment = Payment {
-        destination: Address::new("test.n.receiver").unwrap(),
-        amount: 1,
-        data: b"unaffected".to_vec(),
-        expires_in: Duration::from_secs(10),
-    };
+    let payment = Payment::new(
+        Address::new("test.n.receiver").unwrap(),
+        1,
+        b"unaffected".to_vec(),
+    );
     assert!(sender.send(&payment).await.unwrap().is_fulfilled());
     assert_eq!(node.link_state("sender"), "up");
 }

@@ -4,45 +4,26 @@
 mod common;
 
 use std::process::Command;
-use std::time::Duration;
 
-use common::{BIN, NodeProcess, secret};
+use common::{BIN, SINGLE_NODE};
 use proto::Address;
 use testpeer::Payment;
-
-const NODE: &str = r#"
-ilpAddress: test.n
-name: n
-peers:
-  - { id: sender, secretRef: "env:SECRET_SENDER" }
-  - { id: receiver, secretRef: "env:SECRET_RECEIVER" }
-routes:
-  - { prefix: test.n.receiver, peer: receiver }
-"#;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn without_balance_tracking_packets_flow_and_balances_stay_zero() {
     let dir = tempfile::tempdir().unwrap();
-    let (sender_token, receiver_token) = (secret("s"), secret("r"));
-    let node = NodeProcess::start(
+    let (node, _receiver, sender) = common::start_single_node(
         dir.path(),
-        "n",
-        NODE,
-        &[
-            ("SECRET_SENDER", sender_token.clone()),
-            ("SECRET_RECEIVER", receiver_token.clone()),
-            ("TRACK_BALANCES", "false".into()),
-        ],
-    );
-    let (_receiver, sender) =
-        common::connect_sender_and_receiver(&node, &sender_token, &receiver_token).await;
+        SINGLE_NODE,
+        &[("TRACK_BALANCES", "false".into())],
+    )
+    .await;
     for i in 0..3 {
-        let payment = Payment {
-            destination: Address::new("test.n.receiver").unwrap(),
-            amount: 100,
-            data: format!("untracked-{i}").into_bytes(),
-            expires_in: Duration::from_secs(10),
-        };
+        let payment = Payment::new(
+            Address::new("test.n.receiver").unwrap(),
+            100,
+            format!("untracked-{i}").into_bytes(),
+        );
         assert!(sender.send(&payment).await.unwrap().is_fulfilled());
     }
     let health = node.health();

@@ -6,45 +6,20 @@ mod common;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::{BIN, NodeProcess, secret};
+use common::{BIN, NodeProcess, SINGLE_NODE, secret};
 use proto::Address;
 use proto::ilp::ErrorCode;
 use testpeer::Payment;
 
-const SINGLE_NODE: &str = r#"
-ilpAddress: test.n
-name: n
-peers:
-  - { id: sender, secretRef: "env:SECRET_SENDER" }
-  - { id: receiver, secretRef: "env:SECRET_RECEIVER" }
-routes:
-  - { prefix: test.n.receiver, peer: receiver }
-"#;
-
 fn payment(data: &str) -> Payment {
-    Payment {
-        destination: Address::new("test.n.receiver").unwrap(),
-        amount: 1,
-        data: data.as_bytes().to_vec(),
-        expires_in: Duration::from_secs(10),
-    }
+    Payment::new(Address::new("test.n.receiver").unwrap(), 1, data.as_bytes())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn sigterm_lets_in_flight_packets_finish_then_exits_zero() {
     let dir = tempfile::tempdir().unwrap();
-    let (sender_token, receiver_token) = (secret("sender"), secret("receiver"));
-    let mut node = NodeProcess::start(
-        dir.path(),
-        "n",
-        SINGLE_NODE,
-        &[
-            ("SECRET_SENDER", sender_token.clone()),
-            ("SECRET_RECEIVER", receiver_token.clone()),
-        ],
-    );
-    let (_receiver, sender) =
-        common::connect_sender_and_receiver(&node, &sender_token, &receiver_token).await;
+    let (mut node, _receiver, sender) =
+        common::start_single_node(dir.path(), SINGLE_NODE, &[]).await;
 
     // A slow packet is in flight when SIGTERM arrives.
     let slow = payment("tp:delay:1500");
@@ -53,14 +28,14 @@ async fn sigterm_lets_in_flight_packets_finish_then_exits_zero() {
         let s = sender.clone();
         async move { (s.send(&slow).await, sender) }
     });
-    common::wait_until(
+    test_kit::wait_until(
         "the slow packet to be in flight",
         Duration::from_secs(5),
         || node.metric("ilp_packets_in_flight") == Some(1.0),
     );
     let signalled = Instant::now();
     node.terminate();
-    common::wait_until(
+    test_kit::wait_until(
         "the node to report draining",
         Duration::from_secs(5),
         || node.http_get("/health/ready").0 == 503,

@@ -6,9 +6,10 @@ mod common;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use common::{NodeProcess, secret, wait_until};
+use common::{NodeProcess, secret};
 use proto::ilp::{AmountTooLarge, ErrorCode, PrepareBuilder};
 use proto::{Address, Timestamp};
+use test_kit::wait_until;
 use testpeer::{Options, Outcome, Payment, TestPeer};
 
 const LINK_TIMEOUT: Duration = Duration::from_secs(15);
@@ -27,57 +28,44 @@ fn start_network() -> Network {
     let dir = tempfile::tempdir().expect("tempdir");
     let (ab, bc) = (secret("ab"), secret("bc"));
     let (alice, bob, receiver) = (secret("alice"), secret("bob"), secret("receiver"));
-    let c = NodeProcess::start(
+    let c = NodeProcess::start_node(
         dir.path(),
         "c",
-        r#"
-ilpAddress: test.c
-name: c
-peers:
-  - { id: b, secretRef: "env:SECRET_BC" }
-  - { id: receiver, relation: child, secretRef: "env:SECRET_RECEIVER" }
-routes:
-  - { prefix: test.c.receiver, peer: receiver }
-"#,
+        &[
+            r#"{ id: b, secretRef: "env:SECRET_BC" }"#.into(),
+            r#"{ id: receiver, relation: child, secretRef: "env:SECRET_RECEIVER" }"#.into(),
+        ],
+        &[("test.c.receiver", "receiver")],
         &[
             ("SECRET_BC", bc.clone()),
             ("SECRET_RECEIVER", receiver.clone()),
         ],
     );
-    let b = NodeProcess::start(
+    let b = NodeProcess::start_node(
         dir.path(),
         "b",
-        &format!(
-            r#"
-ilpAddress: test.b
-name: b
-peers:
-  - {{ id: a, secretRef: "env:SECRET_AB" }}
-  - {{ id: c, url: "ws://127.0.0.1:{}", secretRef: "env:SECRET_BC" }}
-routes:
-  - {{ prefix: test.c, peer: c }}
-"#,
-            c.btp_port
-        ),
+        &[
+            r#"{ id: a, secretRef: "env:SECRET_AB" }"#.into(),
+            format!(
+                r#"{{ id: c, url: "ws://127.0.0.1:{}", secretRef: "env:SECRET_BC" }}"#,
+                c.btp_port
+            ),
+        ],
+        &[("test.c", "c")],
         &[("SECRET_AB", ab.clone()), ("SECRET_BC", bc)],
     );
-    let a = NodeProcess::start(
+    let a = NodeProcess::start_node(
         dir.path(),
         "a",
-        &format!(
-            r#"
-ilpAddress: test.a
-name: a
-peers:
-  - {{ id: b, url: "ws://127.0.0.1:{}", secretRef: "env:SECRET_AB" }}
-  - {{ id: alice, relation: child, maxPacketAmount: 1000, creditLimit: 1000000000, secretRef: "env:SECRET_ALICE" }}
-  - {{ id: bob, relation: child, maxPacketAmount: 1000, creditLimit: 1000, secretRef: "env:SECRET_BOB" }}
-routes:
-  - {{ prefix: test.c, peer: b }}
-  - {{ prefix: test.b, peer: b }}
-"#,
-            b.btp_port
-        ),
+            &[
+                format!(
+                    r#"{{ id: b, url: "ws://127.0.0.1:{}", secretRef: "env:SECRET_AB" }}"#,
+                    b.btp_port
+                ),
+                r#"{ id: alice, relation: child, maxPacketAmount: 1000, creditLimit: 1000000000, secretRef: "env:SECRET_ALICE" }"#.into(),
+                r#"{ id: bob, relation: child, maxPacketAmount: 1000, creditLimit: 1000, secretRef: "env:SECRET_BOB" }"#.into(),
+            ],
+            &[("test.c", "b"), ("test.b", "b")],
         &[
             ("SECRET_AB", ab),
             ("SECRET_ALICE", alice.clone()),
@@ -98,17 +86,15 @@ routes:
 }
 
 async fn peer(url: &str, token: &str, address: &str) -> TestPeer {
-    TestPeer::connect(url, token, Options::new(Address::new(address).unwrap()))
+    TestPeer::connect_as(url, token, address)
         .await
         .expect("test peer connects")
 }
 
 fn payment(destination: &str, amount: u64, data: &str, expires_in: Duration) -> Payment {
     Payment {
-        destination: Address::new(destination).unwrap(),
-        amount,
-        data: data.as_bytes().to_vec(),
         expires_in,
+        ..Payment::new(Address::new(destination).unwrap(), amount, data.as_bytes())
     }
 }
 

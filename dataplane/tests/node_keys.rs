@@ -10,7 +10,7 @@ use common::{NodeProcess, secret};
 use node_identity::NodeKey;
 use node_identity::link_token;
 use proto::Address;
-use testpeer::{Options, Payment, TestPeer};
+use testpeer::{Payment, TestPeer};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn node_key_links_connect_and_impostors_do_not() {
@@ -24,67 +24,50 @@ async fn node_key_links_connect_and_impostors_do_not() {
     };
     let (file_a, file_b) = (write("a.key", &key_a), write("b.key", &key_b));
     let (sender, receiver) = (secret("sender"), secret("receiver"));
-    let b = NodeProcess::start(
+    let b = NodeProcess::start_node(
         dir.path(),
         "b",
-        &format!(
-            r#"
-ilpAddress: test.b
-name: b
-peers:
-  - {{ id: a, secretRef: node-key, publicKey: "{}" }}
-  - {{ id: receiver, secretRef: "env:SECRET_RECEIVER" }}
-routes:
-  - {{ prefix: test.b.receiver, peer: receiver }}
-"#,
-            key_a.public_key_base64()
-        ),
+        &[
+            format!(
+                r#"{{ id: a, secretRef: node-key, publicKey: "{}" }}"#,
+                key_a.public_key_base64()
+            ),
+            r#"{ id: receiver, secretRef: "env:SECRET_RECEIVER" }"#.into(),
+        ],
+        &[("test.b.receiver", "receiver")],
         &[
             ("NODE_KEY_FILE", file_b),
             ("SECRET_RECEIVER", receiver.clone()),
         ],
     );
-    let a = NodeProcess::start(
+    let a = NodeProcess::start_node(
         dir.path(),
         "a",
-        &format!(
-            r#"
-ilpAddress: test.a
-name: a
-peers:
-  - {{ id: b, url: "ws://127.0.0.1:{}", secretRef: node-key, publicKey: "{}" }}
-  - {{ id: sender, secretRef: "env:SECRET_SENDER" }}
-routes:
-  - {{ prefix: test.b, peer: b }}
-"#,
-            b.btp_port,
-            key_b.public_key_base64()
-        ),
+        &[
+            format!(
+                r#"{{ id: b, url: "ws://127.0.0.1:{}", secretRef: node-key, publicKey: "{}" }}"#,
+                b.btp_port,
+                key_b.public_key_base64()
+            ),
+            r#"{ id: sender, secretRef: "env:SECRET_SENDER" }"#.into(),
+        ],
+        &[("test.b", "b")],
         &[("NODE_KEY_FILE", file_a), ("SECRET_SENDER", sender.clone())],
     );
     a.wait_link_state("b", "up", Duration::from_secs(15));
     assert_eq!(b.link_state("a"), "up");
-    let _receiver = TestPeer::connect(
-        &b.btp_url(),
-        &receiver,
-        Options::new(Address::new("test.b.receiver").unwrap()),
-    )
-    .await
-    .unwrap();
-    let sender = TestPeer::connect(
-        &a.btp_url(),
-        &sender,
-        Options::new(Address::new("test.a.sender").unwrap()),
-    )
-    .await
-    .unwrap();
+    let _receiver = TestPeer::connect_as(&b.btp_url(), &receiver, "test.b.receiver")
+        .await
+        .unwrap();
+    let sender = TestPeer::connect_as(&a.btp_url(), &sender, "test.a.sender")
+        .await
+        .unwrap();
     b.wait_link_state("receiver", "up", Duration::from_secs(10));
-    let payment = Payment {
-        destination: Address::new("test.b.receiver").unwrap(),
-        amount: 5,
-        data: b"keyed".to_vec(),
-        expires_in: Duration::from_secs(10),
-    };
+    let payment = Payment::new(
+        Address::new("test.b.receiver").unwrap(),
+        5,
+        b"keyed".to_vec(),
+    );
     assert!(sender.send(&payment).await.unwrap().is_fulfilled());
 
     // Someone with another key claiming to be a, a token of a's meant for another node, and a

@@ -6,12 +6,13 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Server, announcement, temp_dir, wait_until};
+use common::{Server, announcement, temp_dir};
 use node_identity::NodeKey;
 use proto::discovery::{
     AnnounceResponse, ListResponse, deregistration_bytes, sign_announcement, sign_deregistration,
     verify_announcement,
 };
+use test_kit::wait_until;
 
 #[test]
 fn announce_list_delete_round_trip() {

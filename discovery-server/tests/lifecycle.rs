@@ -6,9 +6,10 @@ mod common;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::{BIN, Server, announcement, temp_dir, wait_until};
+use common::{BIN, Server, announcement, temp_dir};
 use node_identity::NodeKey;
 use proto::discovery::sign_deregistration;
+use test_kit::wait_until;
 
 #[test]
 fn bad_settings_exit_2_naming_the_variable() {
@@ -149,13 +150,7 @@ fn sigterm_stops_cleanly_and_healthcheck_follows() {
     let event: serde_json::Value = serde_json::from_str(&started).unwrap();
     assert_eq!(event["ttl"], 120, "{started}");
     let port = server.port.to_string();
-    let probe = |port: &str| {
-        Command::new(BIN)
-            .env_clear()
-            .args(["healthcheck", "--port", port])
-            .output()
-            .unwrap()
-    };
+    let probe = |port: &str| test_kit::healthcheck(BIN, port);
     assert!(probe(&port).status.success());
     server.stop();
     assert!(
@@ -208,10 +203,7 @@ async fn sqlx_insert_future_migration(store: &discovery_server::store::Store) {
     use sqlx::Executor;
     store
         .pool()
-        .execute(
-            "INSERT INTO _sqlx_migrations (version, description, installed_on, success, checksum, execution_time)
-             VALUES (99990101000000, 'from the future', CURRENT_TIMESTAMP, 1, x'00', 0)",
-        )
+        .execute(test_kit::NEWER_MIGRATION_SQL)
         .await
         .unwrap();
 }

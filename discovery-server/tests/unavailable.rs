@@ -60,7 +60,7 @@ async fn database_failures_are_503() {
     assert_eq!(health.json()["status"], "unavailable");
     assert_eq!(metrics.status, 200, "metrics still render");
     assert_eq!(
-        common::metric_value(
+        test_kit::metric_value(
             &metrics.body,
             "discovery_rejections_total{reason=\"unavailable\"}"
         ),

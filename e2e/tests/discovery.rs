@@ -5,23 +5,19 @@
 use std::path::Path;
 use std::time::Duration;
 
-use e2e::{Process, binary, health, http_get, secret, temp_dir, wait_until};
+use e2e::{
+    Process, binary, controlplane_env, dataplane_env, grpc_url, health, http_get, node_env, secret,
+    start_controlplane, start_dataplane, temp_dir, wait_until,
+};
 use proto::Address;
 use proto::grpc::v1 as pb;
 use proto::grpc::v1::peer_service_client::PeerServiceClient;
 use proto::grpc::v1::route_service_client::RouteServiceClient;
-use testpeer::{Options, Payment, TestPeer};
+use test_kit::free_port;
+use testpeer::{Payment, TestPeer};
 use tonic::Request;
 
 const TTL_SECONDS: u64 = 2;
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 struct Node {
     name: String,
@@ -35,19 +31,11 @@ impl Node {
         let token = secret("api");
         let btp_port = free_port();
         let key_file = dir.join(name).join("node.key").display().to_string();
-        let cp = Process::start(
-            &format!("{name}-controlplane"),
-            binary("controlplane"),
-            &[
-                ("NODE_ID", name.to_string()),
-                ("ILP_ADDRESS", format!("test.{name}")),
-                ("GRPC_HOST", "127.0.0.1".into()),
-                ("GRPC_PORT", "0".into()),
-                ("HTTP_PORT", "0".into()),
-                ("DATA_DIR", dir.join(name).join("cp").display().to_string()),
+        let cp_env = [
+            node_env(name),
+            controlplane_env(&dir.join(name).join("cp"), &token),
+            vec![
                 ("NODE_KEY_FILE", key_file.clone()),
-                ("API_TOKEN_REF", "env:API_TOKEN".into()),
-                ("API_TOKEN", token.clone()),
                 ("PEER_DISCOVERY_ENABLED", "true".into()),
                 (
                     "PEER_DISCOVERY_ENDPOINTS",
@@ -60,30 +48,17 @@ impl Node {
                 ("PEER_AUTO_PEERING", "all".into()),
                 ("PEER_BROADCAST_INTERVAL_SECONDS", "1".into()),
             ],
-            "controlplane_started",
-        );
-        let mut env = vec![
-            ("NODE_ID", name.to_string()),
-            ("ILP_ADDRESS", format!("test.{name}")),
-            ("BTP_SERVER_HOST", "127.0.0.1".into()),
-            ("BTP_SERVER_PORT", btp_port.to_string()),
-            ("HEALTH_CHECK_HOST", "127.0.0.1".into()),
-            ("HEALTH_CHECK_PORT", "0".into()),
-            (
-                "CONTROLPLANE_URL",
-                format!("http://127.0.0.1:{}", cp.port("grpcPort")),
-            ),
-            ("CONTROLPLANE_TOKEN", token.clone()),
-            ("NODE_KEY_FILE", key_file),
-            ("DATA_DIR", dir.join(name).join("dp").display().to_string()),
-        ];
+        ]
+        .concat();
+        let cp = start_controlplane(name, &cp_env);
+        let mut env = [
+            node_env(name),
+            dataplane_env(btp_port, &dir.join(name).join("dp"), &grpc_url(&cp), &token),
+            vec![("NODE_KEY_FILE", key_file)],
+        ]
+        .concat();
         env.extend(secrets.iter().cloned());
-        let dp = Process::start(
-            &format!("{name}-dataplane"),
-            binary("dataplane"),
-            &env,
-            "connector_started",
-        );
+        let dp = start_dataplane(name, &env);
         Node {
             name: name.to_string(),
             cp,
@@ -225,28 +200,21 @@ async fn nodes_find_each_other_peer_and_forward() {
     wait_until("n3 serving its receiver route", limit, || {
         n3.link("receiver").is_some()
     });
-    let _receiver = TestPeer::connect(
-        &n3.btp_url(),
-        &receiver_secret,
-        Options::new(Address::new("test.n3.receiver").unwrap()),
-    )
-    .await
-    .unwrap();
+    let _receiver = TestPeer::connect_as(&n3.btp_url(), &receiver_secret, "test.n3.receiver")
+        .await
+        .unwrap();
     wait_until("n1 serving its sender", limit, || {
         n1.link("sender").is_some()
     });
-    let sender = TestPeer::connect(
-        &n1.btp_url(),
-        &sender_secret,
-        Options::new(Address::new("test.n1.sender").unwrap()),
-    )
-    .await
-    .unwrap();
-    let payment = |data: &str| Payment {
-        destination: Address::new("test.n3.receiver").unwrap(),
-        amount: 7,
-        data: data.as_bytes().to_vec(),
-        expires_in: Duration::from_secs(10),
+    let sender = TestPeer::connect_as(&n1.btp_url(), &sender_secret, "test.n1.sender")
+        .await
+        .unwrap();
+    let payment = |data: &str| {
+        Payment::new(
+            Address::new("test.n3.receiver").unwrap(),
+            7,
+            data.as_bytes(),
+        )
     };
     assert!(sender.send(&payment("found")).await.unwrap().is_fulfilled());
     // `ctl discovery list` shows what n1 knows, and that it is peered.

@@ -30,28 +30,17 @@ fn localnet_starts_pays_and_stops() {
     let dir = temp_dir();
     let state = dir.path().join("net");
     let (btp, health, grpc, cp_http) = (free_base(4), free_base(4), free_base(4), free_base(4));
-    let mut child = Command::new(binary("ctl"))
+    let mut command = Command::new(binary("ctl"));
+    command
         .args(["localnet", "--once", "--nodes", "4"])
         .args(["--dir", &state.display().to_string()])
         .args(["--btp-base-port", &btp.to_string()])
         .args(["--health-base-port", &health.to_string()])
         .args(["--grpc-base-port", &grpc.to_string()])
-        .args(["--controlplane-http-base-port", &cp_http.to_string()])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let deadline = std::time::Instant::now() + Duration::from_secs(90);
-    while child.try_wait().unwrap().is_none() {
-        if std::time::Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("ctl localnet --once did not finish");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let output = child.wait_with_output().unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
+        .args(["--controlplane-http-base-port", &cp_http.to_string()]);
+    let output = test_kit::try_run(command, Duration::from_secs(90))
+        .unwrap_or_else(|e| panic!("ctl localnet --once did not finish: {e}"));
+    let (stdout, stderr) = (&output.stdout, &output.stderr);
     assert!(
         output.status.success(),
         "stdout:\n{stdout}\nstderr:\n{stderr}"

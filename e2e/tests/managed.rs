@@ -4,13 +4,16 @@
 use std::path::Path;
 use std::time::Duration;
 
-use e2e::{Process, binary, http_get, link_state, metric, secret, temp_dir, wait_until};
+use e2e::{
+    Process, binary, controlplane_env, dataplane_env, grpc_url, http_get, link_state, metric,
+    node_env, secret, start_controlplane, start_dataplane, temp_dir, wait_until,
+};
 use proto::Address;
 use proto::grpc::v1 as pb;
 use proto::grpc::v1::node_service_client::NodeServiceClient;
 use proto::grpc::v1::peer_service_client::PeerServiceClient;
 use proto::grpc::v1::route_service_client::RouteServiceClient;
-use testpeer::{Options, Payment, TestPeer};
+use testpeer::{Payment, TestPeer};
 use tonic::transport::Channel;
 use tonic::{Code, Request};
 
@@ -24,41 +27,19 @@ struct Node {
 
 impl Node {
     fn start(dir: &Path, name: &str, token: &str, secrets: &[(&str, String)]) -> Node {
-        let cp = Process::start(
-            &format!("{name}-controlplane"),
-            binary("controlplane"),
-            &[
-                ("NODE_ID", name.to_string()),
-                ("GRPC_HOST", "127.0.0.1".into()),
-                ("GRPC_PORT", "0".into()),
-                ("HTTP_PORT", "0".into()),
-                ("DATA_DIR", dir.join(name).join("cp").display().to_string()),
-                ("API_TOKEN_REF", "env:API_TOKEN".into()),
-                ("API_TOKEN", token.to_string()),
-            ],
-            "controlplane_started",
-        );
-        let mut env = vec![
-            ("NODE_ID", name.to_string()),
-            ("ILP_ADDRESS", format!("test.{name}")),
-            ("BTP_SERVER_HOST", "127.0.0.1".into()),
-            ("BTP_SERVER_PORT", "0".into()),
-            ("HEALTH_CHECK_HOST", "127.0.0.1".into()),
-            ("HEALTH_CHECK_PORT", "0".into()),
-            (
-                "CONTROLPLANE_URL",
-                format!("http://127.0.0.1:{}", cp.port("grpcPort")),
-            ),
-            ("CONTROLPLANE_TOKEN", token.to_string()),
-            ("DATA_DIR", dir.join(name).join("dp").display().to_string()),
-        ];
+        let cp_env = [
+            vec![("NODE_ID", name.to_string())],
+            controlplane_env(&dir.join(name).join("cp"), token),
+        ]
+        .concat();
+        let cp = start_controlplane(name, &cp_env);
+        let mut env = [
+            node_env(name),
+            dataplane_env(0, &dir.join(name).join("dp"), &grpc_url(&cp), token),
+        ]
+        .concat();
         env.extend(secrets.iter().cloned());
-        let dp = Process::start(
-            &format!("{name}-dataplane"),
-            binary("dataplane"),
-            &env,
-            "connector_started",
-        );
+        let dp = start_dataplane(name, &env);
         Node {
             cp,
             dp,
@@ -177,16 +158,11 @@ fn peer(id: &str, secret_env: &str) -> pb::Peer {
 }
 
 fn payment(destination: &str, data: &str) -> Payment {
-    Payment {
-        destination: Address::new(destination).unwrap(),
-        amount: 10,
-        data: data.as_bytes().to_vec(),
-        expires_in: Duration::from_secs(10),
-    }
+    Payment::new(Address::new(destination).unwrap(), 10, data.as_bytes())
 }
 
 async fn test_peer(url: &str, token: &str, address: &str) -> TestPeer {
-    TestPeer::connect(url, token, Options::new(Address::new(address).unwrap()))
+    TestPeer::connect_as(url, token, address)
         .await
         .expect("test peer connects")
 }

@@ -10,13 +10,17 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use e2e::{Process, binary, http_get, link_state, secret, temp_dir};
+use e2e::{
+    Process, binary, controlplane_env, dataplane_env, grpc_url, http_get, link_state, node_env,
+    secret, temp_dir,
+};
 use proto::Address;
 use proto::grpc::v1 as pb;
 use proto::grpc::v1::node_service_client::NodeServiceClient;
 use proto::grpc::v1::peer_service_client::PeerServiceClient;
 use proto::grpc::v1::route_service_client::RouteServiceClient;
-use testpeer::{Options, Outcome, Payment, TestPeer};
+use test_kit::free_port;
+use testpeer::{Outcome, Payment, TestPeer};
 use tonic::transport::Channel;
 use tonic::{Code, Request};
 
@@ -425,20 +429,14 @@ impl Api {
     }
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 fn payment(data: &str) -> Payment {
     Payment {
-        destination: Address::new("test.m.receiver").unwrap(),
-        amount: 10,
-        data: data.as_bytes().to_vec(),
         expires_in: Duration::from_secs(5),
+        ..Payment::new(
+            Address::new("test.m.receiver").unwrap(),
+            10,
+            data.as_bytes(),
+        )
     }
 }
 
@@ -469,26 +467,23 @@ async fn every_catalogued_metric_is_exported_and_counts_what_happened() {
         "controlplane",
         binary("controlplane"),
         &[
-            ("NODE_ID", NODE.into()),
-            ("ILP_ADDRESS", format!("test.{NODE}")),
-            ("GRPC_HOST", "127.0.0.1".into()),
-            ("GRPC_PORT", "0".into()),
-            ("HTTP_PORT", "0".into()),
-            ("DATA_DIR", dir.path().join("cp").display().to_string()),
-            (
-                "NODE_KEY_FILE",
-                dir.path().join("node.key").display().to_string(),
-            ),
-            ("API_TOKEN_REF", "env:API_TOKEN".into()),
-            ("API_TOKEN", token.clone()),
-            ("PEER_DISCOVERY_ENABLED", "true".into()),
-            ("PEER_DISCOVERY_ENDPOINTS", endpoint.clone()),
-            (
-                "PEER_ANNOUNCE_ADDRESS",
-                format!("ws://127.0.0.1:{btp_port}"),
-            ),
-            ("PEER_BROADCAST_INTERVAL_SECONDS", "60".into()),
-        ],
+            node_env(NODE),
+            controlplane_env(&dir.path().join("cp"), &token),
+            vec![
+                (
+                    "NODE_KEY_FILE",
+                    dir.path().join("node.key").display().to_string(),
+                ),
+                ("PEER_DISCOVERY_ENABLED", "true".into()),
+                ("PEER_DISCOVERY_ENDPOINTS", endpoint.clone()),
+                (
+                    "PEER_ANNOUNCE_ADDRESS",
+                    format!("ws://127.0.0.1:{btp_port}"),
+                ),
+                ("PEER_BROADCAST_INTERVAL_SECONDS", "60".into()),
+            ],
+        ]
+        .concat(),
         "controlplane_started",
     );
     let (sender_secret, receiver_secret) = (secret("sender"), secret("receiver"));
@@ -496,21 +491,14 @@ async fn every_catalogued_metric_is_exported_and_counts_what_happened() {
         "dataplane",
         binary("dataplane"),
         &[
-            ("NODE_ID", NODE.into()),
-            ("ILP_ADDRESS", format!("test.{NODE}")),
-            ("BTP_SERVER_HOST", "127.0.0.1".into()),
-            ("BTP_SERVER_PORT", btp_port.to_string()),
-            ("HEALTH_CHECK_HOST", "127.0.0.1".into()),
-            ("HEALTH_CHECK_PORT", "0".into()),
-            (
-                "CONTROLPLANE_URL",
-                format!("http://127.0.0.1:{}", cp.port("grpcPort")),
-            ),
-            ("CONTROLPLANE_TOKEN", token.clone()),
-            ("DATA_DIR", dir.path().join("dp").display().to_string()),
-            ("SECRET_SENDER", sender_secret.clone()),
-            ("SECRET_RECEIVER", receiver_secret.clone()),
-        ],
+            node_env(NODE),
+            dataplane_env(btp_port, &dir.path().join("dp"), &grpc_url(&cp), &token),
+            vec![
+                ("SECRET_SENDER", sender_secret.clone()),
+                ("SECRET_RECEIVER", receiver_secret.clone()),
+            ],
+        ]
+        .concat(),
         "connector_started",
     );
     let health_port = dp.port("healthPort");
@@ -558,26 +546,13 @@ async fn every_catalogued_metric_is_exported_and_counts_what_happened() {
 
     // Links: both test peers, and one login with a wrong token.
     let btp_url = format!("ws://127.0.0.1:{btp_port}");
-    let receiver = TestPeer::connect(
-        &btp_url,
-        &receiver_secret,
-        Options::new(Address::new("test.m.receiver").unwrap()),
-    )
-    .await
-    .expect("receiver connects");
-    let sender = TestPeer::connect(
-        &btp_url,
-        &sender_secret,
-        Options::new(Address::new("test.m.sender").unwrap()),
-    )
-    .await
-    .expect("sender connects");
-    let impostor = TestPeer::connect(
-        &btp_url,
-        "not-the-secret",
-        Options::new(Address::new("test.m.impostor").unwrap()),
-    )
-    .await;
+    let receiver = TestPeer::connect_as(&btp_url, &receiver_secret, "test.m.receiver")
+        .await
+        .expect("receiver connects");
+    let sender = TestPeer::connect_as(&btp_url, &sender_secret, "test.m.sender")
+        .await
+        .expect("sender connects");
+    let impostor = TestPeer::connect_as(&btp_url, "not-the-secret", "test.m.impostor").await;
     assert!(impostor.is_err(), "a wrong token must not log in");
     let deadline = Instant::now() + LIMIT;
     while link_state(health_port, "sender") != "up" || link_state(health_port, "receiver") != "up" {

@@ -4,7 +4,9 @@
 use std::process::Command;
 use std::time::Duration;
 
-use e2e::{Process, binary, http_get, secret, temp_dir, wait_until};
+use e2e::{
+    Process, binary, controlplane_env, dataplane_env, http_get, secret, temp_dir, wait_until,
+};
 
 /// A CA and a certificate it signed for 127.0.0.1, as PEM: (ca, cert, key).
 fn certificates() -> (String, String, String) {
@@ -38,15 +40,13 @@ fn grpc_over_tls() {
         "controlplane",
         binary("controlplane"),
         &[
-            ("GRPC_HOST", "127.0.0.1".into()),
-            ("GRPC_PORT", "0".into()),
-            ("HTTP_PORT", "0".into()),
-            ("DATA_DIR", dir.path().join("cp").display().to_string()),
-            ("API_TOKEN_REF", "env:API_TOKEN".into()),
-            ("API_TOKEN", token.clone()),
-            ("TLS_CERT_FILE", cert_file.display().to_string()),
-            ("TLS_KEY_FILE", key_file.display().to_string()),
-        ],
+            controlplane_env(&dir.path().join("cp"), &token),
+            vec![
+                ("TLS_CERT_FILE", cert_file.display().to_string()),
+                ("TLS_KEY_FILE", key_file.display().to_string()),
+            ],
+        ]
+        .concat(),
         "controlplane_started",
     );
     assert_eq!(cp.started["tls"], true);
@@ -56,17 +56,14 @@ fn grpc_over_tls() {
         "dataplane",
         binary("dataplane"),
         &[
-            ("ILP_ADDRESS", "test.tls".into()),
-            ("BTP_SERVER_HOST", "127.0.0.1".into()),
-            ("BTP_SERVER_PORT", "0".into()),
-            ("HEALTH_CHECK_HOST", "127.0.0.1".into()),
-            ("HEALTH_CHECK_PORT", "0".into()),
-            ("CONTROLPLANE_URL", https.clone()),
-            ("CONTROLPLANE_CA_FILE", ca_file.display().to_string()),
-            ("CONTROLPLANE_TOKEN", token.clone()),
-            ("DATA_DIR", dir.path().join("dp").display().to_string()),
-            ("PEER_SECRET", peer_secret),
-        ],
+            vec![("ILP_ADDRESS", "test.tls".to_string())],
+            dataplane_env(0, &dir.path().join("dp"), &https, &token),
+            vec![
+                ("CONTROLPLANE_CA_FILE", ca_file.display().to_string()),
+                ("PEER_SECRET", peer_secret),
+            ],
+        ]
+        .concat(),
         "connector_started",
     );
     let ctl = |args: &[&str], ca: bool, server: &str| {

@@ -8,13 +8,15 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::time::Duration;
 
-use e2e::{Process, binary, metric, secret, temp_dir};
+use e2e::{
+    Process, binary, controlplane_env, dataplane_env, grpc_url, metric, node_env, secret, temp_dir,
+};
 use otlp_sink::{Sink, SpanRecord};
 use proto::Address;
 use proto::grpc::v1 as pb;
 use proto::grpc::v1::peer_service_client::PeerServiceClient;
 use proto::grpc::v1::route_service_client::RouteServiceClient;
-use testpeer::{Options, Payment, TestPeer};
+use testpeer::{Payment, TestPeer};
 use tonic::Request;
 
 const WAIT: Duration = Duration::from_secs(15);
@@ -39,14 +41,13 @@ fn otel_env(endpoint: SocketAddr, service: &str, delay_ms: u64) -> Vec<(&'static
 
 /// A standalone data plane (peers from the environment) on ephemeral ports.
 fn data_plane(name: &str, peers: &[(&str, String)], extra: &[(&'static str, String)]) -> Process {
-    let mut env: Vec<(&str, String)> = vec![
-        ("NODE_ID", name.to_string()),
-        ("ILP_ADDRESS", format!("test.{name}")),
+    let mut env: Vec<(&str, String)> = node_env(name);
+    env.extend([
         ("BTP_SERVER_HOST", "127.0.0.1".into()),
         ("BTP_SERVER_PORT", "0".into()),
         ("HEALTH_CHECK_HOST", "127.0.0.1".into()),
         ("HEALTH_CHECK_PORT", "0".into()),
-    ];
+    ]);
     env.extend(peers.iter().cloned());
     env.extend(extra.iter().cloned());
     Process::start(name, binary("dataplane"), &env, "connector_started")
@@ -57,18 +58,13 @@ fn btp_url(process: &Process) -> String {
 }
 
 async fn test_peer(url: &str, token: &str, address: &str) -> TestPeer {
-    TestPeer::connect(url, token, Options::new(Address::new(address).unwrap()))
+    TestPeer::connect_as(url, token, address)
         .await
         .expect("test peer connects")
 }
 
 fn payment(destination: &str, data: &str) -> Payment {
-    Payment {
-        destination: Address::new(destination).unwrap(),
-        amount: 10,
-        data: data.as_bytes().to_vec(),
-        expires_in: Duration::from_secs(10),
-    }
+    Payment::new(Address::new(destination).unwrap(), 10, data.as_bytes())
 }
 
 fn find<'a>(spans: &'a [SpanRecord], service: &str, name: &str) -> Vec<&'a SpanRecord> {
@@ -288,15 +284,8 @@ fn managed_node(dir: &Path, endpoint: SocketAddr) -> Managed {
         "controlplane",
         binary("controlplane"),
         &[
-            vec![
-                ("NODE_ID", "a".to_string()),
-                ("GRPC_HOST", "127.0.0.1".into()),
-                ("GRPC_PORT", "0".into()),
-                ("HTTP_PORT", "0".into()),
-                ("DATA_DIR", dir.join("cp").display().to_string()),
-                ("API_TOKEN_REF", "env:API_TOKEN".into()),
-                ("API_TOKEN", token.clone()),
-            ],
+            vec![("NODE_ID", "a".to_string())],
+            controlplane_env(&dir.join("cp"), &token),
             otel_env(endpoint, "cp-a", 50),
         ]
         .concat(),
@@ -306,21 +295,9 @@ fn managed_node(dir: &Path, endpoint: SocketAddr) -> Managed {
         "dataplane",
         binary("dataplane"),
         &[
-            vec![
-                ("NODE_ID", "a".to_string()),
-                ("ILP_ADDRESS", "test.a".into()),
-                ("BTP_SERVER_HOST", "127.0.0.1".into()),
-                ("BTP_SERVER_PORT", "0".into()),
-                ("HEALTH_CHECK_HOST", "127.0.0.1".into()),
-                ("HEALTH_CHECK_PORT", "0".into()),
-                (
-                    "CONTROLPLANE_URL",
-                    format!("http://127.0.0.1:{}", cp.port("grpcPort")),
-                ),
-                ("CONTROLPLANE_TOKEN", token.clone()),
-                ("DATA_DIR", dir.join("dp").display().to_string()),
-                ("SECRET_X", secret("x")),
-            ],
+            node_env("a"),
+            dataplane_env(0, &dir.join("dp"), &grpc_url(&cp), &token),
+            vec![("SECRET_X", secret("x"))],
             otel_env(endpoint, "dp-a", 50),
         ]
         .concat(),
@@ -533,19 +510,13 @@ async fn discovery_requests_join_the_control_planes_trace() {
         "controlplane",
         binary("controlplane"),
         &[
+            node_env("a"),
+            controlplane_env(&dir.path().join("cp"), &secret("api")),
             vec![
-                ("NODE_ID", "a".to_string()),
-                ("ILP_ADDRESS", "test.a".into()),
-                ("GRPC_HOST", "127.0.0.1".into()),
-                ("GRPC_PORT", "0".into()),
-                ("HTTP_PORT", "0".into()),
-                ("DATA_DIR", dir.path().join("cp").display().to_string()),
                 (
                     "NODE_KEY_FILE",
                     dir.path().join("node.key").display().to_string(),
                 ),
-                ("API_TOKEN_REF", "env:API_TOKEN".into()),
-                ("API_TOKEN", secret("api")),
                 ("PEER_DISCOVERY_ENABLED", "true".into()),
                 (
                     "PEER_DISCOVERY_ENDPOINTS",

@@ -1,10 +1,12 @@
 //! What every long-running binary of the project shares: its `main` (`service_main`: the
 //! `run` and `healthcheck` subcommands, exit codes), `LOG_LEVEL`/`LOG_FORMAT`
-//! (`log_settings`), graceful-shutdown signals, the runtime with JSON logs and OTLP traces
-//! (`telemetry::run_service`), the `/metrics` text, and the HTTP probe behind
-//! `<binary> healthcheck`.
+//! (`log_settings`), its listening sockets (`listen`) and metrics (`metrics`),
+//! graceful-shutdown signals, the runtime with JSON logs and OTLP traces
+//! (`telemetry::run_service`), the HTTP probe behind `<binary> healthcheck`, and the small
+//! HTTP client it, `ctl health` and the tests use.
 
 pub mod healthcheck;
+pub mod http_client;
 pub mod listen;
 pub mod log_settings;
 pub mod metrics;

@@ -35,6 +35,8 @@ pub enum TestPeerError {
     Build(String),
     #[error("undecodable answer: {0}")]
     Answer(String),
+    #[error("not an ILP address: {0}")]
+    Address(String),
 }
 
 /// What came back for one Prepare.
@@ -72,6 +74,19 @@ pub struct Payment {
     pub amount: u64,
     pub data: Vec<u8>,
     pub expires_in: Duration,
+}
+
+impl Payment {
+    /// `amount` units to `destination` carrying `data`, expiring in 10 s (most tests' payment;
+    /// set `expires_in` for another).
+    pub fn new(destination: Address, amount: u64, data: impl Into<Vec<u8>>) -> Payment {
+        Payment {
+            destination,
+            amount,
+            data: data.into(),
+            expires_in: Duration::from_secs(10),
+        }
+    }
 }
 
 /// Counts of what the peer received as a receiver.
@@ -125,6 +140,17 @@ impl TestPeer {
             link: authenticated.start(receiver),
             stats,
         })
+    }
+
+    /// Dials `url`, authenticates with `token` and answers as `address`, with default options.
+    pub async fn connect_as(
+        url: &str,
+        token: &str,
+        address: &str,
+    ) -> Result<TestPeer, TestPeerError> {
+        let address =
+            Address::new(address).map_err(|e| TestPeerError::Address(format!("{address}: {e}")))?;
+        TestPeer::connect(url, token, Options::new(address)).await
     }
 
     /// Sends one Prepare whose condition is derived from its data; waits for the answer, at

@@ -170,13 +170,10 @@ async fn data_plane_reports_are_kept() {
 #[tokio::test]
 async fn a_database_from_a_newer_version_is_refused() {
     let (_dir, url, store) = temp_store().await;
-    sqlx::query(
-        "INSERT INTO _sqlx_migrations (version, description, installed_on, success, checksum, execution_time)
-         VALUES (99990101000000, 'from the future', CURRENT_TIMESTAMP, 1, x'00', 0)",
-    )
-    .execute(store.pool())
-    .await
-    .unwrap();
+    sqlx::query(test_kit::NEWER_MIGRATION_SQL)
+        .execute(store.pool())
+        .await
+        .unwrap();
     store.close().await;
     let error = Store::open(&url).await.err().expect("refused");
     assert!(

@@ -1,5 +1,5 @@
 //! A fake control plane (all three management services) in a thread of the test process, and
-//! a runner for the real `ctl` binary against it.
+//! a runner (on `test_kit`) for the real `ctl` binary against it.
 
 use std::net::SocketAddr;
 use std::pin::Pin;
@@ -315,11 +315,7 @@ impl Drop for Server {
     }
 }
 
-pub struct Run {
-    pub code: Option<i32>,
-    pub stdout: String,
-    pub stderr: String,
-}
+pub use test_kit::Output as Run;
 
 /// A `ctl` command with a clean environment: no CTL_* from the developer's shell.
 pub fn ctl_command(server: &str, args: &[&str]) -> Command {
@@ -339,13 +335,9 @@ pub fn ctl(server: &str, args: &[&str]) -> anyhow::Result<Run> {
     run(ctl_command(server, args))
 }
 
-pub fn run(mut command: Command) -> anyhow::Result<Run> {
-    let output = command.output().context("running ctl")?;
-    Ok(Run {
-        code: output.status.code(),
-        stdout: String::from_utf8(output.stdout)?,
-        stderr: String::from_utf8(output.stderr)?,
-    })
+/// Runs `command` to completion (bounded: a hung `ctl` fails the test instead of hanging it).
+pub fn run(command: Command) -> anyhow::Result<Run> {
+    test_kit::try_run(command, std::time::Duration::from_secs(60)).context("running ctl")
 }
 
 pub fn peer(id: &str) -> api::Peer {

@@ -1,115 +1,71 @@
-//! Harness for end-to-end tests: real `dataplane` processes on 127.0.0.1 with ephemeral ports.
-//! Every wait is bounded; processes are killed when their handle drops, and their logs are
-//! printed if the test failed.
+//! Harness for end-to-end tests: real `dataplane` processes on 127.0.0.1 with ephemeral ports,
+//! started and watched by `test_kit` (every wait bounded, stopped when dropped, logs printed if
+//! the test failed), and read through `service_runtime::http_client`.
 
+// Each test binary uses a different part of this harness.
 #![allow(dead_code)]
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
+use service_runtime::http_client;
+use test_kit::process::Spec;
+use test_kit::{Service, metric_value};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_dataplane");
 
 pub struct NodeProcess {
     pub name: String,
-    child: Option<Child>,
     pub btp_port: u16,
     pub health_port: u16,
-    logs: Arc<Mutex<Vec<String>>>,
-    config_path: PathBuf,
-    env: Vec<(String, String)>,
-    /// The threads copying stdout and stderr; they end when the process closes its pipes.
-    readers: Vec<std::thread::JoinHandle<()>>,
+    service: Service,
 }
+
+// The process's own calls (logs, pid, terminate, wait_exit, kill) are the `Service`'s.
+test_kit::deref_to_service!(NodeProcess);
 
 impl NodeProcess {
     /// Starts a node with `yaml` as its CONFIG_FILE (written into `dir`) and `env` on top.
     pub fn start(dir: &Path, name: &str, yaml: &str, env: &[(&str, String)]) -> NodeProcess {
-        let config_path = dir.join(format!("{name}.yaml"));
+        let config_path: PathBuf = dir.join(format!("{name}.yaml"));
         std::fs::write(&config_path, yaml).expect("write config");
-        let env: Vec<(String, String)> = env
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.clone()))
-            .collect();
-        let mut node = NodeProcess {
-            name: name.to_string(),
-            child: None,
-            btp_port: 0,
-            health_port: 0,
-            logs: Arc::new(Mutex::new(Vec::new())),
-            config_path,
-            env,
-            readers: Vec::new(),
-        };
-        node.spawn(0);
-        node
-    }
-
-    fn spawn(&mut self, btp_port: u16) {
-        let mut command = Command::new(BIN);
-        command
-            .env_clear()
-            .env("CONFIG_FILE", &self.config_path)
+        let spec = Spec::new(name, BIN)
+            .env("CONFIG_FILE", config_path.display().to_string())
             .env("BTP_SERVER_HOST", "127.0.0.1")
-            .env("BTP_SERVER_PORT", btp_port.to_string())
+            .env("BTP_SERVER_PORT", "0")
             .env("HEALTH_CHECK_HOST", "127.0.0.1")
             .env("HEALTH_CHECK_PORT", "0")
             .env("LOG_LEVEL", "info")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        for (key, value) in &self.env {
-            command.env(key, value);
-        }
-        let mut child = command.spawn().expect("spawn dataplane");
-        let stdout = child.stdout.take().expect("stdout");
-        let stderr = child.stderr.take().expect("stderr");
-        let (started_tx, started_rx) = std::sync::mpsc::channel::<String>();
-        let logs = self.logs.clone();
-        let stdout_reader = std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                // Into the logs first: whoever the signal wakes may read them at once.
-                logs.lock().unwrap().push(line.clone());
-                if line.contains("\"connector_started\"") {
-                    let _ = started_tx.send(line);
-                }
-            }
-        });
-        let logs = self.logs.clone();
-        let stderr_reader = std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                logs.lock().unwrap().push(format!("stderr: {line}"));
-            }
-        });
-        self.readers = vec![stdout_reader, stderr_reader];
-        self.child = Some(child);
-        let line = match started_rx.recv_timeout(Duration::from_secs(20)) {
-            Ok(line) => line,
-            Err(_) => panic!(
-                "{} did not start; logs:\n{}",
-                self.name,
-                self.logs().join("\n")
-            ),
+            .envs(env.iter().map(|(k, v)| (*k, v.clone())));
+        let mut node = NodeProcess {
+            name: name.to_string(),
+            btp_port: 0,
+            health_port: 0,
+            service: Service::start_spec(spec, "connector_started"),
         };
-        let event: Value = serde_json::from_str(&line).expect("connector_started is JSON");
-        self.btp_port = event["btpServerPort"].as_u64().expect("btpServerPort") as u16;
-        self.health_port = event["healthPort"].as_u64().expect("healthPort") as u16;
+        node.read_ports();
+        node
+    }
+
+    /// Starts node `name` with the config [`node_yaml`] writes from `peers` and `routes`.
+    pub fn start_node(
+        dir: &Path,
+        name: &str,
+        peers: &[String],
+        routes: &[(&str, &str)],
+        env: &[(&str, String)],
+    ) -> NodeProcess {
+        NodeProcess::start(dir, name, &node_yaml(name, peers, routes), env)
+    }
+
+    fn read_ports(&mut self) {
+        self.btp_port = self.service.port("btpServerPort");
+        self.health_port = self.service.port("healthPort");
     }
 
     pub fn btp_url(&self) -> String {
         format!("ws://127.0.0.1:{}", self.btp_port)
-    }
-
-    pub fn logs(&self) -> Vec<String> {
-        self.logs.lock().unwrap().clone()
-    }
-
-    pub fn pid(&self) -> u32 {
-        self.child.as_ref().expect("running").id()
     }
 
     pub fn http_get(&self, path: &str) -> (u16, String) {
@@ -159,110 +115,68 @@ impl NodeProcess {
         }
     }
 
-    /// Sends SIGTERM.
-    pub fn terminate(&self) {
-        let status = Command::new("kill")
-            .arg("-TERM")
-            .arg(self.pid().to_string())
-            .status()
-            .expect("kill");
-        assert!(status.success());
-    }
-
-    /// Waits (bounded) for the process to exit.
-    pub fn wait_exit(&mut self, limit: Duration) -> ExitStatus {
-        let child = self.child.as_mut().expect("running");
-        let deadline = Instant::now() + limit;
-        loop {
-            if let Some(status) = child.try_wait().expect("try_wait") {
-                self.child = None;
-                // Its pipes are closed now: once the readers finish, every line is in the logs.
-                for reader in self.readers.drain(..) {
-                    let _ = reader.join();
-                }
-                return status;
-            }
-            if Instant::now() > deadline {
-                panic!("{} did not exit within {limit:?}", self.name);
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-
-    pub fn kill(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-
     /// Starts the same node again, on the same BTP port (peers dial that URL).
     pub fn restart(&mut self) {
-        self.kill();
-        let port = self.btp_port;
-        self.spawn(port);
+        self.service
+            .set_env("BTP_SERVER_PORT", self.btp_port.to_string());
+        self.service.restart();
+        self.read_ports();
     }
 }
 
-impl Drop for NodeProcess {
-    fn drop(&mut self) {
-        self.kill();
-        if std::thread::panicking() {
-            eprintln!(
-                "---- logs of {} ----\n{}",
-                self.name,
-                self.logs().join("\n")
-            );
-        }
+/// A node's CONFIG_FILE: `ilpAddress: test.<name>`, its name, then one line per peer (a YAML
+/// flow mapping) and per route (`prefix peer`).
+pub fn node_yaml(name: &str, peers: &[String], routes: &[(&str, &str)]) -> String {
+    let mut yaml = format!("ilpAddress: test.{name}\nname: {name}\npeers:\n");
+    for peer in peers {
+        yaml.push_str(&format!("  - {peer}\n"));
     }
+    yaml.push_str("routes:\n");
+    for (prefix, peer) in routes {
+        yaml.push_str(&format!("  - {{ prefix: {prefix}, peer: {peer} }}\n"));
+    }
+    yaml
 }
 
+/// `GET path` on 127.0.0.1:`port`: the status and body.
 pub fn http_get(port: u16, path: &str) -> (u16, String) {
-    let mut stream = TcpStream::connect(("127.0.0.1", port)).expect("connect health port");
-    stream
-        .set_read_timeout(Some(Duration::from_secs(5)))
-        .unwrap();
-    write!(
-        stream,
-        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).expect("read response");
-    let status = response
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
-    let body = response
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_string())
-        .unwrap_or_default();
-    (status, body)
-}
-
-pub fn metric_value(text: &str, series: &str) -> Option<f64> {
-    text.lines()
-        .filter(|line| !line.starts_with('#'))
-        .find_map(|line| {
-            let (name, value) = line.rsplit_once(' ')?;
-            (name == series).then(|| value.parse().ok()).flatten()
-        })
-}
-
-/// Polls `check` until it returns true, or panics with `what` after `limit`.
-pub fn wait_until(what: &str, limit: Duration, mut check: impl FnMut() -> bool) {
-    let deadline = Instant::now() + limit;
-    while !check() {
-        if Instant::now() > deadline {
-            panic!("timed out after {limit:?} waiting for {what}");
-        }
-        std::thread::sleep(Duration::from_millis(25));
-    }
+    let response = http_client::get(port, path)
+        .unwrap_or_else(|e| panic!("GET {path} on 127.0.0.1:{port}: {e}"));
+    (response.status, response.body)
 }
 
 pub fn secret(name: &str) -> String {
     format!("{name}-{}-secret", std::process::id())
+}
+
+/// A node `test.n` with a sender and a receiver peer, `test.n.receiver` routed to the latter.
+pub const SINGLE_NODE: &str = r#"
+ilpAddress: test.n
+name: n
+peers:
+  - { id: sender, secretRef: "env:SECRET_SENDER" }
+  - { id: receiver, secretRef: "env:SECRET_RECEIVER" }
+routes:
+  - { prefix: test.n.receiver, peer: receiver }
+"#;
+
+/// Starts `yaml` (a [`SINGLE_NODE`]) as node `n` with fresh sender and receiver secrets and
+/// `env` on top, and connects both test peers. Returns (node, receiver, sender).
+pub async fn start_single_node(
+    dir: &Path,
+    yaml: &str,
+    env: &[(&str, String)],
+) -> (NodeProcess, testpeer::TestPeer, testpeer::TestPeer) {
+    let (sender_token, receiver_token) = (secret("sender"), secret("receiver"));
+    let mut all = vec![
+        ("SECRET_SENDER", sender_token.clone()),
+        ("SECRET_RECEIVER", receiver_token.clone()),
+    ];
+    all.extend(env.iter().cloned());
+    let node = NodeProcess::start(dir, "n", yaml, &all);
+    let (receiver, sender) =
+        connect_sender_and_receiver(&node, &sender_token, &receiver_token).await;
+    (node, receiver, sender)
 }
 
 /// Connects the receiver (`test.n.receiver`) and then the sender (`test.n.sender`) test peers to

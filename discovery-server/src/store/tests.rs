@@ -252,13 +252,10 @@ async fn a_newer_schema_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", dir.path().join("d.db").display());
     let store = Store::open(&url).await.unwrap();
-    sqlx::query(
-        "INSERT INTO _sqlx_migrations (version, description, installed_on, success, checksum, execution_time)
-         VALUES (99990101000000, 'from the future', CURRENT_TIMESTAMP, 1, x'00', 0)",
-    )
-    .execute(store.pool())
-    .await
-    .unwrap();
+    sqlx::query(test_kit::NEWER_MIGRATION_SQL)
+        .execute(store.pool())
+        .await
+        .unwrap();
     store.close().await;
     let err = Store::open(&url).await.err().unwrap();
     assert!(

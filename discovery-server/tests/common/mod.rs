@@ -1,99 +1,53 @@
 //! Harness for the `discovery-server` binary: real processes on 127.0.0.1 with ephemeral
-//! ports, a minimal HTTP/1.1 client, and signed requests built with `proto::discovery`.
-//! Every wait is bounded; processes are killed when their handle drops, and their logs are
-//! printed if the test failed.
+//! ports, started and watched by `test_kit` (every wait bounded, stopped when dropped, logs
+//! printed if the test failed), requests through `service_runtime::http_client`, and signed
+//! requests built with `proto::discovery`.
 
+// Each test binary uses a different part of this harness.
 #![allow(dead_code)]
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use node_identity::NodeKey;
 use proto::discovery::{Announcement, sign_announcement};
 use serde_json::Value;
+use service_runtime::http_client;
+use test_kit::process::Spec;
+use test_kit::{Service, metric_value};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_discovery-server");
 
 pub struct Server {
-    child: Option<Child>,
     pub port: u16,
-    logs: Arc<Mutex<Vec<String>>>,
     /// When the process was spawned (its grace period starts a little after).
     pub spawned: Instant,
-    /// The threads copying stdout and stderr; they end when the process closes its pipes.
-    readers: Vec<std::thread::JoinHandle<()>>,
+    service: Service,
 }
+
+// The process's own calls (logs, pid, terminate, wait_exit, kill) are the `Service`'s.
+test_kit::deref_to_service!(Server);
 
 impl Server {
     /// Starts a server on `data_dir` with `env` on top of test defaults (a generous rate limit
     /// so only the rate-limit test meets it).
     pub fn start(data_dir: &Path, env: &[(&str, &str)]) -> Server {
-        let mut command = Command::new(BIN);
-        command
-            .env_clear()
-            .env("DATA_DIR", data_dir)
+        let spec = Spec::new("discovery-server", BIN)
+            .env("DATA_DIR", data_dir.display().to_string())
             .env("DISCOVERY_HOST", "127.0.0.1")
             .env("DISCOVERY_PORT", "0")
             .env("DISCOVERY_RATE_PER_SECOND", "10000")
             .env("DISCOVERY_RATE_BURST", "10000")
             .env("LOG_LEVEL", "debug")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        for (key, value) in env {
-            command.env(key, value);
+            .envs(env.iter().copied());
+        let service = Service::start_spec(spec, "discovery_started");
+        let port = service.port("port");
+        assert!(port > 0, "{}", service.started);
+        Server {
+            port,
+            spawned: service.spawned(),
+            service,
         }
-        let spawned = Instant::now();
-        let mut child = command.spawn().expect("spawn discovery-server");
-        let stdout = child.stdout.take().expect("stdout");
-        let stderr = child.stderr.take().expect("stderr");
-        let logs = Arc::new(Mutex::new(Vec::new()));
-        let (started_tx, started_rx) = std::sync::mpsc::channel::<String>();
-        let sink = logs.clone();
-        let stdout_reader = std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                // Into the logs first: whoever the signal wakes may read them at once.
-                sink.lock().unwrap().push(line.clone());
-                if line.contains("\"discovery_started\"") {
-                    let _ = started_tx.send(line);
-                }
-            }
-        });
-        let sink = logs.clone();
-        let stderr_reader = std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                sink.lock().unwrap().push(format!("stderr: {line}"));
-            }
-        });
-        let mut server = Server {
-            child: Some(child),
-            port: 0,
-            logs,
-            spawned,
-            readers: vec![stdout_reader, stderr_reader],
-        };
-        let line = match started_rx.recv_timeout(Duration::from_secs(20)) {
-            Ok(line) => line,
-            Err(_) => panic!(
-                "discovery-server did not start; logs:\n{}",
-                server.logs().join("\n")
-            ),
-        };
-        let event: Value = serde_json::from_str(&line).expect("discovery_started is JSON");
-        server.port = event["port"].as_u64().expect("port field") as u16;
-        assert!(server.port > 0, "{line}");
-        server
-    }
-
-    pub fn logs(&self) -> Vec<String> {
-        self.logs.lock().unwrap().clone()
-    }
-
-    pub fn pid(&self) -> u32 {
-        self.child.as_ref().expect("running").id()
     }
 
     pub fn request(
@@ -165,37 +119,6 @@ impl Server {
         .unwrap_or_else(|| panic!("no rejection series for {reason}"))
     }
 
-    /// Sends SIGTERM.
-    pub fn terminate(&self) {
-        let status = Command::new("kill")
-            .arg("-TERM")
-            .arg(self.pid().to_string())
-            .status()
-            .expect("kill");
-        assert!(status.success());
-    }
-
-    /// Waits (bounded) for the process to exit.
-    pub fn wait_exit(&mut self, limit: Duration) -> ExitStatus {
-        let child = self.child.as_mut().expect("running");
-        let deadline = Instant::now() + limit;
-        loop {
-            if let Some(status) = child.try_wait().expect("try_wait") {
-                self.child = None;
-                // The process is gone, so its pipes are closed: once the readers finish, every
-                // line it wrote is in the logs.
-                for reader in self.readers.drain(..) {
-                    let _ = reader.join();
-                }
-                return status;
-            }
-            if Instant::now() > deadline {
-                panic!("discovery-server did not exit within {limit:?}");
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-
     /// SIGTERM, then a bounded wait; asserts a clean exit.
     pub fn stop(&mut self) {
         self.terminate();
@@ -204,38 +127,21 @@ impl Server {
     }
 }
 
-impl Drop for Server {
-    fn drop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-        if std::thread::panicking() {
-            eprintln!(
-                "---- discovery-server logs ----\n{}",
-                self.logs().join("\n")
-            );
-        }
-    }
-}
+/// An answer, read as the tests need it (status, headers and body through `Deref`).
+pub struct HttpResponse(http_client::Response);
 
-pub struct HttpResponse {
-    pub status: u16,
-    pub headers: Vec<(String, String)>,
-    pub body: String,
+impl std::ops::Deref for HttpResponse {
+    type Target = http_client::Response;
+
+    fn deref(&self) -> &http_client::Response {
+        &self.0
+    }
 }
 
 impl HttpResponse {
     pub fn json(&self) -> Value {
         serde_json::from_str(&self.body)
             .unwrap_or_else(|e| panic!("not JSON ({e}): {:?}", self.body))
-    }
-
-    pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
     }
 
     /// The `error` of a `{"success":false,"error":…}` answer (asserting that shape).
@@ -254,99 +160,17 @@ pub fn http(
     headers: &[(&str, &str)],
     body: &[u8],
 ) -> HttpResponse {
-    let mut stream = TcpStream::connect(("127.0.0.1", port)).expect("connect");
-    stream
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .unwrap();
-    stream
-        .set_write_timeout(Some(Duration::from_secs(10)))
-        .unwrap();
-    let mut request = format!(
-        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\nContent-Length: {}\r\n",
-        body.len()
-    );
-    for (name, value) in headers {
-        request.push_str(&format!("{name}: {value}\r\n"));
-    }
-    request.push_str("\r\n");
-    let mut bytes = request.into_bytes();
-    bytes.extend_from_slice(body);
-    // The server may answer (413) and close before reading everything we send; what it
-    // answered is still readable.
-    let _ = stream.write_all(&bytes);
-    let mut raw = Vec::new();
-    let mut buffer = [0u8; 8192];
-    loop {
-        match stream.read(&mut buffer) {
-            Ok(0) => break,
-            Ok(n) => raw.extend_from_slice(&buffer[..n]),
-            Err(_) => break,
-        }
-    }
-    parse_response(&raw)
-}
-
-fn parse_response(raw: &[u8]) -> HttpResponse {
-    let text = String::from_utf8_lossy(raw);
-    let (head, body) = text
-        .split_once("\r\n\r\n")
-        .unwrap_or_else(|| panic!("no HTTP response: {text:?}"));
-    let mut lines = head.lines();
-    let status = lines
-        .next()
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
-    let headers: Vec<(String, String)> = lines
-        .filter_map(|l| l.split_once(':'))
-        .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
-        .collect();
-    let chunked = headers.iter().any(|(k, v)| {
-        k.eq_ignore_ascii_case("transfer-encoding") && v.eq_ignore_ascii_case("chunked")
-    });
-    let body = if chunked {
-        dechunk(body)
-    } else {
-        body.to_string()
-    };
-    HttpResponse {
-        status,
+    let response = http_client::request(
+        "127.0.0.1",
+        port,
+        method,
+        path,
         headers,
         body,
-    }
-}
-
-fn dechunk(mut rest: &str) -> String {
-    let mut out = String::new();
-    while let Some((size, after)) = rest.split_once("\r\n") {
-        let size = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
-        if size == 0 || after.len() < size {
-            break;
-        }
-        out.push_str(&after[..size]);
-        rest = after[size..].trim_start_matches("\r\n");
-    }
-    out
-}
-
-pub fn metric_value(text: &str, series: &str) -> Option<f64> {
-    text.lines()
-        .filter(|line| !line.starts_with('#'))
-        .find_map(|line| {
-            let (name, value) = line.rsplit_once(' ')?;
-            (name == series).then(|| value.parse().ok()).flatten()
-        })
-}
-
-/// Polls `check` until it returns true, or panics with `what` after `limit`.
-pub fn wait_until(what: &str, limit: Duration, mut check: impl FnMut() -> bool) {
-    let deadline = Instant::now() + limit;
-    while !check() {
-        if Instant::now() > deadline {
-            panic!("timed out after {limit:?} waiting for {what}");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
+        Duration::from_secs(10),
+    )
+    .unwrap_or_else(|e| panic!("{method} {path} on 127.0.0.1:{port}: {e}"));
+    HttpResponse(response)
 }
 
 /// A signed announcement of `node_id` by `key`.

@@ -1,13 +1,13 @@
-//! `ctl localnet`: N nodes in a line (n1—n2—…—nN) on this machine, each a control plane (its
-//! state in SQLite) and a data plane fed by it, all under one directory; a receiver behind the
-//! last node and a sender in front of the first; one test payment end to end; then run until
-//! Ctrl-C.
+//! Starting the line of nodes for `ctl localnet`: each node's control plane, its peers and
+//! routes created through the gRPC API, then its data plane, from the far end so every dial
+//! target is already listening; then a bounded wait until every link is up.
 //!
-//! Peers and routes are created through each control plane's gRPC API, as an operator would.
-//! Link secrets are generated per run and handed to the data planes through their environment;
-//! nothing on disk holds a secret except each control plane's API token file (mode 0600), which
-//! `ctl` needs to talk to it.
+//! The processes are supervised here rather than by the workspace's `test-kit`: this is an
+//! operator command in a shipped binary, which must not depend on a dev-only crate, and its
+//! processes log to files under the network's directory that outlive the run (the operator
+//! reads them), where test-kit captures lines in memory for tests.
 
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -15,42 +15,12 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
-use proto::Address;
 use proto::grpc::v1 as pb;
 use proto::grpc::v1::peer_service_client::PeerServiceClient;
 use proto::grpc::v1::route_service_client::RouteServiceClient;
-use testpeer::{Options, Payment, TestPeer};
+use service_runtime::http_client;
 
-use crate::http;
-
-#[derive(clap::Args)]
-pub struct Args {
-    /// Number of nodes in the line (at least 3).
-    #[arg(long, default_value_t = 3)]
-    nodes: u16,
-    /// Directory for state, configuration and logs (recreated on each run).
-    #[arg(long, default_value = ".localnet")]
-    dir: PathBuf,
-    /// BTP port of the first node; the others follow.
-    #[arg(long, default_value_t = 3000)]
-    btp_base_port: u16,
-    /// Health/metrics port of the first node; the others follow.
-    #[arg(long, default_value_t = 8080)]
-    health_base_port: u16,
-    /// gRPC port of the first node's control plane; the others follow.
-    #[arg(long, default_value_t = 50051)]
-    grpc_base_port: u16,
-    /// Health/metrics port of the first node's control plane; the others follow.
-    #[arg(long, default_value_t = 9080)]
-    controlplane_http_base_port: u16,
-    /// Directory holding the `dataplane` and `controlplane` binaries (default: next to this
-    /// `ctl`, then PATH).
-    #[arg(long)]
-    bin_dir: Option<PathBuf>,
-    /// Start, send the test payment, print, and stop (for scripts and CI).
-    #[arg(long)]
-    once: bool,
-}
+use super::Args;
 
 /// A child process stopped with SIGTERM (so it drains and logs its shutdown) when dropped.
 struct Managed {
@@ -89,12 +59,12 @@ impl Managed {
     }
 }
 
-struct Node {
-    name: String,
-    btp_port: u16,
-    health_port: u16,
-    grpc_port: u16,
-    token_file: PathBuf,
+pub(super) struct Node {
+    pub(super) name: String,
+    pub(super) btp_port: u16,
+    pub(super) health_port: u16,
+    pub(super) grpc_port: u16,
+    pub(super) token_file: PathBuf,
     // Fields drop in declaration order: the data plane stops before its control plane.
     _dataplane: Managed,
     _controlplane: Managed,
@@ -285,10 +255,13 @@ async fn configure(
 }
 
 fn links_up(node: &Node) -> bool {
-    let Ok((200, body)) = http::get(node.health_port, "/health") else {
+    let Ok(response) = http_client::get(node.health_port, "/health") else {
         return false;
     };
-    let Ok(health) = serde_json::from_str::<serde_json::Value>(&body) else {
+    if response.status != 200 {
+        return false;
+    }
+    let Ok(health) = serde_json::from_str::<serde_json::Value>(&response.body) else {
         return false;
     };
     health["peers"].as_array().is_some_and(|peers| {
@@ -299,21 +272,19 @@ fn links_up(node: &Node) -> bool {
     })
 }
 
-pub async fn run(args: Args) -> anyhow::Result<()> {
-    if args.nodes < 3 {
-        bail!("--nodes must be at least 3");
-    }
+/// The running line, first node first, and the link secrets by variable name (the sender's
+/// and the receiver's among them). Dropping it stops every process.
+pub(super) struct Line {
+    pub(super) nodes: Vec<Node>,
+    pub(super) secrets: BTreeMap<String, String>,
+}
+
+/// Starts and configures every node under `dir`, and waits for their links.
+pub(super) async fn start_line(args: &Args, dir: &Path) -> anyhow::Result<Line> {
     let dataplane = find_binary(args.bin_dir.as_deref(), "dataplane")?;
     let controlplane = find_binary(args.bin_dir.as_deref(), "controlplane")?;
-    if args.dir.exists() {
-        std::fs::remove_dir_all(&args.dir)
-            .with_context(|| format!("clearing {}", args.dir.display()))?;
-    }
-    std::fs::create_dir_all(&args.dir)?;
-    let dir = args.dir.canonicalize()?;
-
     // One secret per link, shared by its two ends.
-    let mut secrets = std::collections::BTreeMap::new();
+    let mut secrets = BTreeMap::new();
     let mut nodes: Vec<Node> = Vec::new();
     // From the far end, so every node's dial target is already listening.
     for i in (0..args.nodes).rev() {
@@ -396,7 +367,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
             &format!("{name} dataplane"),
             Duration::from_secs(20),
             &mut dp,
-            || matches!(http::get(health_port, "/health/ready"), Ok((200, _))),
+            || http_client::get(health_port, "/health/ready").is_ok_and(|r| r.status == 200),
         )?;
         nodes.push(Node {
             name,
@@ -420,92 +391,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 
-    let first = nodes.first().context("no nodes")?;
-    let last = nodes.last().context("no nodes")?;
-    let receiver_address = format!("test.{}.receiver", last.name);
-    let receiver = TestPeer::connect(
-        &format!("ws://127.0.0.1:{}", last.btp_port),
-        &secrets["SECRET_RECEIVER"],
-        Options::new(Address::new(&receiver_address)?),
-    )
-    .await
-    .context("connecting the receiver")?;
-    let sender = TestPeer::connect(
-        &format!("ws://127.0.0.1:{}", first.btp_port),
-        &secrets["SECRET_SENDER"],
-        Options::new(Address::new("test.n1.sender")?),
-    )
-    .await
-    .context("connecting the sender")?;
-    let payment = Payment {
-        destination: Address::new(&format!("{receiver_address}.hello"))?,
-        amount: 1000,
-        data: b"localnet test payment".to_vec(),
-        expires_in: Duration::from_secs(30),
-    };
-    // The receiver's link is installed on the last node asynchronously; allow a moment.
-    let started = Instant::now();
-    let mut outcome = sender.send(&payment).await?;
-    while !outcome.is_fulfilled() && started.elapsed() < Duration::from_secs(5) {
-        tokio::time::sleep(Duration::from_millis(100)).await;
-        outcome = sender.send(&payment).await?;
-    }
-
-    println!(
-        "Local network: {} nodes in a line, state and logs under {}",
-        args.nodes,
-        dir.display()
-    );
-    println!();
-    println!(
-        "{:<6} {:<24} {:<24} {:<34} metrics",
-        "node", "gRPC (ctl --server)", "BTP", "health"
-    );
-    for node in &nodes {
-        let grpc = format!("http://127.0.0.1:{}", node.grpc_port);
-        let btp = format!("ws://127.0.0.1:{}", node.btp_port);
-        let health = format!("http://127.0.0.1:{}/health", node.health_port);
-        println!(
-            "{:<6} {grpc:<24} {btp:<24} {health:<34} http://127.0.0.1:{}/metrics",
-            node.name, node.health_port
-        );
-    }
-    println!(
-        "Control plane health and metrics: http://127.0.0.1:{}/metrics (n1) and the next ports",
-        args.controlplane_http_base_port
-    );
-    println!();
-    println!(
-        "Try: ctl --server http://127.0.0.1:{} --token \"$(cat {})\" peers list",
-        first.grpc_port,
-        first.token_file.display()
-    );
-    println!();
-    match &outcome {
-        testpeer::Outcome::Fulfilled { .. } => println!(
-            "Test payment: 1000 units test.n1.sender → {} across {} nodes: fulfilled in {:?}",
-            payment.destination,
-            args.nodes,
-            started.elapsed()
-        ),
-        testpeer::Outcome::Rejected {
-            code,
-            triggered_by,
-            message,
-            ..
-        } => {
-            bail!("test payment rejected: {code} by {triggered_by:?}: {message}")
-        }
-    }
-    if !args.once {
-        println!("Running until Ctrl-C.");
-        tokio::signal::ctrl_c().await?;
-        println!("Stopping…");
-    }
-    receiver.close();
-    sender.close();
-    drop(nodes);
-    Ok(())
+    Ok(Line { nodes, secrets })
 }
 
 #[cfg(test)]

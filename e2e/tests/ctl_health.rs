@@ -6,21 +6,15 @@ use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
-const CTL: &str = env!("CARGO_BIN_EXE_ctl");
-const WAIT: Duration = Duration::from_secs(30);
+use e2e::binary;
+use service_runtime::http_client;
+use test_kit::Output as Run;
+use test_kit::free_port;
 
-/// A port nothing listens on right now (bound and released), for a service to take or for
-/// "unreachable".
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+const WAIT: Duration = Duration::from_secs(30);
 
 fn env(pairs: &[(&str, String)]) -> BTreeMap<String, String> {
     pairs
@@ -165,17 +159,9 @@ fn start_node(dir: &Path) -> (Node, Ports) {
 fn wait_for(port: u16, path: &str, status: u16) {
     let deadline = Instant::now() + WAIT;
     loop {
-        if let Ok(mut stream) = std::net::TcpStream::connect(("127.0.0.1", port)) {
-            let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
-            let _ = write!(
-                stream,
-                "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
-            );
-            let mut response = String::new();
-            let _ = stream.read_to_string(&mut response);
-            if response.starts_with(&format!("HTTP/1.1 {status}")) {
-                return;
-            }
+        let answer = http_client::get_from("127.0.0.1", port, path, Duration::from_secs(2));
+        if answer.is_ok_and(|response| response.status == status) {
+            return;
         }
         assert!(
             Instant::now() < deadline,
@@ -185,27 +171,15 @@ fn wait_for(port: u16, path: &str, status: u16) {
     }
 }
 
-struct Run {
-    code: Option<i32>,
-    stdout: String,
-    stderr: String,
-}
-
 fn health(dataplane: &str, controlplane: &str, extra: &[&str]) -> Run {
-    let output = Command::new(CTL)
+    let mut command = Command::new(binary("ctl"));
+    command
         .args(["health", "--timeout", "5", "--dataplane", dataplane])
         .args(["--controlplane", controlplane])
         .args(extra)
         .env_remove("DATAPLANE_HEALTH_URL")
-        .env_remove("CONTROLPLANE_HEALTH_URL")
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
-    Run {
-        code: output.status.code(),
-        stdout: String::from_utf8(output.stdout).unwrap(),
-        stderr: String::from_utf8(output.stderr).unwrap(),
-    }
+        .env_remove("CONTROLPLANE_HEALTH_URL");
+    test_kit::run(command)
 }
 
 fn json(run: &Run) -> serde_json::Value {
