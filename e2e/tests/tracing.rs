@@ -376,10 +376,12 @@ async fn management_calls_and_config_pushes_are_traced_and_counted() {
 
     let spans = sink
         .wait_for(WAIT, |spans| {
-            !find(spans, "cp-a", "config.push").is_empty()
-                && find(spans, "dp-a", "config.apply")
-                    .iter()
-                    .any(|s| !s.parent_span_id.is_empty())
+            // The last joined apply's parent must be in too: the two processes export on
+            // their own schedules, so an apply can arrive before the push that caused it.
+            let last_apply = find(spans, "dp-a", "config.apply")
+                .into_iter()
+                .rfind(|s| !s.parent_span_id.is_empty());
+            last_apply.is_some_and(|apply| spans.iter().any(|s| s.span_id == apply.parent_span_id))
                 && find(spans, "cp-a", "PeerService/CreatePeer").len() == 1
         })
         .await;

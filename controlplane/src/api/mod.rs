@@ -103,12 +103,74 @@ pub fn store_status(error: StoreError) -> Status {
     }
 }
 
-/// (page size, start after) from a List request.
-fn page(page_size: i32, page_token: &str) -> Result<(u32, Option<String>), Status> {
-    let size = match page_size {
-        0 => 100,
-        n if n < 0 => return Err(crate::convert::invalid("page_size", "must not be negative")),
-        n => u32::try_from(n).unwrap_or(1000).min(1000),
-    };
-    Ok((size, Some(page_token.to_string()).filter(|t| !t.is_empty())))
+/// A List request's page: how many rows, and the key (id or prefix) to start after.
+struct Page {
+    size: u32,
+    after: Option<String>,
+}
+
+/// Tokens say `after:<key>`: the empty route prefix is a real key that sorts first, so a token
+/// must be told apart from no token at all.
+const TOKEN_PREFIX: &str = "after:";
+
+impl Page {
+    fn of(page_size: i32, page_token: &str) -> Result<Page, Status> {
+        let size = match page_size {
+            0 => 100,
+            n if n < 0 => return Err(crate::convert::invalid("page_size", "must not be negative")),
+            n => u32::try_from(n).unwrap_or(1000).min(1000),
+        };
+        let after = match page_token {
+            "" => None,
+            token => Some(
+                token
+                    .strip_prefix(TOKEN_PREFIX)
+                    .ok_or_else(|| {
+                        crate::convert::invalid(
+                            "page_token",
+                            "not a token from a previous List call",
+                        )
+                    })?
+                    .to_string(),
+            ),
+        };
+        Ok(Page { size, after })
+    }
+
+    /// How many rows to ask the store for: one more than the page tells whether there is a
+    /// next one.
+    fn fetch(&self) -> u32 {
+        self.size.saturating_add(1)
+    }
+
+    /// This page's rows and the token of the next page (empty after the last).
+    fn cut<T>(&self, mut rows: Vec<T>, key: impl Fn(&T) -> &str) -> (Vec<T>, String) {
+        let more = rows.len() > self.size as usize;
+        rows.truncate(self.size as usize);
+        let next = match rows.last() {
+            Some(last) if more => format!("{TOKEN_PREFIX}{}", key(last)),
+            _ => String::new(),
+        };
+        (rows, next)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pages_cut_rows_and_tokens_round_trip() {
+        let page = Page::of(2, "").unwrap();
+        assert_eq!((page.fetch(), page.after.as_deref()), (3, None));
+        let (rows, next) = page.cut(vec!["", "a", "b"], |r| r);
+        assert_eq!((rows, next.as_str()), (vec!["", "a"], "after:a"));
+        let (rows, next) = page.cut(vec!["a", "b"], |r| r);
+        assert_eq!((rows.len(), next.as_str()), (2, ""), "no next page");
+        assert_eq!(Page::of(0, "after:").unwrap().after.as_deref(), Some(""));
+        assert_eq!(Page::of(0, "").unwrap().size, 100);
+        assert_eq!(Page::of(5000, "").unwrap().size, 1000);
+        assert!(Page::of(-1, "").is_err());
+        assert!(Page::of(1, "a").is_err(), "not a token of ours");
+    }
 }

@@ -4,7 +4,7 @@ use proto::grpc::v1 as pb;
 use proto::grpc::v1::peer_service_server::PeerService;
 use tonic::{Request, Response, Status};
 
-use super::{State, page, store_status};
+use super::{Page, State, store_status};
 use crate::commit::Changes;
 use crate::convert::{invalid, peer_from_create, peer_from_update, peer_to_pb};
 use crate::store::Source;
@@ -70,24 +70,14 @@ impl PeerService for PeersApi {
         request: Request<pb::ListPeersRequest>,
     ) -> Result<Response<pb::ListPeersResponse>, Status> {
         let request = request.into_inner();
-        let (size, after) = page(request.page_size, &request.page_token)?;
-        // One extra row tells whether there is a next page.
-        let mut peers = self
+        let page = Page::of(request.page_size, &request.page_token)?;
+        let rows = self
             .state
             .store
-            .list_peers(after.as_deref(), size + 1)
+            .list_peers(page.after.as_deref(), page.fetch())
             .await
             .map_err(store_status)?;
-        let more = peers.len() > size as usize;
-        peers.truncate(size as usize);
-        let next_page_token = if more {
-            peers
-                .last()
-                .map(|p| p.config.id.clone())
-                .unwrap_or_default()
-        } else {
-            String::new()
-        };
+        let (peers, next_page_token) = page.cut(rows, |p| p.config.id.as_str());
         Ok(Response::new(pb::ListPeersResponse {
             peers: peers.iter().map(peer_to_pb).collect(),
             next_page_token,

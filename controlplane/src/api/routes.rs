@@ -4,7 +4,7 @@ use proto::grpc::v1 as pb;
 use proto::grpc::v1::route_service_server::RouteService;
 use tonic::{Request, Response, Status};
 
-use super::{State, page, store_status};
+use super::{Page, State, store_status};
 use crate::commit::Changes;
 use crate::convert::{invalid, route_to_pb};
 use crate::store::{Source, StoreError, StoredRoute};
@@ -20,33 +20,14 @@ impl RouteService for RoutesApi {
         request: Request<pb::ListRoutesRequest>,
     ) -> Result<Response<pb::ListRoutesResponse>, Status> {
         let request = request.into_inner();
-        let (size, _) = page(request.page_size, "")?;
-        let after = match request.page_token.as_str() {
-            "" => None,
-            token => Some(
-                token
-                    .strip_prefix("after:")
-                    .ok_or_else(|| invalid("page_token", "not a token from a previous ListRoutes"))?
-                    .to_string(),
-            ),
-        };
-        let mut routes = self
+        let page = Page::of(request.page_size, &request.page_token)?;
+        let rows = self
             .state
             .store
-            .list_routes(after.as_deref(), size + 1)
+            .list_routes(page.after.as_deref(), page.fetch())
             .await
             .map_err(store_status)?;
-        let more = routes.len() > size as usize;
-        routes.truncate(size as usize);
-        // The empty prefix sorts first and is a valid token value, so mark tokens explicitly.
-        let next_page_token = if more {
-            routes
-                .last()
-                .map(|r| format!("after:{}", r.prefix))
-                .unwrap_or_default()
-        } else {
-            String::new()
-        };
+        let (routes, next_page_token) = page.cut(rows, |r| r.prefix.as_str());
         Ok(Response::new(pb::ListRoutesResponse {
             routes: routes.iter().map(route_to_pb).collect(),
             next_page_token,
