@@ -1,5 +1,7 @@
 //! Peers: settings, secret reference (never the secret), provenance, etag.
 
+use std::sync::LazyLock;
+
 use config_model::{PeerConfig, Relation, SecretRef};
 use sqlx::Row;
 use sqlx::sqlite::SqliteRow;
@@ -50,6 +52,64 @@ fn from_row(row: &SqliteRow) -> Result<StoredPeer, StoreError> {
     })
 }
 
+/// A peer's settings as columns, in the order `bind_settings` binds them: one list for the
+/// INSERT and the UPDATE, so a setting cannot be written by one and forgotten by the other.
+const SETTINGS: [&str; 9] = [
+    "url",
+    "relation",
+    "asset_code",
+    "asset_scale",
+    "max_packet_amount",
+    "credit_limit",
+    "secret_ref",
+    "auth_username",
+    "public_key",
+];
+
+static INSERT: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "INSERT INTO peers (id, {}, source, created_at_ms, updated_at_ms, etag) VALUES (?, {}, ?, ?, ?, ?)",
+        SETTINGS.join(", "),
+        ["?"; SETTINGS.len()].join(", ")
+    )
+});
+
+static UPDATE: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "UPDATE peers SET {}, updated_at_ms = ?, etag = ? WHERE id = ?",
+        SETTINGS.map(|column| format!("{column} = ?")).join(", ")
+    )
+});
+
+type Query<'q> = sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments>;
+
+/// Binds every setting of `config` but its id, in `SETTINGS` order. Limits are stored as
+/// decimal text: SQLite's integers are i64 and a limit may be any u64.
+fn bind_settings<'q>(query: Query<'q>, config: &PeerConfig) -> Query<'q> {
+    let PeerConfig {
+        id: _,
+        url,
+        relation,
+        asset_code,
+        asset_scale,
+        max_packet_amount,
+        credit_limit,
+        secret_ref,
+        auth_username,
+        public_key,
+    } = config;
+    query
+        .bind(url.clone())
+        .bind(relation.as_str())
+        .bind(asset_code.clone())
+        .bind(i64::from(*asset_scale))
+        .bind(max_packet_amount.map(|v| v.to_string()))
+        .bind(credit_limit.map(|v| v.to_string()))
+        .bind(secret_ref.to_string())
+        .bind(auth_username.clone())
+        .bind(public_key.clone())
+}
+
 impl Store {
     /// Stores a new peer; its times and etag are set here.
     pub async fn create_peer(
@@ -65,27 +125,13 @@ impl Store {
             updated_at_ms: now,
             etag: new_etag(),
         };
-        let result = sqlx::query(
-            "INSERT INTO peers (id, url, relation, asset_code, asset_scale, max_packet_amount, credit_limit,
-                                secret_ref, auth_username, source, created_at_ms, updated_at_ms, etag, public_key)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        )
-        .bind(&config.id)
-        .bind(&config.url)
-        .bind(config.relation.as_str())
-        .bind(&config.asset_code)
-        .bind(i64::from(config.asset_scale))
-        .bind(config.max_packet_amount.map(|v| v.to_string()))
-        .bind(config.credit_limit.map(|v| v.to_string()))
-        .bind(config.secret_ref.to_string())
-        .bind(&config.auth_username)
-        .bind(source.as_str())
-        .bind(now)
-        .bind(now)
-        .bind(&peer.etag)
-        .bind(&config.public_key)
-        .execute(&self.pool)
-        .await;
+        let result = bind_settings(sqlx::query(INSERT.as_str()).bind(&config.id), config)
+            .bind(source.as_str())
+            .bind(now)
+            .bind(now)
+            .bind(&peer.etag)
+            .execute(&self.pool)
+            .await;
         match result {
             Ok(_) => Ok(peer),
             Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
@@ -157,26 +203,12 @@ impl Store {
             etag: new_etag(),
             ..current
         };
-        sqlx::query(
-            "UPDATE peers SET url = ?, relation = ?, asset_code = ?, asset_scale = ?, max_packet_amount = ?,
-                              credit_limit = ?, secret_ref = ?, auth_username = ?, updated_at_ms = ?, etag = ?,
-                              public_key = ?
-             WHERE id = ?",
-        )
-        .bind(&config.url)
-        .bind(config.relation.as_str())
-        .bind(&config.asset_code)
-        .bind(i64::from(config.asset_scale))
-        .bind(config.max_packet_amount.map(|v| v.to_string()))
-        .bind(config.credit_limit.map(|v| v.to_string()))
-        .bind(config.secret_ref.to_string())
-        .bind(&config.auth_username)
-        .bind(updated.updated_at_ms)
-        .bind(&updated.etag)
-        .bind(&config.public_key)
-        .bind(&config.id)
-        .execute(&mut *tx)
-        .await?;
+        bind_settings(sqlx::query(UPDATE.as_str()), config)
+            .bind(updated.updated_at_ms)
+            .bind(&updated.etag)
+            .bind(&config.id)
+            .execute(&mut *tx)
+            .await?;
         tx.commit().await?;
         Ok(updated)
     }

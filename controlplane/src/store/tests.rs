@@ -224,3 +224,33 @@ async fn concurrent_writers_all_succeed() {
     }
     assert_eq!(store.all_routes().await.unwrap().len(), 40);
 }
+
+/// Every setting survives a create and an update: the two statements share one column list,
+/// and this holds them to it.
+#[tokio::test]
+async fn every_setting_is_stored_by_create_and_by_update() {
+    let (_dir, _url, store) = temp_store().await;
+    let full = |credit: u64, key: &str| PeerConfig {
+        url: Some("ws://full:3000".into()),
+        relation: config_model::Relation::Parent,
+        asset_code: "EUR".into(),
+        asset_scale: 2,
+        max_packet_amount: Some(u64::MAX),
+        credit_limit: Some(credit),
+        auth_username: Some("me".into()),
+        public_key: Some(key.into()),
+        ..PeerConfig::new("full", SecretRef::NodeKey)
+    };
+    store
+        .create_peer(&full(1, "key-1"), Source::Static)
+        .await
+        .unwrap();
+    let read = |store: Store| async move { store.get_peer("full").await.unwrap().unwrap().config };
+    assert_eq!(read(store.clone()).await, full(1, "key-1"));
+    let mut plain = PeerConfig::new("full", SecretRef::Env("PLAIN".into()));
+    store.update_peer(&plain, None).await.unwrap();
+    assert_eq!(read(store.clone()).await, plain);
+    plain = full(2, "key-2");
+    store.update_peer(&plain, None).await.unwrap();
+    assert_eq!(read(store.clone()).await, plain);
+}
