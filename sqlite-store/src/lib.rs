@@ -74,6 +74,39 @@ async fn refuse_newer_schema(pool: &SqlitePool, migrator: &Migrator) -> Result<(
     }
 }
 
+/// An open database: what a service's store wraps (and derefs to), so opening, write
+/// transactions and closing are written once for every store.
+#[derive(Clone, Debug)]
+pub struct Database {
+    pool: SqlitePool,
+}
+
+impl Database {
+    /// See [`open`].
+    pub async fn open(
+        url: &str,
+        migrator: &Migrator,
+        foreign_keys: bool,
+    ) -> Result<Database, OpenError> {
+        Ok(Database {
+            pool: open(url, migrator, foreign_keys).await?,
+        })
+    }
+
+    pub fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+
+    /// See [`write_transaction`].
+    pub async fn write_transaction(&self) -> Result<Transaction<'static, Sqlite>, sqlx::Error> {
+        write_transaction(&self.pool).await
+    }
+
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
 /// A transaction that takes the write lock up front. A deferred one that reads first and writes
 /// later fails with SQLITE_BUSY_SNAPSHOT if another connection wrote in between (WAL mode), and
 /// the busy timeout cannot help it; waiting for the lock at BEGIN can.

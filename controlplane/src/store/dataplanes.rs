@@ -49,7 +49,7 @@ impl Store {
         )
         .bind(node_id)
         .bind(now_ms())
-        .execute(&self.pool)
+        .execute(self.pool())
         .await?;
         Ok(())
     }
@@ -64,7 +64,7 @@ impl Store {
         .bind(as_i64(version.0))
         .bind(as_i64(version.1))
         .bind(now_ms())
-        .execute(&self.pool)
+        .execute(self.pool())
         .await?;
         Ok(())
     }
@@ -86,7 +86,7 @@ impl Store {
         .bind(as_i64(version.1))
         .bind(error)
         .bind(now_ms())
-        .execute(&self.pool)
+        .execute(self.pool())
         .await?;
         Ok(())
     }
@@ -97,7 +97,7 @@ impl Store {
         let row =
             sqlx::query("SELECT nack_epoch, nack_generation FROM data_planes WHERE node_id = ?")
                 .bind(node_id)
-                .fetch_optional(&self.pool)
+                .fetch_optional(self.pool())
                 .await?;
         Ok(match row {
             None => None,
@@ -154,7 +154,7 @@ impl Store {
 
     pub async fn data_planes(&self) -> Result<Vec<DataPlaneRecord>, StoreError> {
         let rows = sqlx::query("SELECT * FROM data_planes ORDER BY node_id")
-            .fetch_all(&self.pool)
+            .fetch_all(self.pool())
             .await?;
         let mut records = Vec::with_capacity(rows.len());
         for row in rows {
@@ -165,7 +165,7 @@ impl Store {
             let links =
                 sqlx::query("SELECT * FROM link_reports WHERE node_id = ? ORDER BY peer_id")
                     .bind(&node_id)
-                    .fetch_all(&self.pool)
+                    .fetch_all(self.pool())
                     .await?
                     .iter()
                     .map(|r| {
@@ -178,7 +178,7 @@ impl Store {
                     .collect::<Result<Vec<_>, sqlx::Error>>()?;
             let balances = sqlx::query("SELECT * FROM balances WHERE node_id = ? ORDER BY peer_id")
                 .bind(&node_id)
-                .fetch_all(&self.pool)
+                .fetch_all(self.pool())
                 .await?
                 .iter()
                 .map(|r| {

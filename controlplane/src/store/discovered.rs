@@ -44,7 +44,7 @@ impl Store {
 
     pub async fn discovered(&self) -> Result<Vec<DiscoveredNode>, StoreError> {
         let rows = sqlx::query("SELECT * FROM discovered_nodes ORDER BY node_id")
-            .fetch_all(&self.pool)
+            .fetch_all(self.pool())
             .await?;
         rows.iter()
             .map(|row| {

@@ -7,7 +7,8 @@ mod discovered;
 mod peers;
 mod routes;
 
-use sqlx::{Row, SqlitePool};
+use sqlite_store::Database;
+use sqlx::Row;
 
 pub use dataplanes::{DataPlaneRecord, LinkReport, ReportedBalance};
 pub use discovered::DiscoveredNode;
@@ -68,43 +69,38 @@ impl Source {
 
 #[derive(Clone)]
 pub struct Store {
-    pool: SqlitePool,
+    db: Database,
+}
+
+/// Opening, the pool, write transactions and closing are the shared `Database`'s.
+impl std::ops::Deref for Store {
+    type Target = Database;
+
+    fn deref(&self) -> &Database {
+        &self.db
+    }
 }
 
 impl Store {
     /// Opens (creating if needed) the database at `url` (`sqlite://path` or `sqlite::memory:`),
     /// refuses one written by a newer schema, and applies pending migrations.
     pub async fn open(url: &str) -> Result<Store, StoreError> {
-        let pool = sqlite_store::open(url, &MIGRATOR, true).await?;
-        Ok(Store { pool })
+        Ok(Store {
+            db: Database::open(url, &MIGRATOR, true).await?,
+        })
     }
 
     /// Starts a new configuration epoch (once per control plane start) and returns it.
     pub async fn next_epoch(&self) -> Result<u64, StoreError> {
         let row =
             sqlx::query("UPDATE config_state SET epoch = epoch + 1 WHERE id = 1 RETURNING epoch")
-                .fetch_one(&self.pool)
+                .fetch_one(self.pool())
                 .await?;
         let epoch: i64 = row.try_get("epoch")?;
         u64::try_from(epoch).map_err(|_| StoreError::Corrupt {
             table: "config_state",
             problem: format!("negative epoch {epoch}"),
         })
-    }
-
-    /// Takes the write lock up front (see `sqlite_store::write_transaction` for why).
-    pub(crate) async fn write_transaction(
-        &self,
-    ) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>, StoreError> {
-        Ok(sqlite_store::write_transaction(&self.pool).await?)
-    }
-
-    pub fn pool(&self) -> &SqlitePool {
-        &self.pool
-    }
-
-    pub async fn close(&self) {
-        self.pool.close().await;
     }
 }
 

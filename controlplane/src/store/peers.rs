@@ -130,7 +130,7 @@ impl Store {
             .bind(now)
             .bind(now)
             .bind(&peer.etag)
-            .execute(&self.pool)
+            .execute(self.pool())
             .await;
         match result {
             Ok(_) => Ok(peer),
@@ -147,7 +147,7 @@ impl Store {
     pub async fn get_peer(&self, id: &str) -> Result<Option<StoredPeer>, StoreError> {
         let row = sqlx::query("SELECT * FROM peers WHERE id = ?")
             .bind(id)
-            .fetch_optional(&self.pool)
+            .fetch_optional(self.pool())
             .await?;
         row.as_ref().map(from_row).transpose()
     }
@@ -161,7 +161,7 @@ impl Store {
         let rows = sqlx::query("SELECT * FROM peers WHERE id > ? ORDER BY id LIMIT ?")
             .bind(after.unwrap_or(""))
             .bind(i64::from(limit))
-            .fetch_all(&self.pool)
+            .fetch_all(self.pool())
             .await?;
         rows.iter().map(from_row).collect()
     }

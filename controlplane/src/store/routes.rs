@@ -74,7 +74,7 @@ impl Store {
     pub async fn get_route(&self, prefix: &str) -> Result<Option<StoredRoute>, StoreError> {
         let row = sqlx::query("SELECT * FROM routes WHERE prefix = ?")
             .bind(prefix)
-            .fetch_optional(&self.pool)
+            .fetch_optional(self.pool())
             .await?;
         row.as_ref().map(from_row).transpose()
     }
@@ -91,13 +91,13 @@ impl Store {
                 sqlx::query("SELECT * FROM routes WHERE prefix > ? ORDER BY prefix LIMIT ?")
                     .bind(after)
                     .bind(i64::from(limit))
-                    .fetch_all(&self.pool)
+                    .fetch_all(self.pool())
                     .await?
             }
             None => {
                 sqlx::query("SELECT * FROM routes ORDER BY prefix LIMIT ?")
                     .bind(i64::from(limit))
-                    .fetch_all(&self.pool)
+                    .fetch_all(self.pool())
                     .await?
             }
         };
@@ -116,7 +116,7 @@ impl Store {
             "SELECT json_group_array(json_array(prefix, peer_id)) FROM \
              (SELECT prefix, peer_id FROM routes ORDER BY prefix)",
         )
-        .fetch_one(&self.pool)
+        .fetch_one(self.pool())
         .await?;
         let Some(json) = json else {
             return Ok(Vec::new());
@@ -130,7 +130,7 @@ impl Store {
     pub async fn delete_route(&self, prefix: &str) -> Result<StoredRoute, StoreError> {
         let row = sqlx::query("DELETE FROM routes WHERE prefix = ? RETURNING *")
             .bind(prefix)
-            .fetch_optional(&self.pool)
+            .fetch_optional(self.pool())
             .await?;
         row.as_ref()
             .map(from_row)

@@ -233,7 +233,7 @@ impl Store {
              FROM entries WHERE state = 'active' AND last_seen_ms >= ? ORDER BY node_id",
         )
         .bind(window.live_since_ms)
-        .fetch_all(&self.pool)
+        .fetch_all(self.pool())
         .await?;
         rows.iter().map(from_row).collect()
     }
@@ -243,7 +243,7 @@ impl Store {
             "SELECT COUNT(*) AS n FROM entries WHERE state = 'active' AND last_seen_ms >= ?",
         )
         .bind(window.live_since_ms)
-        .fetch_one(&self.pool)
+        .fetch_one(self.pool())
         .await?
         .try_get("n")?;
         Ok(u64::try_from(n).unwrap_or(0))
@@ -258,7 +258,7 @@ impl Store {
         )
         .bind(EXPIRED)
         .bind(window.live_since_ms)
-        .fetch_all(&self.pool)
+        .fetch_all(self.pool())
         .await?;
         Ok(rows.into_iter().map(|(id,)| id).collect())
     }

@@ -6,7 +6,7 @@
 
 mod entries;
 
-use sqlx::SqlitePool;
+use sqlite_store::Database;
 
 pub use entries::{Announced, StoredEntry};
 
@@ -41,30 +41,25 @@ pub enum StoreError {
 
 #[derive(Clone)]
 pub struct Store {
-    pool: SqlitePool,
+    db: Database,
+}
+
+/// Opening, the pool, write transactions and closing are the shared `Database`'s.
+impl std::ops::Deref for Store {
+    type Target = Database;
+
+    fn deref(&self) -> &Database {
+        &self.db
+    }
 }
 
 impl Store {
     /// Opens (creating if needed) the database at `url` (`sqlite://path` or `sqlite::memory:`),
     /// refuses one written by a newer schema, and applies pending migrations.
     pub async fn open(url: &str) -> Result<Store, StoreError> {
-        let pool = sqlite_store::open(url, &MIGRATOR, false).await?;
-        Ok(Store { pool })
-    }
-
-    /// Takes the write lock up front (see `sqlite_store::write_transaction` for why).
-    async fn write_transaction(
-        &self,
-    ) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>, StoreError> {
-        Ok(sqlite_store::write_transaction(&self.pool).await?)
-    }
-
-    pub fn pool(&self) -> &SqlitePool {
-        &self.pool
-    }
-
-    pub async fn close(&self) {
-        self.pool.close().await;
+        Ok(Store {
+            db: Database::open(url, &MIGRATOR, false).await?,
+        })
     }
 }
 
