@@ -18,28 +18,49 @@ pub struct Peer {
     pub credit_limit: Option<u64>,
     pub secret_ref: String,
     pub auth_username: String,
+    /// The peer's node public key, with secret reference `node-key`.
+    pub public_key: String,
     pub source: String,
     pub create_time: Option<String>,
     pub update_time: Option<String>,
     pub etag: String,
 }
 
+/// Every field of the API's peer, named: a field added to the message does not compile here
+/// until ctl shows it (the public key was once left out this way).
 impl From<api::Peer> for Peer {
     fn from(p: api::Peer) -> Self {
+        let api::Peer {
+            id,
+            url,
+            relation,
+            asset_code,
+            asset_scale,
+            max_packet_amount,
+            credit_limit,
+            secret_ref,
+            auth_username,
+            source,
+            create_time,
+            update_time,
+            etag,
+            public_key,
+        } = p;
         Self {
-            id: p.id,
-            url: p.url,
-            relation: p.relation,
-            asset_code: p.asset_code,
-            asset_scale: p.asset_scale,
-            max_packet_amount: p.max_packet_amount,
-            credit_limit: p.credit_limit,
-            secret_ref: p.secret_ref,
-            auth_username: p.auth_username,
-            source: p.source,
-            create_time: p.create_time.map(rfc3339),
-            update_time: p.update_time.map(rfc3339),
-            etag: p.etag,
+            id,
+            url,
+            relation,
+            asset_code,
+            asset_scale,
+            max_packet_amount,
+            credit_limit,
+            secret_ref,
+            auth_username,
+            public_key,
+            source,
+            create_time: create_time.map(rfc3339),
+            update_time: update_time.map(rfc3339),
+            etag,
         }
     }
 }
@@ -108,6 +129,7 @@ mod tests {
             credit_limit: None,
             secret_ref: "env:WEST_SECRET".into(),
             auth_username: "east".into(),
+            public_key: String::new(),
             source: "static".into(),
             create_time: Some("2026-01-01T00:00:00Z".into()),
             update_time: None,
@@ -164,6 +186,7 @@ mod tests {
                 "creditLimit": null,
                 "secretRef": "env:WEST_SECRET",
                 "authUsername": "east",
+                "publicKey": "",
                 "source": "static",
                 "createTime": "2026-01-01T00:00:00Z",
                 "updateTime": null,
