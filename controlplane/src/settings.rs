@@ -5,22 +5,16 @@ use std::path::PathBuf;
 
 use config_model::{Secret, SecretRef};
 use service_runtime::LogSettings;
+use service_runtime::env::{Env, EnvError};
 
 pub const DEFAULT_GRPC_PORT: u16 = 50051;
 pub const DEFAULT_HTTP_PORT: u16 = 8081;
 
-#[derive(Debug, thiserror::Error)]
-#[error("{field}: {problem}")]
-pub struct SettingsError {
-    pub field: String,
-    pub problem: String,
-}
+/// A refused setting, naming the variable.
+pub type SettingsError = EnvError;
 
-fn error(field: &str, problem: impl Into<String>) -> SettingsError {
-    SettingsError {
-        field: field.to_string(),
-        problem: problem.into(),
-    }
+pub(crate) fn error(variable: &str, problem: impl Into<String>) -> SettingsError {
+    EnvError::new(variable, problem)
 }
 
 #[derive(Debug, Clone)]
@@ -52,55 +46,26 @@ pub struct TlsFiles {
 }
 
 impl Settings {
-    pub fn from_env_map(env: &BTreeMap<String, String>) -> Result<Settings, SettingsError> {
-        let get = |name: &str| env.get(name).filter(|v| !v.is_empty()).cloned();
+    pub fn from_env_map(map: &BTreeMap<String, String>) -> Result<Settings, SettingsError> {
+        let env = Env::new(map);
+        let get = |name: &str| env.get(name);
         let node_id = get("NODE_ID").unwrap_or_else(|| "node".into());
         config_model::check_identifier(&node_id).map_err(|p| error("NODE_ID", p))?;
         let grpc_host = get("GRPC_HOST").unwrap_or_else(|| "0.0.0.0".into());
-        let grpc_port = match get("GRPC_PORT") {
-            Some(text) => text.parse::<u16>().map_err(|_| {
-                error(
-                    "GRPC_PORT",
-                    format!("{text:?} is not a port number (0..=65535)"),
-                )
-            })?,
-            None => DEFAULT_GRPC_PORT,
-        };
+        let grpc_port = env.port("GRPC_PORT")?.unwrap_or(DEFAULT_GRPC_PORT);
         let http_host = get("HTTP_HOST").unwrap_or_else(|| grpc_host.clone());
-        let http_port = match get("HTTP_PORT") {
-            Some(text) => text.parse::<u16>().map_err(|_| {
-                error(
-                    "HTTP_PORT",
-                    format!("{text:?} is not a port number (0..=65535)"),
-                )
-            })?,
-            None => DEFAULT_HTTP_PORT,
-        };
+        let http_port = env.port("HTTP_PORT")?.unwrap_or(DEFAULT_HTTP_PORT);
         let data_dir = PathBuf::from(get("DATA_DIR").unwrap_or_else(|| "./data".into()));
-        let database_url = match get("DATABASE_URL") {
-            Some(url) => url,
-            None => {
-                std::fs::create_dir_all(&data_dir).map_err(|e| {
-                    error(
-                        "DATA_DIR",
-                        format!("cannot create {}: {e}", data_dir.display()),
-                    )
-                })?;
-                format!("sqlite://{}", data_dir.join("controlplane.db").display())
-            }
-        };
-        let token_ref = get("API_TOKEN_REF").ok_or_else(|| {
-            error(
-                "API_TOKEN_REF",
-                "required: a secret reference (env:NAME or file:/path) to the bearer token clients must present",
-            )
-        })?;
+        let database_url = env.database_url("controlplane.db")?;
+        let token_ref = env.required(
+            "API_TOKEN_REF",
+            "a secret reference (env:NAME or file:/path) to the bearer token clients must present",
+        )?;
         let api_token = SecretRef::parse(&token_ref)
             .map_err(|p| error("API_TOKEN_REF", p))?
             .resolve()
             .map_err(|p| error("API_TOKEN_REF", p))?;
-        let log =
-            LogSettings::from_env(get).map_err(|(variable, problem)| error(variable, problem))?;
+        let log = env.log()?;
         let tls = match (get("TLS_CERT_FILE"), get("TLS_KEY_FILE")) {
             (None, None) => None,
             (Some(cert), Some(key)) => Some(TlsFiles {
@@ -117,7 +82,7 @@ impl Settings {
         let node_key_file = get("NODE_KEY_FILE")
             .map(PathBuf::from)
             .unwrap_or_else(|| data_dir.join("node.key"));
-        let discovery = crate::discovery::DiscoverySettings::from_env_map(env)?;
+        let discovery = crate::discovery::DiscoverySettings::from_env(env)?;
         let config_file = get("CONFIG_FILE")
             .map(|path| crate::seed::ConfigFile::load(std::path::Path::new(&path)))
             .transpose()

@@ -1,10 +1,10 @@
 //! The discovery server's settings, from the environment. Every error names the variable.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 use std::time::Duration;
 
 use service_runtime::LogSettings;
+use service_runtime::env::{Env, EnvError};
 
 pub const DEFAULT_PORT: u16 = 8090;
 pub const DEFAULT_TTL_SECONDS: u64 = 120;
@@ -15,18 +15,11 @@ pub const DEFAULT_MAX_ENTRIES: u32 = 10_000;
 /// Upper bound for the rate, burst and entry settings: beyond it a typo, not a choice.
 const MAX_LIMIT: u32 = 1_000_000;
 
-#[derive(Debug, thiserror::Error)]
-#[error("{variable}: {problem}")]
-pub struct SettingsError {
-    pub variable: &'static str,
-    pub problem: String,
-}
+/// A refused setting, naming the variable.
+pub type SettingsError = EnvError;
 
-fn error(variable: &'static str, problem: impl Into<String>) -> SettingsError {
-    SettingsError {
-        variable,
-        problem: problem.into(),
-    }
+fn error(variable: &str, problem: impl Into<String>) -> SettingsError {
+    EnvError::new(variable, problem)
 }
 
 #[derive(Debug, Clone)]
@@ -48,22 +41,10 @@ pub struct Settings {
 
 impl Settings {
     pub fn from_env_map(env: &BTreeMap<String, String>) -> Result<Settings, SettingsError> {
-        let get = |name: &str| env.get(name).filter(|v| !v.is_empty()).cloned();
-        let host = get("DISCOVERY_HOST").unwrap_or_else(|| "0.0.0.0".into());
-        let port = match get("DISCOVERY_PORT") {
-            Some(text) => text.parse::<u16>().map_err(|_| {
-                error(
-                    "DISCOVERY_PORT",
-                    format!("{text:?} is not a port number (0..=65535)"),
-                )
-            })?,
-            None => DEFAULT_PORT,
-        };
-        let ttl_seconds = match get("DISCOVERY_TTL_SECONDS") {
-            Some(text) => parse_in_range("DISCOVERY_TTL_SECONDS", &text, 1, MAX_TTL_SECONDS)?,
-            None => DEFAULT_TTL_SECONDS,
-        };
-        let rate_per_second = match get("DISCOVERY_RATE_PER_SECOND") {
+        let env = Env::new(env);
+        let limit = 1..=u64::from(MAX_LIMIT);
+        let rate_per_second = match env.get("DISCOVERY_RATE_PER_SECOND") {
+            None => DEFAULT_RATE_PER_SECOND,
             Some(text) => match text.parse::<f64>() {
                 Ok(rate) if rate.is_finite() && rate > 0.0 && rate <= f64::from(MAX_LIMIT) => rate,
                 _ => {
@@ -75,61 +56,28 @@ impl Settings {
                     ));
                 }
             },
-            None => DEFAULT_RATE_PER_SECOND,
         };
-        let rate_burst = match get("DISCOVERY_RATE_BURST") {
-            Some(text) => {
-                parse_in_range("DISCOVERY_RATE_BURST", &text, 1, u64::from(MAX_LIMIT))? as u32
-            }
-            None => DEFAULT_RATE_BURST,
+        // Both within 1..=MAX_LIMIT, so they fit a u32.
+        let bounded = |name, default: u32| -> Result<u32, SettingsError> {
+            Ok(env
+                .integer(name, limit.clone())?
+                .map_or(default, |n| u32::try_from(n).unwrap_or(MAX_LIMIT)))
         };
-        let max_entries = match get("DISCOVERY_MAX_ENTRIES") {
-            Some(text) => {
-                parse_in_range("DISCOVERY_MAX_ENTRIES", &text, 1, u64::from(MAX_LIMIT))? as u32
-            }
-            None => DEFAULT_MAX_ENTRIES,
-        };
-        let database_url = match get("DATABASE_URL") {
-            Some(url) => url,
-            None => {
-                let data_dir = PathBuf::from(get("DATA_DIR").unwrap_or_else(|| "./data".into()));
-                std::fs::create_dir_all(&data_dir).map_err(|e| {
-                    error(
-                        "DATA_DIR",
-                        format!("cannot create {}: {e}", data_dir.display()),
-                    )
-                })?;
-                format!("sqlite://{}", data_dir.join("discovery.db").display())
-            }
-        };
-        let log =
-            LogSettings::from_env(get).map_err(|(variable, problem)| error(variable, problem))?;
         Ok(Settings {
-            host,
-            port,
-            database_url,
-            ttl: Duration::from_secs(ttl_seconds),
+            host: env
+                .get("DISCOVERY_HOST")
+                .unwrap_or_else(|| "0.0.0.0".into()),
+            port: env.port("DISCOVERY_PORT")?.unwrap_or(DEFAULT_PORT),
+            ttl: Duration::from_secs(
+                env.integer("DISCOVERY_TTL_SECONDS", 1..=MAX_TTL_SECONDS)?
+                    .unwrap_or(DEFAULT_TTL_SECONDS),
+            ),
             rate_per_second,
-            rate_burst,
-            max_entries,
-            log,
+            rate_burst: bounded("DISCOVERY_RATE_BURST", DEFAULT_RATE_BURST)?,
+            max_entries: bounded("DISCOVERY_MAX_ENTRIES", DEFAULT_MAX_ENTRIES)?,
+            database_url: env.database_url("discovery.db")?,
+            log: env.log()?,
         })
-    }
-}
-
-/// An integer in `min..=max`, or an error naming `variable` and the range.
-fn parse_in_range(
-    variable: &'static str,
-    text: &str,
-    min: u64,
-    max: u64,
-) -> Result<u64, SettingsError> {
-    match text.parse::<u64>() {
-        Ok(value) if (min..=max).contains(&value) => Ok(value),
-        _ => Err(error(
-            variable,
-            format!("{text:?} is not an integer in {min}..={max}"),
-        )),
     }
 }
 

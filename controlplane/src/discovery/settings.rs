@@ -1,9 +1,10 @@
 //! Discovery settings, from the environment.
 
-use std::collections::BTreeMap;
 use std::time::Duration;
 
-use crate::settings::SettingsError;
+use service_runtime::env::Env;
+
+use crate::settings::{SettingsError, error};
 
 /// Which discovered nodes become peers.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -28,13 +29,6 @@ pub struct DiscoverySettings {
     pub asset_scale: u8,
 }
 
-fn error(field: &str, problem: impl Into<String>) -> SettingsError {
-    SettingsError {
-        field: field.to_string(),
-        problem: problem.into(),
-    }
-}
-
 fn list(text: &str) -> Vec<String> {
     text.split(',')
         .map(str::trim)
@@ -45,10 +39,8 @@ fn list(text: &str) -> Vec<String> {
 
 impl DiscoverySettings {
     /// `None` unless `PEER_DISCOVERY_ENABLED` is true.
-    pub fn from_env_map(
-        env: &BTreeMap<String, String>,
-    ) -> Result<Option<DiscoverySettings>, SettingsError> {
-        let get = |name: &str| env.get(name).filter(|v| !v.is_empty()).cloned();
+    pub fn from_env(env: Env<'_>) -> Result<Option<DiscoverySettings>, SettingsError> {
+        let get = |name: &str| env.get(name);
         match get("PEER_DISCOVERY_ENABLED").as_deref() {
             None | Some("false") | Some("0") => return Ok(None),
             Some("true") | Some("1") => {}
@@ -75,36 +67,19 @@ impl DiscoverySettings {
                 format!("{bad:?} is not an http(s):// URL"),
             ));
         }
-        let announce_address = get("PEER_ANNOUNCE_ADDRESS").ok_or_else(|| {
-            error(
-                "PEER_ANNOUNCE_ADDRESS",
-                "required: the ws:// URL other nodes dial to reach this node",
-            )
-        })?;
+        let announce_address = env.required(
+            "PEER_ANNOUNCE_ADDRESS",
+            "the ws:// URL other nodes dial to reach this node",
+        )?;
         node_identity::peer_url::normalize(&announce_address)
             .map_err(|e| error("PEER_ANNOUNCE_ADDRESS", e.to_string()))?;
-        let ilp_address = get("ILP_ADDRESS").ok_or_else(|| {
-            error(
-                "ILP_ADDRESS",
-                "required with discovery: the node's ILP address",
-            )
-        })?;
+        let ilp_address = env.required("ILP_ADDRESS", "with discovery, the node's ILP address")?;
         proto::Address::new(&ilp_address)
             .map_err(|e| error("ILP_ADDRESS", format!("{ilp_address:?}: {e}")))?;
         let capabilities = list(&get("PEER_CAPABILITIES").unwrap_or_default());
-        let seconds = match get("PEER_BROADCAST_INTERVAL_SECONDS") {
-            None => 60,
-            Some(text) => text
-                .parse::<u64>()
-                .ok()
-                .filter(|s| (1..=3600).contains(s))
-                .ok_or_else(|| {
-                    error(
-                        "PEER_BROADCAST_INTERVAL_SECONDS",
-                        format!("{text:?} is not 1..=3600"),
-                    )
-                })?,
-        };
+        let seconds = env
+            .integer("PEER_BROADCAST_INTERVAL_SECONDS", 1..=3600)?
+            .unwrap_or(60);
         let policy = match get("PEER_AUTO_PEERING").as_deref() {
             None | Some("off") => AutoPeering::Off,
             Some("all") => AutoPeering::All,

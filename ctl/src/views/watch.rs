@@ -23,7 +23,8 @@ pub struct WatchEvent {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub enum Event {
-    Peer(Peer),
+    // Boxed: a peer is several times the size of the other events.
+    Peer(Box<Peer>),
     Route(Route),
     Link(LinkStatus),
     ConfigApplied(ConfigApplied),
@@ -52,7 +53,7 @@ impl From<api::WatchEvent> for WatchEvent {
             time: e.time.map(rfc3339),
             action: e.action,
             event: e.event.map(|event| match event {
-                E::Peer(p) => Event::Peer(p.into()),
+                E::Peer(p) => Event::Peer(Box::new(p.into())),
                 E::Route(r) => Event::Route(r.into()),
                 E::Link(l) => Event::Link(l.into()),
                 E::ConfigApplied(c) => Event::ConfigApplied(ConfigApplied {

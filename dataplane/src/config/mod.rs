@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use proto::Address;
+use service_runtime::env::{Env, EnvError};
 use service_runtime::log_settings::{LogSettings, LogSettingsError};
 
 pub use config_model::{PeerConfig, Relation, RouteConfig, Secret, SecretRef};
@@ -137,7 +138,8 @@ fn build(
     file: file::FileConfig,
     env: &BTreeMap<String, String>,
 ) -> Result<NodeConfig, ConfigError> {
-    let get = |name: &str| env.get(name).filter(|v| !v.is_empty()).cloned();
+    let vars = Env::new(env);
+    let get = |name: &str| vars.get(name);
 
     let address_text = get("ILP_ADDRESS").or(file.ilp_address).ok_or_else(|| {
         ConfigError::new("ILP_ADDRESS", "required (or ilpAddress in CONFIG_FILE)")
@@ -161,18 +163,18 @@ fn build(
     let btp_host = get("BTP_SERVER_HOST")
         .or(btp.host)
         .unwrap_or_else(|| "0.0.0.0".into());
-    let btp_port = match get("BTP_SERVER_PORT") {
-        Some(text) => parse_port("BTP_SERVER_PORT", &text)?,
-        None => btp.port.unwrap_or(DEFAULT_BTP_PORT),
-    };
+    let btp_port = vars
+        .port("BTP_SERVER_PORT")?
+        .or(btp.port)
+        .unwrap_or(DEFAULT_BTP_PORT);
     let health = file.health.unwrap_or_default();
     let health_host = get("HEALTH_CHECK_HOST")
         .or(health.host)
         .unwrap_or_else(|| "0.0.0.0".into());
-    let health_port = match get("HEALTH_CHECK_PORT") {
-        Some(text) => parse_port("HEALTH_CHECK_PORT", &text)?,
-        None => health.port.unwrap_or(DEFAULT_HEALTH_PORT),
-    };
+    let health_port = vars
+        .port("HEALTH_CHECK_PORT")?
+        .or(health.port)
+        .unwrap_or(DEFAULT_HEALTH_PORT);
 
     let logging = file.logging.unwrap_or_default();
     let log = LogSettings::parse(
@@ -184,7 +186,7 @@ fn build(
         LogSettingsError::Format(problem) => ConfigError::new("logging.format", problem),
     })?;
 
-    let forwarding = forwarding_config(file.forwarding.unwrap_or_default(), &get)?;
+    let forwarding = forwarding_config(file.forwarding.unwrap_or_default(), vars)?;
 
     let asset = file.asset.unwrap_or_default();
     let default_asset_code = get("ASSET_CODE")
@@ -272,22 +274,15 @@ fn build(
 
 fn forwarding_config(
     section: file::ForwardingSection,
-    get: &dyn Fn(&str) -> Option<String>,
+    vars: Env<'_>,
 ) -> Result<ForwardingConfig, ConfigError> {
     let defaults = ForwardingConfig::default();
     let millis = |env_name: &str,
                   file_value: Option<u64>,
                   default: Duration|
      -> Result<Duration, ConfigError> {
-        match get(env_name) {
-            Some(text) => text.parse::<u64>().map(Duration::from_millis).map_err(|_| {
-                ConfigError::new(
-                    env_name,
-                    format!("{text:?} is not a whole number of milliseconds"),
-                )
-            }),
-            None => Ok(file_value.map(Duration::from_millis).unwrap_or(default)),
-        }
+        let from_file = file_value.map(Duration::from_millis);
+        Ok(vars.millis(env_name)?.or(from_file).unwrap_or(default))
     };
     let config = ForwardingConfig {
         expiry_margin: millis(
@@ -305,17 +300,10 @@ fn forwarding_config(
             section.shutdown_timeout_ms,
             defaults.shutdown_timeout,
         )?,
-        track_balances: match get("TRACK_BALANCES").as_deref() {
-            None => section.track_balances.unwrap_or(defaults.track_balances),
-            Some("true") => true,
-            Some("false") => false,
-            Some(other) => {
-                return Err(ConfigError::new(
-                    "TRACK_BALANCES",
-                    format!("{other:?} is not true or false"),
-                ));
-            }
-        },
+        track_balances: vars
+            .flag("TRACK_BALANCES")?
+            .or(section.track_balances)
+            .unwrap_or(defaults.track_balances),
     };
     if config.expiry_margin.is_zero() {
         return Err(ConfigError::new(
@@ -341,9 +329,11 @@ fn check_identifier(field: &str, id: &str) -> Result<(), ConfigError> {
     config_model::check_identifier(id).map_err(|problem| ConfigError::new(field, problem))
 }
 
-fn parse_port(field: &str, text: &str) -> Result<u16, ConfigError> {
-    text.parse::<u16>()
-        .map_err(|_| ConfigError::new(field, format!("{text:?} is not a port number (0..=65535)")))
+/// A variable the environment overlay refused: the variable is the field.
+impl From<EnvError> for ConfigError {
+    fn from(error: EnvError) -> ConfigError {
+        ConfigError::new(error.variable, error.problem)
+    }
 }
 
 #[cfg(test)]
