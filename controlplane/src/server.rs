@@ -8,8 +8,8 @@ use proto::grpc::v1::node_service_server::NodeServiceServer;
 use proto::grpc::v1::peer_service_server::PeerServiceServer;
 use proto::grpc::v1::route_service_server::RouteServiceServer;
 use tokio::net::TcpListener;
-use tokio_stream::wrappers::TcpListenerStream;
 use tonic::transport::Server;
+use tonic::transport::server::TcpIncoming;
 
 use crate::api::{ConfigApi, NodeApi, PeersApi, RoutesApi, State};
 use crate::auth::BearerAuth;
@@ -79,6 +79,34 @@ pub async fn serve(
         }
     };
     router
-        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown)
+        .serve_with_incoming_shutdown(incoming(listener), shutdown)
         .await
+}
+
+/// Accepted connections with Nagle's algorithm off: a connection that holds a Watch (or a
+/// config stream) and also carries unary calls otherwise has small responses held back until
+/// the peer's delayed ACK, about 40 ms each.
+fn incoming(listener: TcpListener) -> TcpIncoming {
+    TcpIncoming::from(listener).with_nodelay(Some(true))
+}
+
+#[cfg(test)]
+mod tests {
+    use tokio_stream::StreamExt;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn accepted_connections_do_not_wait_for_delayed_acks() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        let mut accepted = incoming(listener);
+        let _client = tokio::net::TcpStream::connect(address).await.unwrap();
+        let stream = tokio::time::timeout(std::time::Duration::from_secs(5), accepted.next())
+            .await
+            .expect("accepted within the wait")
+            .expect("a connection")
+            .unwrap();
+        assert!(stream.nodelay().unwrap());
+    }
 }
