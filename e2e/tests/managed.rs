@@ -484,6 +484,7 @@ async fn changes_reach_the_data_plane_live() {
         Some(pb::watch_event::Event::Link(l)) => format!("link {} {}", l.peer_id, l.state),
         Some(pb::watch_event::Event::ConfigApplied(_)) => "applied".into(),
         Some(pb::watch_event::Event::ConfigNacked(_)) => "nacked".into(),
+        Some(pb::watch_event::Event::Missed(m)) => format!("missed {}", m.count),
         None => "empty".into(),
     };
     let mut seen: Vec<String> = Vec::new();

@@ -5,6 +5,7 @@ use std::pin::Pin;
 use proto::grpc::v1 as pb;
 use proto::grpc::v1::node_service_server::NodeService;
 use tokio_stream::wrappers::BroadcastStream;
+use tokio_stream::wrappers::errors::BroadcastStreamRecvError;
 use tokio_stream::{Stream, StreamExt};
 use tonic::{Request, Response, Status};
 
@@ -111,9 +112,67 @@ impl NodeService for NodeApi {
         &self,
         _: Request<pb::WatchRequest>,
     ) -> Result<Response<Self::WatchStream>, Status> {
-        // A watcher too slow to keep up loses the events it missed, not the stream.
-        let events = BroadcastStream::new(self.state.events.subscribe())
-            .filter_map(|event| event.ok().map(Ok));
+        // A watcher too slow to keep up loses the events it missed, not the stream, and is told
+        // how many it lost.
+        let events = BroadcastStream::new(self.state.events.subscribe()).map(move |event| {
+            Ok(match event {
+                Ok(event) => event,
+                Err(BroadcastStreamRecvError::Lagged(count)) => {
+                    tracing::warn!(missed = count, "watcher_lagged");
+                    crate::events::missed(count)
+                }
+            })
+        });
         Ok(Response::new(Box::pin(events)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A watcher that does not read while more than the broadcast holds is published is told
+    /// how many events it lost, then goes on with the newest.
+    #[tokio::test]
+    async fn a_watcher_that_fell_behind_is_told_how_many_events_it_missed() {
+        let state = State::for_tests("cp").await;
+        let api = NodeApi {
+            state: state.clone(),
+        };
+        let mut stream = api
+            .watch(Request::new(pb::WatchRequest::default()))
+            .await
+            .unwrap()
+            .into_inner();
+        let route = |n: usize| {
+            pb::watch_event::Event::Route(pb::Route {
+                prefix: format!("g.r{n}"),
+                ..Default::default()
+            })
+        };
+        for n in 0..1100 {
+            state.events.publish("created", route(n));
+        }
+        async fn next(stream: &mut <NodeApi as NodeService>::WatchStream) -> pb::WatchEvent {
+            tokio::time::timeout(std::time::Duration::from_secs(5), stream.next())
+                .await
+                .expect("an event within the wait")
+                .expect("the stream is open")
+                .unwrap()
+        }
+        let first = next(&mut stream).await;
+        assert_eq!(first.action, "missed");
+        assert_eq!(
+            first.event,
+            Some(pb::watch_event::Event::Missed(pb::EventsMissed {
+                count: 76
+            }))
+        );
+        let after = next(&mut stream).await;
+        assert_eq!(
+            after.event,
+            Some(route(76)),
+            "then the oldest event still held"
+        );
     }
 }

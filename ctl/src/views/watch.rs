@@ -29,6 +29,10 @@ pub enum Event {
     Link(LinkStatus),
     ConfigApplied(ConfigApplied),
     ConfigNacked(ConfigNacked),
+    /// This watch fell behind and lost `count` events.
+    Missed {
+        count: u64,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -65,6 +69,7 @@ impl From<api::WatchEvent> for WatchEvent {
                     version: c.version.map(Into::into),
                     error: c.error,
                 }),
+                E::Missed(m) => Event::Missed { count: m.count },
             }),
         }
     }
@@ -112,6 +117,9 @@ fn watch_line(e: &WatchEvent) -> String {
             version(c.version),
             c.error
         ),
+        Some(Event::Missed { count }) => format!(
+            "{time}  {count} events missed: this watch fell behind; re-read with ctl status, ctl peers list, ctl routes list"
+        ),
         None => format!("{time}  unknown event{action}"),
     }
 }
@@ -143,6 +151,26 @@ mod tests {
                 "action": "created",
                 "route": {"prefix": "g.west", "peerId": "west", "source": "static", "createTime": null}
             }))
+        );
+    }
+
+    #[test]
+    fn a_missed_event_says_how_many_and_what_to_do() {
+        let event = WatchEvent::from(api::WatchEvent {
+            time: None,
+            action: "missed".into(),
+            event: Some(api::watch_event::Event::Missed(api::EventsMissed {
+                count: 76,
+            })),
+        });
+        let line = event.text();
+        assert!(line.contains("76 events missed"), "{line}");
+        assert!(line.contains("ctl status"), "{line}");
+        assert_eq!(
+            serde_json::to_value(&event)
+                .ok()
+                .and_then(|j| j.get("missed").cloned()),
+            Some(serde_json::json!({"count": 76}))
         );
     }
 }
