@@ -117,9 +117,43 @@ pub struct PeerEntry {
     pub capabilities: Vec<String>,
     pub version: String,
     pub public_key: String,
-    /// When the server last accepted an announcement of this node, RFC 3339 UTC, by the
-    /// server's clock.
-    pub last_seen: String,
+    /// When the server last accepted an announcement of this node: Unix time in seconds, by
+    /// the server's clock (the seed stories' `PeerInfo.lastSeen: number`). Servers before this
+    /// sent an RFC 3339 string; it is still read.
+    #[serde(deserialize_with = "last_seen_seconds")]
+    pub last_seen: u64,
+}
+
+/// `lastSeen` as a number of seconds, or as the RFC 3339 UTC string older servers sent
+/// (`2026-11-24T05:02:27.355Z`: its whole seconds).
+fn last_seen_seconds<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<u64, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Either {
+        Seconds(u64),
+        Text(String),
+    }
+    match Either::deserialize(deserializer)? {
+        Either::Seconds(seconds) => Ok(seconds),
+        Either::Text(text) => rfc3339_seconds(&text).ok_or_else(|| {
+            serde::de::Error::custom(format!(
+                "lastSeen {text:?} is neither Unix seconds nor an RFC 3339 UTC time"
+            ))
+        }),
+    }
+}
+
+fn rfc3339_seconds(text: &str) -> Option<u64> {
+    // YYYY-MM-DDTHH:MM:SS, then optional fraction, then Z: the digits of the first 19
+    // characters are the ILP timestamp's first 14.
+    let head = text.get(..19)?;
+    if !text.ends_with('Z') {
+        return None;
+    }
+    let digits: String = head.chars().filter(char::is_ascii_digit).collect();
+    let millis = format!("{digits:0<17}");
+    let at = crate::Timestamp::parse_ilp(millis.as_bytes()).ok()?;
+    u64::try_from(at.unix_ms().div_euclid(1000)).ok()
 }
 
 /// Answer to `GET /api/v1/peers`.
@@ -308,6 +342,36 @@ mod tests {
             verify_announcement(&a),
             Err(IdentityError::InvalidPublicKey)
         );
+    }
+
+    #[test]
+    fn last_seen_is_unix_seconds_and_old_servers_strings_are_still_read() {
+        let entry = |last_seen: &str| {
+            serde_json::from_str::<PeerEntry>(&format!(
+                r#"{{"nodeId":"a","btpEndpoint":"ws://a:1","ilpAddress":"g.a","capabilities":[],
+                    "version":"1","publicKey":"k","lastSeen":{last_seen}}}"#
+            ))
+            .map(|e| e.last_seen)
+        };
+        assert_eq!(entry("1764561747").unwrap(), 1_764_561_747);
+        assert_eq!(
+            entry(r#""2025-12-01T04:02:27.355Z""#).unwrap(),
+            1_764_561_747
+        );
+        assert_eq!(entry(r#""2025-12-01T04:02:27Z""#).unwrap(), 1_764_561_747);
+        assert!(entry(r#""yesterday""#).is_err());
+        assert!(entry("-1").is_err());
+        let shown = serde_json::to_string(&PeerEntry {
+            node_id: "a".into(),
+            btp_endpoint: "ws://a:1".into(),
+            ilp_address: "g.a".into(),
+            capabilities: vec![],
+            version: "1".into(),
+            public_key: "k".into(),
+            last_seen: 1_764_561_747,
+        })
+        .unwrap();
+        assert!(shown.contains(r#""lastSeen":1764561747"#), "{shown}");
     }
 
     /// Pins the canonical bytes and the resulting signature for a fixed key, so a change to the

@@ -166,7 +166,9 @@ impl Discovery {
                 if entry.node_id == self.node_id {
                     continue;
                 }
-                let last_seen_ms = parse_rfc3339_ms(&entry.last_seen).unwrap_or(0);
+                let last_seen_ms = i64::try_from(entry.last_seen)
+                    .unwrap_or(i64::MAX)
+                    .saturating_mul(1000);
                 let node = DiscoveredNode {
                     node_id: entry.node_id.clone(),
                     btp_endpoint: entry.btp_endpoint,
@@ -256,17 +258,6 @@ impl Discovery {
 }
 
 /// Milliseconds since the epoch of an RFC 3339 UTC time like `2026-11-24T04:52:31.123Z`.
-fn parse_rfc3339_ms(text: &str) -> Option<i64> {
-    let digits: String = text.chars().filter(char::is_ascii_digit).collect();
-    if digits.len() < 14 {
-        return None;
-    }
-    let millis = format!("{:0<17}", &digits[..digits.len().min(17)]);
-    proto::Timestamp::parse_ilp(millis.as_bytes())
-        .ok()
-        .map(|t| t.unix_ms())
-}
-
 /// A client span for one request to a discovery server, and the request carrying its trace
 /// context, when traces are exported; the request untouched otherwise.
 fn outgoing(
@@ -290,17 +281,4 @@ fn outgoing(
         None => request,
     };
     (request, span)
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn rfc3339_times_parse() {
-        assert_eq!(
-            super::parse_rfc3339_ms("1970-01-01T00:00:01.500Z"),
-            Some(1500)
-        );
-        assert_eq!(super::parse_rfc3339_ms("1970-01-01T00:00:02Z"), Some(2000));
-        assert_eq!(super::parse_rfc3339_ms("nonsense"), None);
-    }
 }

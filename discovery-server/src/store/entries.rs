@@ -36,7 +36,7 @@ impl StoredEntry {
             capabilities: self.capabilities.clone(),
             version: self.version.clone(),
             public_key: self.public_key.clone(),
-            last_seen: proto::Timestamp::from_unix_ms(self.last_seen_ms).to_rfc3339(),
+            last_seen: u64::try_from(self.last_seen_ms.div_euclid(1000)).unwrap_or(0),
         }
     }
 }
