@@ -98,6 +98,83 @@ fn hex_of(d: &Value, key: &str) -> Vec<u8> {
     hex::decode(str_field(d, key)).unwrap_or_else(|e| panic!("bad hex in {key:?}: {e}"))
 }
 
+/// What `check_packet_verdict` checks of an accepted packet: the decoded fields that differ
+/// from the vector's, and whether re-encoding gives the vector's bytes.
+struct Accepted {
+    mismatches: Vec<String>,
+    byte_identical: bool,
+}
+
+/// The verdict on one packet vector, shared by the ILP and BTP sections: an accepted vector is
+/// compared by `check_accepted` and must not be in the section's `table` of expected errors; a
+/// refused one must fail with the error that table lists for it.
+fn check_packet_verdict<P: std::fmt::Debug>(
+    failures: &mut Failures,
+    name: &str,
+    accept: bool,
+    result: Result<P, DecodeError>,
+    expected_error: Option<fn(&DecodeError) -> bool>,
+    table: &str,
+    check_accepted: impl FnOnce(&mut Failures, &P) -> Accepted,
+) {
+    match (accept, result) {
+        (true, Ok(packet)) => {
+            let Accepted {
+                mismatches,
+                byte_identical,
+            } = check_accepted(failures, &packet);
+            failures.check(mismatches.is_empty(), || {
+                format!("{name}: decoded fields differ: {mismatches:?}")
+            });
+            failures.check(byte_identical, || {
+                format!("{name}: re-encoding is not byte-identical")
+            });
+            failures.check(expected_error.is_none(), || {
+                format!("{name}: accepted but listed in {table}")
+            });
+        }
+        (true, Err(e)) => failures.push(format!("{name}: must decode, got {e:?}")),
+        (false, Ok(p)) => failures.push(format!("{name}: must be refused, decoded {p:?}")),
+        (false, Err(e)) => match expected_error {
+            Some(is_expected) => failures.check(is_expected(&e), || {
+                format!("{name}: refused with unexpected error {e:?}")
+            }),
+            None => failures.push(format!(
+                "{name}: refused ({e:?}) but no expected error listed"
+            )),
+        },
+    }
+}
+
+/// An OER primitive vector that must be refused: `expected` is the listed error (`None`: the
+/// vector is not listed, itself a failure).
+fn check_refused<T: std::fmt::Debug + PartialEq>(
+    failures: &mut Failures,
+    name: &str,
+    result: Result<T, DecodeError>,
+    expected: Option<DecodeError>,
+) {
+    let Some(expected) = expected else {
+        failures.push(format!("{name}: no expected error listed"));
+        return;
+    };
+    failures.check(result == Err(expected.clone()), || {
+        format!("{name}: expected {expected:?}, got {result:?}")
+    });
+}
+
+/// A timestamp vector that must be refused as `InvalidTimestamp`.
+fn check_invalid_timestamp(
+    failures: &mut Failures,
+    name: &str,
+    result: &Result<Timestamp, DecodeError>,
+) {
+    failures.check(
+        matches!(result, Err(DecodeError::InvalidTimestamp(_))),
+        || format!("{name}: expected InvalidTimestamp, got {result:?}"),
+    );
+}
+
 /// Compares a decoded packet with the vector's `decoded` object; returns mismatches.
 fn ilp_field_mismatches(packet: &Packet, d: &Value) -> Vec<String> {
     let mut bad = Vec::new();
@@ -196,22 +273,18 @@ fn ilp_packet_vectors() {
             failures.push(format!("{name}: no rule for valid={}", v["valid"]));
             continue;
         };
-        match (accept, result) {
-            (true, Ok(packet)) => {
-                let mismatches = ilp_field_mismatches(&packet, &v["decoded"]);
-                failures.check(mismatches.is_empty(), || {
-                    format!("{name}: decoded fields differ: {mismatches:?}")
-                });
+        check_packet_verdict(
+            &mut failures,
+            name,
+            accept,
+            result,
+            expected_ilp_error(name),
+            "expected_ilp_error",
+            |failures, packet| {
                 let junk = v["decoded"]["outer_trailing_bytes"].as_u64().unwrap_or(0) as usize;
                 let expected_wire = &bytes[..bytes.len() - junk];
-                failures.check(packet.encode()[..] == *expected_wire, || {
-                    format!("{name}: re-encoding is not byte-identical")
-                });
-                failures.check(expected_ilp_error(name).is_none(), || {
-                    format!("{name}: accepted but listed in expected_ilp_error")
-                });
                 // The typed decoder agrees with the dispatching one.
-                let typed = match &packet {
+                let typed = match packet {
                     Packet::Prepare(_) => {
                         Prepare::decode(Bytes::from(bytes.clone())).map(Packet::from)
                     }
@@ -222,21 +295,15 @@ fn ilp_packet_vectors() {
                         Reject::decode(Bytes::from(bytes.clone())).map(Packet::from)
                     }
                 };
-                failures.check(typed.as_ref() == Ok(&packet), || {
+                failures.check(typed.as_ref() == Ok(packet), || {
                     format!("{name}: typed decoder disagrees: {typed:?}")
                 });
-            }
-            (true, Err(e)) => failures.push(format!("{name}: must decode, got {e:?}")),
-            (false, Ok(p)) => failures.push(format!("{name}: must be refused, decoded {p:?}")),
-            (false, Err(e)) => match expected_ilp_error(name) {
-                Some(is_expected) => failures.check(is_expected(&e), || {
-                    format!("{name}: refused with unexpected error {e:?}")
-                }),
-                None => failures.push(format!(
-                    "{name}: refused ({e:?}) but no expected error listed"
-                )),
+                Accepted {
+                    mismatches: ilp_field_mismatches(packet, &v["decoded"]),
+                    byte_identical: packet.encode()[..] == *expected_wire,
+                }
             },
-        }
+        );
     }
     failures.assert_none("ILP packet", vectors.len());
 }
@@ -457,30 +524,18 @@ fn btp_packet_vectors() {
                 continue;
             }
         };
-        match (accept, result) {
-            (true, Ok(packet)) => {
-                let mismatches = btp_field_mismatches(&packet, &v["decoded"]);
-                failures.check(mismatches.is_empty(), || {
-                    format!("{name}: decoded fields differ: {mismatches:?}")
-                });
-                failures.check(packet.encode() == bytes, || {
-                    format!("{name}: re-encoding is not byte-identical")
-                });
-                failures.check(expected_btp_error(name).is_none(), || {
-                    format!("{name}: accepted but listed in expected_btp_error")
-                });
-            }
-            (true, Err(e)) => failures.push(format!("{name}: must decode, got {e:?}")),
-            (false, Ok(p)) => failures.push(format!("{name}: must be refused, decoded {p:?}")),
-            (false, Err(e)) => match expected_btp_error(name) {
-                Some(is_expected) => failures.check(is_expected(&e), || {
-                    format!("{name}: refused with unexpected error {e:?}")
-                }),
-                None => failures.push(format!(
-                    "{name}: refused ({e:?}) but no expected error listed"
-                )),
+        check_packet_verdict(
+            &mut failures,
+            name,
+            accept,
+            result,
+            expected_btp_error(name),
+            "expected_btp_error",
+            |_, packet| Accepted {
+                mismatches: btp_field_mismatches(packet, &v["decoded"]),
+                byte_identical: packet.encode() == bytes,
             },
-        }
+        );
     }
     failures.assert_none("BTP packet", vectors.len());
 }
@@ -524,88 +579,96 @@ fn btp_vectors_carrying_ilp_packets() {
 // ---------------------------------------------------------------------------------------------
 // OER primitives
 
-#[test]
-fn length_determinant_vectors() {
-    let vectors = section(OER_PRIMITIVES, "length_determinants");
+/// One OER primitive section: a valid vector must read to the stated value, consuming every
+/// byte, and write back to the same bytes (`extra` adds per-primitive checks); an invalid one
+/// must be refused with the error `expected_error` lists for it.
+/// How a primitive is read: the value and the number of bytes used.
+type ReadFn<T> = fn(&[u8]) -> Result<(T, usize), DecodeError>;
+
+struct PrimitiveSection<T> {
+    section: &'static str,
+    what: &'static str,
+    read: ReadFn<T>,
+    write: fn(&mut Vec<u8>, T),
+    decoded_value: fn(&Value) -> T,
+    expected_error: fn(&str) -> Option<DecodeError>,
+    extra: fn(&mut Failures, &str, T, &[u8]),
+}
+
+fn check_primitive_vectors<T: Copy + PartialEq + std::fmt::Debug>(s: PrimitiveSection<T>) {
+    let vectors = section(OER_PRIMITIVES, s.section);
     let mut failures = Failures::default();
     for v in &vectors {
         let name = name(v);
         let bytes = hex_field(v, "hex");
-        let result = oer::read_length(&bytes);
+        let result = (s.read)(&bytes);
         if v["valid"] == Value::Bool(true) {
-            let len = v["decoded"]["length"].as_u64().unwrap_or(0) as usize;
-            failures.check(result == Ok((len, bytes.len())), || {
+            let value = (s.decoded_value)(&v["decoded"]);
+            failures.check(result == Ok((value, bytes.len())), || {
                 format!("{name}: read {result:?}")
             });
             let mut out = Vec::new();
-            oer::write_length(&mut out, len);
+            (s.write)(&mut out, value);
             failures.check(out == bytes, || {
                 format!("{name}: wrote {}", hex::encode(&out))
             });
-            failures.check(oer::length_prefix_len(len) == bytes.len(), || {
-                format!("{name}: length_prefix_len")
-            });
+            (s.extra)(&mut failures, name, value, &bytes);
         } else {
+            check_refused(&mut failures, name, result, (s.expected_error)(name));
+        }
+    }
+    failures.assert_none(s.what, vectors.len());
+}
+
+#[test]
+fn length_determinant_vectors() {
+    check_primitive_vectors(PrimitiveSection {
+        section: "length_determinants",
+        what: "length determinant",
+        read: oer::read_length,
+        write: oer::write_length,
+        decoded_value: |d| d["length"].as_u64().unwrap_or(0) as usize,
+        expected_error: |name| {
             let field = "length determinant";
-            let expected = match name {
+            Some(match name {
                 "bad_0x80_indefinite" => DecodeError::IndefiniteLength { field },
                 "bad_8100" | "bad_8101" | "bad_820001" => DecodeError::NonCanonicalLength { field },
                 "bad_length_of_length_9" => DecodeError::LengthTooLarge {
                     field,
                     len_of_len: 9,
                 },
-                _ => {
-                    failures.push(format!("{name}: no expected error listed"));
-                    continue;
-                }
-            };
-            failures.check(result == Err(expected.clone()), || {
-                format!("{name}: expected {expected:?}, got {result:?}")
+                _ => return None,
+            })
+        },
+        extra: |failures, name, len, bytes| {
+            failures.check(oer::length_prefix_len(len) == bytes.len(), || {
+                format!("{name}: length_prefix_len")
             });
-        }
-    }
-    failures.assert_none("length determinant", vectors.len());
+        },
+    });
 }
 
 #[test]
 fn var_uint_vectors() {
-    let vectors = section(OER_PRIMITIVES, "varuint");
-    let mut failures = Failures::default();
-    let field = "VarUInt";
-    for v in &vectors {
-        let name = name(v);
-        let bytes = hex_field(v, "hex");
-        let result = oer::read_var_uint(&bytes);
-        if v["valid"] == Value::Bool(true) {
-            let value: u64 = str_field(&v["decoded"], "value")
-                .parse()
-                .unwrap_or(u64::MAX);
-            failures.check(result == Ok((value, bytes.len())), || {
-                format!("{name}: read {result:?}")
-            });
-            let mut out = Vec::new();
-            oer::write_var_uint(&mut out, value);
-            failures.check(out == bytes, || {
-                format!("{name}: wrote {}", hex::encode(&out))
-            });
-        } else {
-            let expected = match name {
+    check_primitive_vectors(PrimitiveSection {
+        section: "varuint",
+        what: "VarUInt",
+        read: oer::read_var_uint,
+        write: oer::write_var_uint,
+        decoded_value: |d| str_field(d, "value").parse().unwrap_or(u64::MAX),
+        expected_error: |name| {
+            let field = "VarUInt";
+            Some(match name {
                 "varuint_bad_00" => DecodeError::EmptyVarUInt { field },
                 "varuint_bad_04" | "varuint_bad_04010203" => DecodeError::UnexpectedEof { field },
                 "varuint_bad_09010203040506070809" => DecodeError::VarUIntTooLong { field, len: 9 },
                 // lenient-only upstream; we refuse (see the module comment).
                 "varuint_wasteful_0001" => DecodeError::NonCanonicalVarUInt { field },
-                _ => {
-                    failures.push(format!("{name}: no expected error listed"));
-                    continue;
-                }
-            };
-            failures.check(result == Err(expected.clone()), || {
-                format!("{name}: expected {expected:?}, got {result:?}")
-            });
-        }
-    }
-    failures.assert_none("VarUInt", vectors.len());
+                _ => return None,
+            })
+        },
+        extra: |_, _, _, _| {},
+    });
 }
 
 #[test]
@@ -652,10 +715,7 @@ fn ilp_fixed_timestamp_vectors() {
             }
         } else {
             // Invalid and "disputed" (second 60) are both refused.
-            failures.check(
-                matches!(result, Err(DecodeError::InvalidTimestamp(_))),
-                || format!("{name}: expected InvalidTimestamp, got {result:?}"),
-            );
+            check_invalid_timestamp(&mut failures, name, &result);
         }
     }
     failures.assert_none("ILP timestamp", vectors.len());
@@ -711,10 +771,7 @@ fn generalized_time_vectors() {
                 });
             }
         } else {
-            failures.check(
-                matches!(result, Err(DecodeError::InvalidTimestamp(_))),
-                || format!("{name}: expected InvalidTimestamp, got {result:?}"),
-            );
+            check_invalid_timestamp(&mut failures, name, &result);
         }
     }
     failures.assert_none("GeneralizedTime", vectors.len());
