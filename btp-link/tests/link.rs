@@ -158,6 +158,11 @@ fn garbage_message(request_id: u32) -> Bytes {
     bytes
 }
 
+/// Is `packet` a BTP Response to request `id`?
+fn is_response_to(packet: &BtpPacket, id: u32) -> bool {
+    matches!(packet, BtpPacket::Response { request_id, .. } if *request_id == id)
+}
+
 fn ilp_of(packet: &BtpPacket) -> Bytes {
     packet
         .find(PROTOCOL_ILP)
@@ -393,6 +398,15 @@ async fn client(url: &str, settings: LinkSettings) -> (Link, Arc<TestHandler>) {
         Err(e) => panic!("connect failed: {e}"),
     };
     (authenticated.start(handler.clone()), handler)
+}
+
+/// A server with `server_settings`, a client with default settings connected to it (with its
+/// handler), and the server's side of that link.
+async fn connected(server_settings: LinkSettings) -> (Server, Link, Arc<TestHandler>, Link) {
+    let mut server = Server::start(server_settings).await;
+    let (client, client_handler) = client(&server.url, LinkSettings::default()).await;
+    let server_link = server.next_link().await;
+    (server, client, client_handler, server_link)
 }
 
 fn auth_rejection(
@@ -784,9 +798,7 @@ async fn silent_unauthenticated_socket_times_out() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn request_times_out_at_the_deadline_and_link_stays_usable() {
-    let mut server = Server::start(LinkSettings::default()).await;
-    let (client, client_handler) = client(&server.url, LinkSettings::default()).await;
-    let _server_link = server.next_link().await;
+    let (server, client, client_handler, _server_link) = connected(LinkSettings::default()).await;
 
     let limit = Duration::from_millis(300);
     let started = Instant::now();
@@ -913,16 +925,7 @@ async fn interledger_rs_swapped_wrappers_are_understood() {
     // the same request id.
     send(&mut raw, frame(&btp_response(500, prepare(b"rs-style")))).await;
     let packet = next_packet(&mut raw).await;
-    assert!(
-        matches!(
-            packet,
-            BtpPacket::Response {
-                request_id: 500,
-                ..
-            }
-        ),
-        "{packet:?}"
-    );
+    assert!(is_response_to(&packet, 500), "{packet:?}");
     assert_eq!(server.handler.answers(), vec![ilp_of(&packet)]);
     assert_eq!(fulfill_data(&ilp_of(&packet)), &b"server:rs-style"[..]);
 
@@ -946,13 +949,7 @@ async fn interledger_rs_swapped_wrappers_are_understood() {
     send(&mut raw, frame(&btp_message(501, prepare(b"probe")))).await;
     let packet = next_packet(&mut raw).await;
     assert!(
-        matches!(
-            packet,
-            BtpPacket::Response {
-                request_id: 501,
-                ..
-            }
-        ),
+        is_response_to(&packet, 501),
         "expected only the probe's answer, got {packet:?}"
     );
     assert_eq!(fulfill_data(&ilp_of(&packet)), &b"server:probe"[..]);
@@ -1050,17 +1047,10 @@ async fn overload_is_answered_with_busy_reject() {
         max_incoming_in_flight: 2,
         ..LinkSettings::default()
     };
-    let mut server = Server::start(settings).await;
-    let (client, _) = client(&server.url, LinkSettings::default()).await;
-    let _server_link = server.next_link().await;
+    let (server, client, _, _server_link) = connected(settings).await;
 
     let long = Duration::from_secs(30);
-    let stuck: Vec<_> = (0..2)
-        .map(|_| {
-            let client = client.clone();
-            tokio::spawn(async move { client.request(prepare(b"never"), deadline(long)).await })
-        })
-        .collect();
+    let stuck = spawn_requests(&client, &prepare(b"never"), 2, long);
     server.handler.wait_calls(2).await;
 
     let started = Instant::now();
@@ -1199,17 +1189,10 @@ async fn oversized_frame_closes_the_link() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn close_fails_pending_requests_on_both_sides_promptly() {
-    let mut server = Server::start(LinkSettings::default()).await;
-    let (client, client_handler) = client(&server.url, LinkSettings::default()).await;
-    let server_link = server.next_link().await;
+    let (server, client, client_handler, server_link) = connected(LinkSettings::default()).await;
 
     let long = Duration::from_secs(30);
-    let client_pending: Vec<_> = (0..2)
-        .map(|_| {
-            let client = client.clone();
-            tokio::spawn(async move { client.request(prepare(b"never"), deadline(long)).await })
-        })
-        .collect();
+    let client_pending = spawn_requests(&client, &prepare(b"never"), 2, long);
     let server_pending = {
         let server_link = server_link.clone();
         tokio::spawn(async move { server_link.request(prepare(b"never"), deadline(long)).await })
@@ -1257,9 +1240,7 @@ async fn close_fails_pending_requests_on_both_sides_promptly() {
 /// served must run to their end (a connector settles balances there), not be dropped.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn prepares_being_served_finish_after_their_link_closes() {
-    let mut server = Server::start(LinkSettings::default()).await;
-    let (client, _client_handler) = client(&server.url, LinkSettings::default()).await;
-    let server_link = server.next_link().await;
+    let (server, client, _client_handler, server_link) = connected(LinkSettings::default()).await;
     let pending = {
         let client = client.clone();
         tokio::spawn(async move {
@@ -1394,12 +1375,27 @@ async fn raw_tiny_buffers(url: &str) -> WebSocketStream<TcpStream> {
 
 /// Has `link` send far more than the socket buffers hold (the requests stay pending).
 fn flood_requests(link: &Link) -> Vec<JoinHandle<Result<Bytes, LinkError>>> {
-    let big = prepare(&[b'x'; 16 * 1024]);
-    (0..64)
+    spawn_requests(
+        link,
+        &prepare(&[b'x'; 16 * 1024]),
+        64,
+        Duration::from_secs(30),
+    )
+}
+
+/// `count` copies of `ilp` sent over `link`, each from its own task, with a deadline `after`
+/// from now.
+fn spawn_requests(
+    link: &Link,
+    ilp: &Bytes,
+    count: usize,
+    after: Duration,
+) -> Vec<JoinHandle<Result<Bytes, LinkError>>> {
+    (0..count)
         .map(|_| {
             let link = link.clone();
-            let big = big.clone();
-            tokio::spawn(async move { link.request(big, deadline(Duration::from_secs(30))).await })
+            let ilp = ilp.clone();
+            tokio::spawn(async move { link.request(ilp, deadline(after)).await })
         })
         .collect()
 }
