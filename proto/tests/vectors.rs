@@ -32,7 +32,7 @@ use serde_json::Value;
 // ILP packets
 
 /// Which vectors we refuse, and with what. `None`: the vector must be accepted.
-fn expected_ilp_error(name: &str) -> Option<fn(&DecodeError) -> bool> {
+fn expected_ilp_error(name: &str) -> Option<ErrorCheck> {
     Some(match name {
         // Code "tw\xff" fails the [FTR][0-9]{2} rule; the envelope also holds an inner trailing
         // byte, but fields are validated in order and the code comes first.
@@ -114,52 +114,77 @@ fn check_each_vector(
     failures.assert_none(what, vectors.len());
 }
 
-/// What `check_packet_verdict` checks of an accepted packet: the decoded fields that differ
+/// What `check_packet_vectors` checks of an accepted packet: the decoded fields that differ
 /// from the vector's, and whether re-encoding gives the vector's bytes.
 struct Accepted {
     mismatches: Vec<String>,
     byte_identical: bool,
 }
 
-/// The verdict on one packet vector, shared by the ILP and BTP sections: an accepted vector is
-/// compared by `check_accepted` and must not be in the section's `table` of expected errors; a
-/// refused one must fail with the error that table lists for it.
-fn check_packet_verdict<P: std::fmt::Debug>(
-    failures: &mut Failures,
-    name: &str,
-    accept: bool,
-    result: Result<P, DecodeError>,
-    expected_error: Option<fn(&DecodeError) -> bool>,
-    table: &str,
-    check_accepted: impl FnOnce(&mut Failures, &P) -> Accepted,
+/// Whether a decode error is the one a vector expects.
+type ErrorCheck = fn(&DecodeError) -> bool;
+
+/// A packet section (ILP or BTP): how its vectors decode, which it accepts, and which errors
+/// it expects of the refused ones (`table` names that function in failure messages).
+struct PacketSection<P> {
+    file: &'static str,
+    what: &'static str,
+    decode: fn(Bytes) -> Result<P, DecodeError>,
+    /// `None`: the vector's `valid` value is one we have no rule for.
+    should_accept: fn(&Value, &str) -> Option<bool>,
+    expected_error: fn(&str) -> Option<ErrorCheck>,
+    table: &'static str,
+}
+
+/// The verdict on every vector of a packet section: an accepted vector is compared by
+/// `check_accepted` (given the vector and its bytes) and must not be in the section's `table`
+/// of expected errors; a refused one must fail with the error that table lists for it.
+fn check_packet_vectors<P: std::fmt::Debug>(
+    section: PacketSection<P>,
+    check_accepted: impl Fn(&mut Failures, &Value, &[u8], &P) -> Accepted,
 ) {
-    match (accept, result) {
-        (true, Ok(packet)) => {
-            let Accepted {
-                mismatches,
-                byte_identical,
-            } = check_accepted(failures, &packet);
-            failures.check(mismatches.is_empty(), || {
-                format!("{name}: decoded fields differ: {mismatches:?}")
-            });
-            failures.check(byte_identical, || {
-                format!("{name}: re-encoding is not byte-identical")
-            });
-            failures.check(expected_error.is_none(), || {
-                format!("{name}: accepted but listed in {table}")
-            });
-        }
-        (true, Err(e)) => failures.push(format!("{name}: must decode, got {e:?}")),
-        (false, Ok(p)) => failures.push(format!("{name}: must be refused, decoded {p:?}")),
-        (false, Err(e)) => match expected_error {
-            Some(is_expected) => failures.check(is_expected(&e), || {
-                format!("{name}: refused with unexpected error {e:?}")
-            }),
-            None => failures.push(format!(
-                "{name}: refused ({e:?}) but no expected error listed"
-            )),
+    let table = section.table;
+    check_each_vector(
+        section.file,
+        "vectors",
+        section.what,
+        |failures, v, name| {
+            let bytes = hex_field(v, "hex");
+            let result = (section.decode)(Bytes::from(bytes.clone()));
+            let Some(accept) = (section.should_accept)(v, name) else {
+                failures.push(format!("{name}: no rule for valid={}", v["valid"]));
+                return;
+            };
+            let expected_error = (section.expected_error)(name);
+            match (accept, result) {
+                (true, Ok(packet)) => {
+                    let Accepted {
+                        mismatches,
+                        byte_identical,
+                    } = check_accepted(failures, v, &bytes, &packet);
+                    failures.check(mismatches.is_empty(), || {
+                        format!("{name}: decoded fields differ: {mismatches:?}")
+                    });
+                    failures.check(byte_identical, || {
+                        format!("{name}: re-encoding is not byte-identical")
+                    });
+                    failures.check(expected_error.is_none(), || {
+                        format!("{name}: accepted but listed in {table}")
+                    });
+                }
+                (true, Err(e)) => failures.push(format!("{name}: must decode, got {e:?}")),
+                (false, Ok(p)) => failures.push(format!("{name}: must be refused, decoded {p:?}")),
+                (false, Err(e)) => match expected_error {
+                    Some(is_expected) => failures.check(is_expected(&e), || {
+                        format!("{name}: refused with unexpected error {e:?}")
+                    }),
+                    None => failures.push(format!(
+                        "{name}: refused ({e:?}) but no expected error listed"
+                    )),
+                },
+            }
         },
-    }
+    );
 }
 
 /// An OER primitive vector that must be refused: `expected` is the listed error (`None`: the
@@ -279,44 +304,31 @@ fn ilp_field_mismatches(packet: &Packet, d: &Value) -> Vec<String> {
 
 #[test]
 fn ilp_packet_vectors() {
-    check_each_vector(ILP_PACKETS, "vectors", "ILP packet", |failures, v, name| {
-        let bytes = hex_field(v, "hex");
-        let result = Packet::decode(Bytes::from(bytes.clone()));
-        let Some(accept) = ilp_should_accept(v) else {
-            failures.push(format!("{name}: no rule for valid={}", v["valid"]));
-            return;
+    let section = PacketSection {
+        file: ILP_PACKETS,
+        what: "ILP packet",
+        decode: Packet::decode,
+        should_accept: |v, _| ilp_should_accept(v),
+        expected_error: expected_ilp_error,
+        table: "expected_ilp_error",
+    };
+    check_packet_vectors(section, |failures, v, bytes, packet| {
+        let name = name(v);
+        let junk = v["decoded"]["outer_trailing_bytes"].as_u64().unwrap_or(0) as usize;
+        let expected_wire = &bytes[..bytes.len() - junk];
+        // The typed decoder agrees with the dispatching one.
+        let typed = match packet {
+            Packet::Prepare(_) => Prepare::decode(Bytes::copy_from_slice(bytes)).map(Packet::from),
+            Packet::Fulfill(_) => Fulfill::decode(Bytes::copy_from_slice(bytes)).map(Packet::from),
+            Packet::Reject(_) => Reject::decode(Bytes::copy_from_slice(bytes)).map(Packet::from),
         };
-        check_packet_verdict(
-            failures,
-            name,
-            accept,
-            result,
-            expected_ilp_error(name),
-            "expected_ilp_error",
-            |failures, packet| {
-                let junk = v["decoded"]["outer_trailing_bytes"].as_u64().unwrap_or(0) as usize;
-                let expected_wire = &bytes[..bytes.len() - junk];
-                // The typed decoder agrees with the dispatching one.
-                let typed = match packet {
-                    Packet::Prepare(_) => {
-                        Prepare::decode(Bytes::from(bytes.clone())).map(Packet::from)
-                    }
-                    Packet::Fulfill(_) => {
-                        Fulfill::decode(Bytes::from(bytes.clone())).map(Packet::from)
-                    }
-                    Packet::Reject(_) => {
-                        Reject::decode(Bytes::from(bytes.clone())).map(Packet::from)
-                    }
-                };
-                failures.check(typed.as_ref() == Ok(packet), || {
-                    format!("{name}: typed decoder disagrees: {typed:?}")
-                });
-                Accepted {
-                    mismatches: ilp_field_mismatches(packet, &v["decoded"]),
-                    byte_identical: packet.encode()[..] == *expected_wire,
-                }
-            },
-        );
+        failures.check(typed.as_ref() == Ok(packet), || {
+            format!("{name}: typed decoder disagrees: {typed:?}")
+        });
+        Accepted {
+            mismatches: ilp_field_mismatches(packet, &v["decoded"]),
+            byte_identical: packet.encode()[..] == *expected_wire,
+        }
     });
 }
 
@@ -377,7 +389,7 @@ fn f08_amount_too_large_vectors() {
 // ---------------------------------------------------------------------------------------------
 // BTP packets
 
-fn expected_btp_error(name: &str) -> Option<fn(&DecodeError) -> bool> {
+fn expected_btp_error(name: &str) -> Option<ErrorCheck> {
     let eof_contents = |e: &DecodeError| {
         *e == DecodeError::UnexpectedEof {
             field: "BTP contents",
@@ -520,33 +532,30 @@ fn btp_field_mismatches(packet: &BtpPacket, d: &Value) -> Vec<String> {
     bad
 }
 
+/// Our verdict per the file's `valid` value; `None` if the value is one we have no rule for.
+fn btp_should_accept(v: &Value, name: &str) -> Option<bool> {
+    match &v["valid"] {
+        Value::Bool(b) => Some(*b),
+        Value::String(s) if s == "lenient-only" && name == "rs_fuzz_13_wasteful_varuint" => {
+            Some(false)
+        }
+        _ => None,
+    }
+}
+
 #[test]
 fn btp_packet_vectors() {
-    check_each_vector(BTP_PACKETS, "vectors", "BTP packet", |failures, v, name| {
-        let bytes = hex_field(v, "hex");
-        let result = BtpPacket::decode(Bytes::from(bytes.clone()));
-        let accept = match &v["valid"] {
-            Value::Bool(b) => *b,
-            Value::String(s) if s == "lenient-only" && name == "rs_fuzz_13_wasteful_varuint" => {
-                false
-            }
-            other => {
-                failures.push(format!("{name}: no rule for valid={other}"));
-                return;
-            }
-        };
-        check_packet_verdict(
-            failures,
-            name,
-            accept,
-            result,
-            expected_btp_error(name),
-            "expected_btp_error",
-            |_, packet| Accepted {
-                mismatches: btp_field_mismatches(packet, &v["decoded"]),
-                byte_identical: packet.encode() == bytes,
-            },
-        );
+    let section = PacketSection {
+        file: BTP_PACKETS,
+        what: "BTP packet",
+        decode: BtpPacket::decode,
+        should_accept: btp_should_accept,
+        expected_error: expected_btp_error,
+        table: "expected_btp_error",
+    };
+    check_packet_vectors(section, |_, v, bytes, packet| Accepted {
+        mismatches: btp_field_mismatches(packet, &v["decoded"]),
+        byte_identical: packet.encode() == bytes,
     });
 }
 
