@@ -124,6 +124,19 @@ async fn send(
         .unwrap()
 }
 
+/// `sender`'s payment (as for `send`) is fulfilled.
+async fn fulfilled(
+    sender: &TestPeer,
+    destination: &str,
+    amount: u64,
+    data: &str,
+    expires_in: Duration,
+) -> bool {
+    send(sender, destination, amount, data, expires_in)
+        .await
+        .is_fulfilled()
+}
+
 /// `outcome` is a Reject with `code`, triggered by `by`; returns the Reject's data.
 #[track_caller]
 fn assert_rejected(outcome: &Outcome, code: ErrorCode, by: &str) -> Bytes {
@@ -178,22 +191,19 @@ async fn linear_network_forwards_and_enforces_connector_rules() {
     assert!(outcomes.iter().all(Outcome::is_fulfilled), "{outcomes:?}");
 
     // Unknown destination: F02 from A; a prefix C has no route for: F02 from C.
-    assert_rejected(
-        &send(&alice, "test.nowhere.x", 1, "x", long).await,
-        ErrorCode::F02_UNREACHABLE,
-        "test.a",
-    );
-    assert_rejected(
-        &send(&alice, "test.c.stranger", 1, "x", long).await,
-        ErrorCode::F02_UNREACHABLE,
-        "test.c",
-    );
-    // Whole segments only: test.c.receiver2 is not under test.c.receiver.
-    assert_rejected(
-        &send(&alice, "test.c.receiver2", 1, "x", long).await,
-        ErrorCode::F02_UNREACHABLE,
-        "test.c",
-    );
+    for (destination, by) in [
+        ("test.nowhere.x", "test.a"),
+        ("test.c.stranger", "test.c"),
+        // Whole segments only: test.c.receiver2 is not under test.c.receiver.
+        ("test.c.receiver2", "test.c"),
+    ] {
+        let (code, triggered_by, _) = rejected(&send(&alice, destination, 1, "x", long).await);
+        assert_eq!(
+            (code, triggered_by.as_deref()),
+            (ErrorCode::F02_UNREACHABLE, Some(by)),
+            "{destination}"
+        );
+    }
 
     // Too little time: A takes its 1 s margin and has less than 1 s left → R02 from A.
     assert_rejected(
@@ -242,36 +252,30 @@ async fn linear_network_forwards_and_enforces_connector_rules() {
         "R00 must arrive before the sender's expiry"
     );
 
-    // A fulfillment that does not match the condition is never passed upstream.
-    assert_rejected(
-        &send(&alice, "test.c.receiver", 1, "tp:bad-fulfill", long).await,
-        ErrorCode::F05_WRONG_CONDITION,
-        "test.c",
-    );
-
-    // A downstream Reject is relayed unchanged.
-    assert_rejected(
-        &send(&alice, "test.c.receiver", 1, "tp:reject:F99", long).await,
-        ErrorCode::F99_APPLICATION_ERROR,
-        "test.c.receiver",
-    );
+    for (data, expected) in [
+        // A fulfillment that does not match the condition is never passed upstream.
+        (
+            "tp:bad-fulfill",
+            (ErrorCode::F05_WRONG_CONDITION, Some("test.c")),
+        ),
+        // A downstream Reject is relayed unchanged.
+        (
+            "tp:reject:F99",
+            (ErrorCode::F99_APPLICATION_ERROR, Some("test.c.receiver")),
+        ),
+    ] {
+        let (code, by, _) = rejected(&send(&alice, "test.c.receiver", 1, data, long).await);
+        assert_eq!((code, by.as_deref()), expected, "{data}");
+    }
 
     // Credit limit: bob may owe A at most 1000.
-    assert!(
-        send(&bob, "test.c.receiver", 600, "bob-1", long)
-            .await
-            .is_fulfilled()
-    );
+    assert!(fulfilled(&bob, "test.c.receiver", 600, "bob-1", long).await);
     assert_rejected(
         &send(&bob, "test.c.receiver", 600, "bob-2", long).await,
         ErrorCode::T04_INSUFFICIENT_LIQUIDITY,
         "test.a",
     );
-    assert!(
-        send(&bob, "test.c.receiver", 400, "bob-3", long)
-            .await
-            .is_fulfilled()
-    );
+    assert!(fulfilled(&bob, "test.c.receiver", 400, "bob-3", long).await);
     let health = net.a.health();
     let bob_entry = peer_entry(&health, "bob");
     assert_eq!(bob_entry["balance"], "1000", "{bob_entry}");
@@ -364,11 +368,7 @@ async fn linear_network_forwards_and_enforces_connector_rules() {
             .await
             .is_err()
     );
-    assert!(
-        send(&alice, "test.c.receiver", 1, "still-here", long)
-            .await
-            .is_fulfilled()
-    );
+    assert!(fulfilled(&alice, "test.c.receiver", 1, "still-here", long).await);
     assert_eq!(
         net.a
             .metric(r#"btp_auth_failures_total{reason="invalid_token"}"#),
@@ -397,11 +397,7 @@ async fn links_come_back_after_a_node_restarts() {
     let alice = peer(&net.a.btp_url(), &net.alice_token, "test.a.alice").await;
     net.c.wait_link_state("receiver", "up", LINK_TIMEOUT);
     let long = Duration::from_secs(10);
-    assert!(
-        send(&alice, "test.c.receiver", 5, "before", long)
-            .await
-            .is_fulfilled()
-    );
+    assert!(fulfilled(&alice, "test.c.receiver", 5, "before", long).await);
 
     net.b.kill();
     wait_until("A to notice B is gone", LINK_TIMEOUT, || {
@@ -422,11 +418,7 @@ async fn links_come_back_after_a_node_restarts() {
     net.b.restart();
     net.a.wait_link_state("b", "up", LINK_TIMEOUT);
     net.b.wait_link_state("c", "up", LINK_TIMEOUT);
-    assert!(
-        send(&alice, "test.c.receiver", 5, "after", long)
-            .await
-            .is_fulfilled()
-    );
+    assert!(fulfilled(&alice, "test.c.receiver", 5, "after", long).await);
     assert!(
         net.a
             .metric(r#"btp_link_reconnects_total{peer="b"}"#)
