@@ -19,11 +19,6 @@ fn show(run: &Run) -> String {
     )
 }
 
-/// Runs `ctl` against `server` with the whitespace-separated words of `line` as arguments.
-fn ctl_line(server: &str, line: &str) -> anyhow::Result<Run> {
-    ctl(server, &line.split_whitespace().collect::<Vec<_>>())
-}
-
 /// The fake saw exactly `expected`, in order.
 fn ensure_calls(server: &Server, expected: &[&str]) -> anyhow::Result<()> {
     let calls = server.fake.calls();
@@ -192,7 +187,7 @@ fn usage_errors_exit_2_without_calling_the_server() -> anyhow::Result<()> {
     ensure!(run.code == Some(2), "{}", show(&run));
     ensure!(run.stderr.contains("nothing to update"), "{}", show(&run));
 
-    let run = ctl_line(&server.url(), "peers add west --secret-ref hunter2-literal")?;
+    let run = server.ctl_line("peers add west --secret-ref hunter2-literal")?;
     ensure!(run.code == Some(2), "{}", show(&run));
     ensure!(!run.stderr.contains("hunter2"), "echoed: {}", show(&run));
 
@@ -235,18 +230,12 @@ fn a_peer_shows_its_secret_reference_and_never_the_secret() -> anyhow::Result<()
 #[test]
 fn dry_run_validates_only_and_says_so_on_stderr() -> anyhow::Result<()> {
     let server = Server::start(Fake::default())?;
-    let run = ctl_line(
-        &server.url(),
-        "peers add west --secret-ref env:W --dry-run -o json",
-    )?;
+    let run = server.ctl_line("peers add west --secret-ref env:W --dry-run -o json")?;
     ensure_dry_run(&run)?;
     let peer: serde_json::Value = serde_json::from_str(&run.stdout)?;
     ensure!(peer["id"] == "west", "{}", show(&run));
 
-    let run = ctl_line(
-        &server.url(),
-        "peers remove west --with-routes --etag e3 --dry-run",
-    )?;
+    let run = server.ctl_line("peers remove west --with-routes --etag e3 --dry-run")?;
     ensure_dry_run(&run)?;
     ensure_calls(
         &server,
@@ -261,10 +250,7 @@ fn dry_run_validates_only_and_says_so_on_stderr() -> anyhow::Result<()> {
 #[test]
 fn update_sends_a_mask_of_exactly_the_flags_given() -> anyhow::Result<()> {
     let server = Server::start(Fake::default())?;
-    let run = ctl_line(
-        &server.url(),
-        "peers update west --credit-limit 5 --clear-max-packet-amount",
-    )?;
+    let run = server.ctl_line("peers update west --credit-limit 5 --clear-max-packet-amount")?;
     ensure!(run.code == Some(0), "{}", show(&run));
     ensure_calls(
         &server,

@@ -264,6 +264,12 @@ pub struct Server {
 }
 
 impl Server {
+    /// Runs `ctl` against this server with the whitespace-separated words of `line` as its
+    /// arguments.
+    pub fn ctl_line(&self, line: &str) -> anyhow::Result<Run> {
+        ctl(&self.url(), &line.split_whitespace().collect::<Vec<_>>())
+    }
+
     pub fn start(fake: Fake) -> anyhow::Result<Self> {
         let fake = Arc::new(fake);
         let served = fake.clone();
