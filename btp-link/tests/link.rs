@@ -432,6 +432,12 @@ async fn request(link: &Link, ilp: Bytes, after: Duration) -> Result<Bytes, Link
     .await
 }
 
+/// `ilp` sent over `link` from its own task (resolving within `WAIT`, as `request`).
+fn spawn_request(link: &Link, ilp: Bytes) -> JoinHandle<Result<Bytes, LinkError>> {
+    let link = link.clone();
+    tokio::spawn(async move { request(&link, ilp, WAIT).await })
+}
+
 // ---------------------------------------------------------------------------------------------
 // Raw WebSocket peers
 // ---------------------------------------------------------------------------------------------
@@ -883,10 +889,7 @@ async fn late_answer_from_peer_is_ignored() {
     )
     .await;
 
-    let second = {
-        let link = link.clone();
-        tokio::spawn(async move { request(&link, prepare(b"second"), WAIT).await })
-    };
+    let second = spawn_request(&link, prepare(b"second"));
     // The next thing the raw side sees is the second request: the late answers got no reply.
     let packet = next_packet(&mut raw).await;
     let BtpPacket::Message {
@@ -931,11 +934,7 @@ async fn interledger_rs_swapped_wrappers_are_understood() {
 
     // Our request answered with a Fulfill inside a BTP Message.
     let sent = prepare(b"to-rs");
-    let pending = {
-        let server_link = server_link.clone();
-        let sent = sent.clone();
-        tokio::spawn(async move { request(&server_link, sent, WAIT).await })
-    };
+    let pending = spawn_request(&server_link, sent.clone());
     let packet = next_packet(&mut raw).await;
     let BtpPacket::Message { request_id, .. } = packet else {
         panic!("expected our Prepare in a BTP Message, got {packet:?}");
@@ -969,10 +968,7 @@ async fn peer_errors_and_unsupported_packets() {
     let mut raw = raw_authenticated(&server.url).await;
     let server_link = server.next_link().await;
 
-    let pending = {
-        let server_link = server_link.clone();
-        tokio::spawn(async move { request(&server_link, prepare(b"x"), WAIT).await })
-    };
+    let pending = spawn_request(&server_link, prepare(b"x"));
     let request_id = next_packet(&mut raw).await.request_id();
     let error = BtpPacket::Error {
         request_id,
@@ -994,10 +990,7 @@ async fn peer_errors_and_unsupported_packets() {
         })
     );
 
-    let pending = {
-        let server_link = server_link.clone();
-        tokio::spawn(async move { request(&server_link, prepare(b"y"), WAIT).await })
-    };
+    let pending = spawn_request(&server_link, prepare(b"y"));
     let request_id = next_packet(&mut raw).await.request_id();
     let empty = BtpPacket::Response {
         request_id,
