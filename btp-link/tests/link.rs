@@ -1268,14 +1268,19 @@ async fn prepares_being_served_finish_after_their_link_closes() {
 // 11. Keepalive
 // ---------------------------------------------------------------------------------------------
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn silent_peer_is_disconnected() {
-    let idle = Duration::from_millis(300);
-    let settings = LinkSettings {
+/// Default settings but for an `idle` timeout and a ping every 100 ms.
+fn keepalive(idle: Duration) -> LinkSettings {
+    LinkSettings {
         idle_timeout: idle,
         ping_interval: Duration::from_millis(100),
         ..LinkSettings::default()
-    };
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn silent_peer_is_disconnected() {
+    let idle = Duration::from_millis(300);
+    let settings = keepalive(idle);
     let mut server = Server::start(settings).await;
     // Authenticates, then never reads (so never answers pings) and never sends.
     let mut raw = raw_authenticated(&server.url).await;
@@ -1301,11 +1306,7 @@ async fn silent_peer_is_disconnected() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pings_keep_an_idle_link_open() {
     let idle = Duration::from_millis(300);
-    let settings = LinkSettings {
-        idle_timeout: idle,
-        ping_interval: Duration::from_millis(100),
-        ..LinkSettings::default()
-    };
+    let settings = keepalive(idle);
     // Only the client pings; the server stays quiet and relies on the client's pings (and the
     // client on the server's pongs) to know the other side is alive.
     let mut server = Server::start(LinkSettings {
@@ -1434,11 +1435,7 @@ async fn close_releases_the_socket_of_a_peer_that_stopped_reading() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn peer_that_never_reads_is_disconnected() {
     let idle = Duration::from_millis(500);
-    let settings = LinkSettings {
-        idle_timeout: idle,
-        ping_interval: Duration::from_millis(100),
-        ..LinkSettings::default()
-    };
+    let settings = keepalive(idle);
     let mut server = Server::start_on(tiny_buffer_listener(), settings);
     let mut raw = raw_tiny_buffers(&server.url).await;
     let server_link = server.next_link().await;
