@@ -158,6 +158,11 @@ fn garbage_message(request_id: u32) -> Bytes {
     bytes
 }
 
+/// Is `packet` a BTP Response to request `id`?
+fn is_response_to(packet: &BtpPacket, id: u32) -> bool {
+    matches!(packet, BtpPacket::Response { request_id, .. } if *request_id == id)
+}
+
 fn ilp_of(packet: &BtpPacket) -> Bytes {
     packet
         .find(PROTOCOL_ILP)
@@ -395,6 +400,15 @@ async fn client(url: &str, settings: LinkSettings) -> (Link, Arc<TestHandler>) {
     (authenticated.start(handler.clone()), handler)
 }
 
+/// A server with `server_settings`, a client with default settings connected to it (with its
+/// handler), and the server's side of that link.
+async fn connected(server_settings: LinkSettings) -> (Server, Link, Arc<TestHandler>, Link) {
+    let mut server = Server::start(server_settings).await;
+    let (client, client_handler) = client(&server.url, LinkSettings::default()).await;
+    let server_link = server.next_link().await;
+    (server, client, client_handler, server_link)
+}
+
 fn auth_rejection(
     result: Result<Authenticated<ClientSocket>, LinkError>,
 ) -> (String, String, String) {
@@ -416,6 +430,12 @@ async fn request(link: &Link, ilp: Bytes, after: Duration) -> Result<Bytes, Link
         link.request(ilp, deadline(after)),
     )
     .await
+}
+
+/// `ilp` sent over `link` from its own task (resolving within `WAIT`, as `request`).
+fn spawn_request(link: &Link, ilp: Bytes) -> JoinHandle<Result<Bytes, LinkError>> {
+    let link = link.clone();
+    tokio::spawn(async move { request(&link, ilp, WAIT).await })
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -784,9 +804,7 @@ async fn silent_unauthenticated_socket_times_out() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn request_times_out_at_the_deadline_and_link_stays_usable() {
-    let mut server = Server::start(LinkSettings::default()).await;
-    let (client, client_handler) = client(&server.url, LinkSettings::default()).await;
-    let _server_link = server.next_link().await;
+    let (server, client, client_handler, _server_link) = connected(LinkSettings::default()).await;
 
     let limit = Duration::from_millis(300);
     let started = Instant::now();
@@ -871,10 +889,7 @@ async fn late_answer_from_peer_is_ignored() {
     )
     .await;
 
-    let second = {
-        let link = link.clone();
-        tokio::spawn(async move { request(&link, prepare(b"second"), WAIT).await })
-    };
+    let second = spawn_request(&link, prepare(b"second"));
     // The next thing the raw side sees is the second request: the late answers got no reply.
     let packet = next_packet(&mut raw).await;
     let BtpPacket::Message {
@@ -913,26 +928,13 @@ async fn interledger_rs_swapped_wrappers_are_understood() {
     // the same request id.
     send(&mut raw, frame(&btp_response(500, prepare(b"rs-style")))).await;
     let packet = next_packet(&mut raw).await;
-    assert!(
-        matches!(
-            packet,
-            BtpPacket::Response {
-                request_id: 500,
-                ..
-            }
-        ),
-        "{packet:?}"
-    );
+    assert!(is_response_to(&packet, 500), "{packet:?}");
     assert_eq!(server.handler.answers(), vec![ilp_of(&packet)]);
     assert_eq!(fulfill_data(&ilp_of(&packet)), &b"server:rs-style"[..]);
 
     // Our request answered with a Fulfill inside a BTP Message.
     let sent = prepare(b"to-rs");
-    let pending = {
-        let server_link = server_link.clone();
-        let sent = sent.clone();
-        tokio::spawn(async move { request(&server_link, sent, WAIT).await })
-    };
+    let pending = spawn_request(&server_link, sent.clone());
     let packet = next_packet(&mut raw).await;
     let BtpPacket::Message { request_id, .. } = packet else {
         panic!("expected our Prepare in a BTP Message, got {packet:?}");
@@ -946,13 +948,7 @@ async fn interledger_rs_swapped_wrappers_are_understood() {
     send(&mut raw, frame(&btp_message(501, prepare(b"probe")))).await;
     let packet = next_packet(&mut raw).await;
     assert!(
-        matches!(
-            packet,
-            BtpPacket::Response {
-                request_id: 501,
-                ..
-            }
-        ),
+        is_response_to(&packet, 501),
         "expected only the probe's answer, got {packet:?}"
     );
     assert_eq!(fulfill_data(&ilp_of(&packet)), &b"server:probe"[..]);
@@ -972,10 +968,7 @@ async fn peer_errors_and_unsupported_packets() {
     let mut raw = raw_authenticated(&server.url).await;
     let server_link = server.next_link().await;
 
-    let pending = {
-        let server_link = server_link.clone();
-        tokio::spawn(async move { request(&server_link, prepare(b"x"), WAIT).await })
-    };
+    let pending = spawn_request(&server_link, prepare(b"x"));
     let request_id = next_packet(&mut raw).await.request_id();
     let error = BtpPacket::Error {
         request_id,
@@ -997,10 +990,7 @@ async fn peer_errors_and_unsupported_packets() {
         })
     );
 
-    let pending = {
-        let server_link = server_link.clone();
-        tokio::spawn(async move { request(&server_link, prepare(b"y"), WAIT).await })
-    };
+    let pending = spawn_request(&server_link, prepare(b"y"));
     let request_id = next_packet(&mut raw).await.request_id();
     let empty = BtpPacket::Response {
         request_id,
@@ -1050,17 +1040,10 @@ async fn overload_is_answered_with_busy_reject() {
         max_incoming_in_flight: 2,
         ..LinkSettings::default()
     };
-    let mut server = Server::start(settings).await;
-    let (client, _) = client(&server.url, LinkSettings::default()).await;
-    let _server_link = server.next_link().await;
+    let (server, client, _, _server_link) = connected(settings).await;
 
     let long = Duration::from_secs(30);
-    let stuck: Vec<_> = (0..2)
-        .map(|_| {
-            let client = client.clone();
-            tokio::spawn(async move { client.request(prepare(b"never"), deadline(long)).await })
-        })
-        .collect();
+    let stuck = spawn_requests(&client, &prepare(b"never"), 2, long);
     server.handler.wait_calls(2).await;
 
     let started = Instant::now();
@@ -1199,17 +1182,10 @@ async fn oversized_frame_closes_the_link() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn close_fails_pending_requests_on_both_sides_promptly() {
-    let mut server = Server::start(LinkSettings::default()).await;
-    let (client, client_handler) = client(&server.url, LinkSettings::default()).await;
-    let server_link = server.next_link().await;
+    let (server, client, client_handler, server_link) = connected(LinkSettings::default()).await;
 
     let long = Duration::from_secs(30);
-    let client_pending: Vec<_> = (0..2)
-        .map(|_| {
-            let client = client.clone();
-            tokio::spawn(async move { client.request(prepare(b"never"), deadline(long)).await })
-        })
-        .collect();
+    let client_pending = spawn_requests(&client, &prepare(b"never"), 2, long);
     let server_pending = {
         let server_link = server_link.clone();
         tokio::spawn(async move { server_link.request(prepare(b"never"), deadline(long)).await })
@@ -1257,9 +1233,7 @@ async fn close_fails_pending_requests_on_both_sides_promptly() {
 /// served must run to their end (a connector settles balances there), not be dropped.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn prepares_being_served_finish_after_their_link_closes() {
-    let mut server = Server::start(LinkSettings::default()).await;
-    let (client, _client_handler) = client(&server.url, LinkSettings::default()).await;
-    let server_link = server.next_link().await;
+    let (server, client, _client_handler, server_link) = connected(LinkSettings::default()).await;
     let pending = {
         let client = client.clone();
         tokio::spawn(async move {
@@ -1294,14 +1268,19 @@ async fn prepares_being_served_finish_after_their_link_closes() {
 // 11. Keepalive
 // ---------------------------------------------------------------------------------------------
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn silent_peer_is_disconnected() {
-    let idle = Duration::from_millis(300);
-    let settings = LinkSettings {
+/// Default settings but for an `idle` timeout and a ping every 100 ms.
+fn keepalive(idle: Duration) -> LinkSettings {
+    LinkSettings {
         idle_timeout: idle,
         ping_interval: Duration::from_millis(100),
         ..LinkSettings::default()
-    };
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn silent_peer_is_disconnected() {
+    let idle = Duration::from_millis(300);
+    let settings = keepalive(idle);
     let mut server = Server::start(settings).await;
     // Authenticates, then never reads (so never answers pings) and never sends.
     let mut raw = raw_authenticated(&server.url).await;
@@ -1327,11 +1306,7 @@ async fn silent_peer_is_disconnected() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pings_keep_an_idle_link_open() {
     let idle = Duration::from_millis(300);
-    let settings = LinkSettings {
-        idle_timeout: idle,
-        ping_interval: Duration::from_millis(100),
-        ..LinkSettings::default()
-    };
+    let settings = keepalive(idle);
     // Only the client pings; the server stays quiet and relies on the client's pings (and the
     // client on the server's pongs) to know the other side is alive.
     let mut server = Server::start(LinkSettings {
@@ -1394,12 +1369,27 @@ async fn raw_tiny_buffers(url: &str) -> WebSocketStream<TcpStream> {
 
 /// Has `link` send far more than the socket buffers hold (the requests stay pending).
 fn flood_requests(link: &Link) -> Vec<JoinHandle<Result<Bytes, LinkError>>> {
-    let big = prepare(&[b'x'; 16 * 1024]);
-    (0..64)
+    spawn_requests(
+        link,
+        &prepare(&[b'x'; 16 * 1024]),
+        64,
+        Duration::from_secs(30),
+    )
+}
+
+/// `count` copies of `ilp` sent over `link`, each from its own task, with a deadline `after`
+/// from now.
+fn spawn_requests(
+    link: &Link,
+    ilp: &Bytes,
+    count: usize,
+    after: Duration,
+) -> Vec<JoinHandle<Result<Bytes, LinkError>>> {
+    (0..count)
         .map(|_| {
             let link = link.clone();
-            let big = big.clone();
-            tokio::spawn(async move { link.request(big, deadline(Duration::from_secs(30))).await })
+            let ilp = ilp.clone();
+            tokio::spawn(async move { link.request(ilp, deadline(after)).await })
         })
         .collect()
 }
@@ -1445,11 +1435,7 @@ async fn close_releases_the_socket_of_a_peer_that_stopped_reading() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn peer_that_never_reads_is_disconnected() {
     let idle = Duration::from_millis(500);
-    let settings = LinkSettings {
-        idle_timeout: idle,
-        ping_interval: Duration::from_millis(100),
-        ..LinkSettings::default()
-    };
+    let settings = keepalive(idle);
     let mut server = Server::start_on(tiny_buffer_listener(), settings);
     let mut raw = raw_tiny_buffers(&server.url).await;
     let server_link = server.next_link().await;

@@ -310,12 +310,37 @@ routes:
         );
     }
 
+    /// A fresh in-memory store with its epoch, hub and committer, ready for `apply`.
+    struct Applying {
+        store: Store,
+        epoch: u64,
+        hub: std::sync::Arc<ConfigHub>,
+        committer: Committer,
+    }
+
+    impl Applying {
+        async fn new() -> Self {
+            let store = Store::open("sqlite::memory:").await.unwrap();
+            let epoch = store.next_epoch().await.unwrap();
+            let hub = std::sync::Arc::new(ConfigHub::new(store.clone(), epoch).await.unwrap());
+            let committer = Committer::new(hub.clone(), crate::events::Events::new());
+            Self {
+                store,
+                epoch,
+                hub,
+                committer,
+            }
+        }
+    }
+
     #[tokio::test]
     async fn applying_creates_then_updates_only_what_differs_and_leaves_the_rest() {
-        let store = Store::open("sqlite::memory:").await.unwrap();
-        let epoch = store.next_epoch().await.unwrap();
-        let hub = std::sync::Arc::new(ConfigHub::new(store.clone(), epoch).await.unwrap());
-        let committer = Committer::new(hub.clone(), crate::events::Events::new());
+        let Applying {
+            store,
+            epoch,
+            hub,
+            committer,
+        } = Applying::new().await;
         let mut extra = parse(FULL).unwrap().peers.remove(1);
         extra.id = "api-added".into();
         store.create_peer(&extra, Source::Static).await.unwrap();
@@ -366,10 +391,9 @@ routes:
 
     #[tokio::test]
     async fn a_declared_peer_that_discovery_found_becomes_static() {
-        let store = Store::open("sqlite::memory:").await.unwrap();
-        let epoch = store.next_epoch().await.unwrap();
-        let hub = std::sync::Arc::new(ConfigHub::new(store.clone(), epoch).await.unwrap());
-        let committer = Committer::new(hub.clone(), crate::events::Events::new());
+        let Applying {
+            store, committer, ..
+        } = Applying::new().await;
         let file = parse(FULL).unwrap();
         store
             .create_peer(&file.peers[0], Source::Discovery)

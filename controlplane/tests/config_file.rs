@@ -225,26 +225,29 @@ async fn the_file_is_applied_at_every_start_and_only_its_own_entries_change() {
     assert_eq!(snapshot.routes.len(), 2);
 
     // An operator adds a peer and a route through the API.
-    let mut peers = PeerServiceClient::new(node.grpc.clone());
-    peers
+    let peer = pb::Peer {
+        id: "api-peer".into(),
+        secret_ref: "env:API_PEER_SECRET".into(),
+        ..Default::default()
+    };
+    let route = pb::Route {
+        prefix: "g.api".into(),
+        peer_id: "api-peer".into(),
+        ..Default::default()
+    };
+    let (peer, route) = (Some(peer), Some(route));
+    let validate_only = false;
+    PeerServiceClient::new(node.grpc.clone())
         .create_peer(authed(pb::CreatePeerRequest {
-            peer: Some(pb::Peer {
-                id: "api-peer".into(),
-                secret_ref: "env:API_PEER_SECRET".into(),
-                ..Default::default()
-            }),
-            validate_only: false,
+            peer,
+            validate_only,
         }))
         .await
         .unwrap();
     RouteServiceClient::new(node.grpc.clone())
         .create_route(authed(pb::CreateRouteRequest {
-            route: Some(pb::Route {
-                prefix: "g.api".into(),
-                peer_id: "api-peer".into(),
-                ..Default::default()
-            }),
-            validate_only: false,
+            route,
+            validate_only,
         }))
         .await
         .unwrap();

@@ -19,6 +19,24 @@ fn show(run: &Run) -> String {
     )
 }
 
+/// The fake saw exactly `expected`, in order.
+fn ensure_calls(server: &Server, expected: &[&str]) -> anyhow::Result<()> {
+    let calls = server.fake.calls();
+    ensure!(calls == expected, "{calls:?}");
+    Ok(())
+}
+
+/// A `--dry-run` succeeded and said on stderr that nothing was changed.
+fn ensure_dry_run(run: &Run) -> anyhow::Result<()> {
+    ensure!(run.code == Some(0), "{}", show(run));
+    ensure!(
+        run.stderr == "dry run: nothing was changed\n",
+        "{}",
+        show(run)
+    );
+    Ok(())
+}
+
 #[test]
 fn an_empty_peer_list_in_json_is_an_empty_array() -> anyhow::Result<()> {
     let server = Server::start(Fake::default())?;
@@ -49,16 +67,14 @@ fn peers_list_gathers_every_page() -> anyhow::Result<()> {
     let peers: Vec<serde_json::Value> = serde_json::from_str(&run.stdout)?;
     let ids: Vec<&str> = peers.iter().filter_map(|p| p["id"].as_str()).collect();
     ensure!(ids == ["a", "b", "c", "d"], "{}", show(&run));
-    ensure!(
-        server.fake.calls()
-            == [
-                "ListPeers size=500 token=",
-                "ListPeers size=500 token=p1",
-                "ListPeers size=500 token=p2"
-            ],
-        "{:?}",
-        server.fake.calls()
-    );
+    ensure_calls(
+        &server,
+        &[
+            "ListPeers size=500 token=",
+            "ListPeers size=500 token=p1",
+            "ListPeers size=500 token=p2",
+        ],
+    )?;
     Ok(())
 }
 
@@ -171,10 +187,7 @@ fn usage_errors_exit_2_without_calling_the_server() -> anyhow::Result<()> {
     ensure!(run.code == Some(2), "{}", show(&run));
     ensure!(run.stderr.contains("nothing to update"), "{}", show(&run));
 
-    let run = ctl(
-        &server.url(),
-        &["peers", "add", "west", "--secret-ref", "hunter2-literal"],
-    )?;
+    let run = server.ctl_line("peers add west --secret-ref hunter2-literal")?;
     ensure!(run.code == Some(2), "{}", show(&run));
     ensure!(!run.stderr.contains("hunter2"), "echoed: {}", show(&run));
 
@@ -217,79 +230,32 @@ fn a_peer_shows_its_secret_reference_and_never_the_secret() -> anyhow::Result<()
 #[test]
 fn dry_run_validates_only_and_says_so_on_stderr() -> anyhow::Result<()> {
     let server = Server::start(Fake::default())?;
-    let run = ctl(
-        &server.url(),
-        &[
-            "peers",
-            "add",
-            "west",
-            "--secret-ref",
-            "env:W",
-            "--dry-run",
-            "-o",
-            "json",
-        ],
-    )?;
-    ensure!(run.code == Some(0), "{}", show(&run));
+    let run = server.ctl_line("peers add west --secret-ref env:W --dry-run -o json")?;
+    ensure_dry_run(&run)?;
     let peer: serde_json::Value = serde_json::from_str(&run.stdout)?;
     ensure!(peer["id"] == "west", "{}", show(&run));
-    ensure!(
-        run.stderr == "dry run: nothing was changed\n",
-        "{}",
-        show(&run)
-    );
 
-    let run = ctl(
-        &server.url(),
+    let run = server.ctl_line("peers remove west --with-routes --etag e3 --dry-run")?;
+    ensure_dry_run(&run)?;
+    ensure_calls(
+        &server,
         &[
-            "peers",
-            "remove",
-            "west",
-            "--with-routes",
-            "--etag",
-            "e3",
-            "--dry-run",
+            "CreatePeer validate_only=true",
+            "DeletePeer west etag=e3 delete_routes=true validate_only=true",
         ],
     )?;
-    ensure!(run.code == Some(0), "{}", show(&run));
-    ensure!(
-        run.stderr == "dry run: nothing was changed\n",
-        "{}",
-        show(&run)
-    );
-    ensure!(
-        server.fake.calls()
-            == [
-                "CreatePeer validate_only=true",
-                "DeletePeer west etag=e3 delete_routes=true validate_only=true"
-            ],
-        "{:?}",
-        server.fake.calls()
-    );
     Ok(())
 }
 
 #[test]
 fn update_sends_a_mask_of_exactly_the_flags_given() -> anyhow::Result<()> {
     let server = Server::start(Fake::default())?;
-    let run = ctl(
-        &server.url(),
-        &[
-            "peers",
-            "update",
-            "west",
-            "--credit-limit",
-            "5",
-            "--clear-max-packet-amount",
-        ],
-    )?;
+    let run = server.ctl_line("peers update west --credit-limit 5 --clear-max-packet-amount")?;
     ensure!(run.code == Some(0), "{}", show(&run));
-    ensure!(
-        server.fake.calls()
-            == ["UpdatePeer mask=max_packet_amount,credit_limit validate_only=false"],
-        "{:?}",
-        server.fake.calls()
-    );
+    ensure_calls(
+        &server,
+        &["UpdatePeer mask=max_packet_amount,credit_limit validate_only=false"],
+    )?;
     Ok(())
 }
 

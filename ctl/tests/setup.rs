@@ -43,6 +43,13 @@ fn parse(text: &str) -> (Vec<(String, String)>, Vec<String>) {
     (variables, comments)
 }
 
+/// Each `(name, value)` of `expected` is set in `variables`.
+fn assert_variables(variables: &BTreeMap<String, String>, expected: &[(&str, &str)]) {
+    for &(name, value) in expected {
+        assert_eq!(variables[name], value, "{name}");
+    }
+}
+
 fn mode(path: &Path) -> u32 {
     std::fs::metadata(path).unwrap().permissions().mode() & 0o777
 }
@@ -137,9 +144,7 @@ fn non_interactive_flags_write_every_variable_with_mode_0600() {
         ("COMPOSE_PROFILES", "monitoring,tracing"),
         ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://jaeger:4317"),
     ];
-    for (name, value) in expected {
-        assert_eq!(variables[name], value, "{name}");
-    }
+    assert_variables(&variables, &expected);
     // Absolute, so the stack finds this file whatever directory Compose runs in.
     assert_eq!(
         variables["ENV_FILE"],
@@ -380,8 +385,6 @@ fn an_interactive_run_asks_everything_and_re_asks_an_invalid_address() {
         ("PEER_DISCOVERY_ENDPOINTS", "http://discovery-1:8090"),
         ("COMPOSE_PROFILES", "monitoring"),
     ];
-    for (name, value) in expected {
-        assert_eq!(variables[name], value, "{name}");
-    }
+    assert_variables(&variables, &expected);
     check_token(&variables);
 }

@@ -110,6 +110,52 @@ fn rejected(outcome: &Outcome) -> (ErrorCode, Option<String>, Bytes) {
     }
 }
 
+/// `sender` pays `amount` to `destination` with `data`, expiring in `expires_in`.
+async fn send(
+    sender: &TestPeer,
+    destination: &str,
+    amount: u64,
+    data: &str,
+    expires_in: Duration,
+) -> Outcome {
+    sender
+        .send(&payment(destination, amount, data, expires_in))
+        .await
+        .unwrap()
+}
+
+/// `sender`'s payment (as for `send`) is fulfilled.
+async fn fulfilled(
+    sender: &TestPeer,
+    destination: &str,
+    amount: u64,
+    data: &str,
+    expires_in: Duration,
+) -> bool {
+    send(sender, destination, amount, data, expires_in)
+        .await
+        .is_fulfilled()
+}
+
+/// `outcome` is a Reject with `code`, triggered by `by`; returns the Reject's data.
+#[track_caller]
+fn assert_rejected(outcome: &Outcome, code: ErrorCode, by: &str) -> Bytes {
+    let (got, triggered_by, data) = rejected(outcome);
+    assert_eq!((got, triggered_by.as_deref()), (code, Some(by)));
+    data
+}
+
+/// The entry for peer `id` in a node's /health document.
+fn peer_entry(health: &serde_json::Value, id: &str) -> serde_json::Value {
+    health["peers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["id"] == id)
+        .unwrap()
+        .clone()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn linear_network_forwards_and_enforces_connector_rules() {
     let net = start_network();
@@ -120,10 +166,7 @@ async fn linear_network_forwards_and_enforces_connector_rules() {
     let long = Duration::from_secs(10);
 
     // A—B—C forwards, and the fulfillment comes back.
-    let outcome = alice
-        .send(&payment("test.c.receiver.shop", 100, "hello", long))
-        .await
-        .unwrap();
+    let outcome = send(&alice, "test.c.receiver.shop", 100, "hello", long).await;
     match &outcome {
         Outcome::Fulfilled { fulfillment, .. } => {
             assert_eq!(*fulfillment, testpeer::fulfillment_for(b"hello"))
@@ -148,65 +191,39 @@ async fn linear_network_forwards_and_enforces_connector_rules() {
     assert!(outcomes.iter().all(Outcome::is_fulfilled), "{outcomes:?}");
 
     // Unknown destination: F02 from A; a prefix C has no route for: F02 from C.
-    let (code, by, _) = rejected(
-        &alice
-            .send(&payment("test.nowhere.x", 1, "x", long))
-            .await
-            .unwrap(),
-    );
-    assert_eq!(
-        (code, by.as_deref()),
-        (ErrorCode::F02_UNREACHABLE, Some("test.a"))
-    );
-    let (code, by, _) = rejected(
-        &alice
-            .send(&payment("test.c.stranger", 1, "x", long))
-            .await
-            .unwrap(),
-    );
-    assert_eq!(
-        (code, by.as_deref()),
-        (ErrorCode::F02_UNREACHABLE, Some("test.c"))
-    );
-    // Whole segments only: test.c.receiver2 is not under test.c.receiver.
-    let (code, by, _) = rejected(
-        &alice
-            .send(&payment("test.c.receiver2", 1, "x", long))
-            .await
-            .unwrap(),
-    );
-    assert_eq!(
-        (code, by.as_deref()),
-        (ErrorCode::F02_UNREACHABLE, Some("test.c"))
-    );
+    for (destination, by) in [
+        ("test.nowhere.x", "test.a"),
+        ("test.c.stranger", "test.c"),
+        // Whole segments only: test.c.receiver2 is not under test.c.receiver.
+        ("test.c.receiver2", "test.c"),
+    ] {
+        let (code, triggered_by, _) = rejected(&send(&alice, destination, 1, "x", long).await);
+        assert_eq!(
+            (code, triggered_by.as_deref()),
+            (ErrorCode::F02_UNREACHABLE, Some(by)),
+            "{destination}"
+        );
+    }
 
     // Too little time: A takes its 1 s margin and has less than 1 s left → R02 from A.
-    let (code, by, _) = rejected(
-        &alice
-            .send(&payment(
-                "test.c.receiver",
-                1,
-                "x",
-                Duration::from_millis(1500),
-            ))
-            .await
-            .unwrap(),
-    );
-    assert_eq!(
-        (code, by.as_deref()),
-        (ErrorCode::R02_INSUFFICIENT_TIMEOUT, Some("test.a"))
+    assert_rejected(
+        &send(
+            &alice,
+            "test.c.receiver",
+            1,
+            "x",
+            Duration::from_millis(1500),
+        )
+        .await,
+        ErrorCode::R02_INSUFFICIENT_TIMEOUT,
+        "test.a",
     );
 
     // Above the sender's max packet amount: F08 with the 16-byte data.
-    let (code, by, data) = rejected(
-        &alice
-            .send(&payment("test.c.receiver", 1001, "x", long))
-            .await
-            .unwrap(),
-    );
-    assert_eq!(
-        (code, by.as_deref()),
-        (ErrorCode::F08_AMOUNT_TOO_LARGE, Some("test.a"))
+    let data = assert_rejected(
+        &send(&alice, "test.c.receiver", 1001, "x", long).await,
+        ErrorCode::F08_AMOUNT_TOO_LARGE,
+        "test.a",
     );
     assert_eq!(
         AmountTooLarge::decode(&data),
@@ -218,91 +235,54 @@ async fn linear_network_forwards_and_enforces_connector_rules() {
 
     // The receiver never answers: C gives up at its outgoing expiry and R00 flows back.
     let started = Instant::now();
-    let (code, by, _) = rejected(
-        &alice
-            .send(&payment(
-                "test.c.receiver",
-                1,
-                "tp:ignore",
-                Duration::from_secs(6),
-            ))
-            .await
-            .unwrap(),
-    );
-    assert_eq!(
-        (code, by.as_deref()),
-        (ErrorCode::R00_TRANSFER_TIMED_OUT, Some("test.c"))
+    assert_rejected(
+        &send(
+            &alice,
+            "test.c.receiver",
+            1,
+            "tp:ignore",
+            Duration::from_secs(6),
+        )
+        .await,
+        ErrorCode::R00_TRANSFER_TIMED_OUT,
+        "test.c",
     );
     assert!(
         started.elapsed() < Duration::from_secs(6),
         "R00 must arrive before the sender's expiry"
     );
 
-    // A fulfillment that does not match the condition is never passed upstream.
-    let (code, by, _) = rejected(
-        &alice
-            .send(&payment("test.c.receiver", 1, "tp:bad-fulfill", long))
-            .await
-            .unwrap(),
-    );
-    assert_eq!(
-        (code, by.as_deref()),
-        (ErrorCode::F05_WRONG_CONDITION, Some("test.c"))
-    );
-
-    // A downstream Reject is relayed unchanged.
-    let (code, by, _) = rejected(
-        &alice
-            .send(&payment("test.c.receiver", 1, "tp:reject:F99", long))
-            .await
-            .unwrap(),
-    );
-    assert_eq!(
-        (code, by.as_deref()),
-        (ErrorCode::F99_APPLICATION_ERROR, Some("test.c.receiver"))
-    );
+    for (data, expected) in [
+        // A fulfillment that does not match the condition is never passed upstream.
+        (
+            "tp:bad-fulfill",
+            (ErrorCode::F05_WRONG_CONDITION, Some("test.c")),
+        ),
+        // A downstream Reject is relayed unchanged.
+        (
+            "tp:reject:F99",
+            (ErrorCode::F99_APPLICATION_ERROR, Some("test.c.receiver")),
+        ),
+    ] {
+        let (code, by, _) = rejected(&send(&alice, "test.c.receiver", 1, data, long).await);
+        assert_eq!((code, by.as_deref()), expected, "{data}");
+    }
 
     // Credit limit: bob may owe A at most 1000.
-    assert!(
-        bob.send(&payment("test.c.receiver", 600, "bob-1", long))
-            .await
-            .unwrap()
-            .is_fulfilled()
+    assert!(fulfilled(&bob, "test.c.receiver", 600, "bob-1", long).await);
+    assert_rejected(
+        &send(&bob, "test.c.receiver", 600, "bob-2", long).await,
+        ErrorCode::T04_INSUFFICIENT_LIQUIDITY,
+        "test.a",
     );
-    let (code, by, _) = rejected(
-        &bob.send(&payment("test.c.receiver", 600, "bob-2", long))
-            .await
-            .unwrap(),
-    );
-    assert_eq!(
-        (code, by.as_deref()),
-        (ErrorCode::T04_INSUFFICIENT_LIQUIDITY, Some("test.a"))
-    );
-    assert!(
-        bob.send(&payment("test.c.receiver", 400, "bob-3", long))
-            .await
-            .unwrap()
-            .is_fulfilled()
-    );
+    assert!(fulfilled(&bob, "test.c.receiver", 400, "bob-3", long).await);
     let health = net.a.health();
-    let bob_entry = health["peers"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|p| p["id"] == "bob")
-        .unwrap()
-        .clone();
+    let bob_entry = peer_entry(&health, "bob");
     assert_eq!(bob_entry["balance"], "1000", "{bob_entry}");
     assert_eq!(bob_entry["pendingIncoming"], "0");
     // Rejected and failed packets moved no balance: b's side at A is minus what was fulfilled.
     let fulfilled_total: u64 = 100 + 50 * 10 + 600 + 400;
-    let b_entry = health["peers"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|p| p["id"] == "b")
-        .unwrap()
-        .clone();
+    let b_entry = peer_entry(&health, "b");
     assert_eq!(
         b_entry["balance"],
         format!("-{fulfilled_total}"),
@@ -310,15 +290,13 @@ async fn linear_network_forwards_and_enforces_connector_rules() {
     );
 
     // Malformed ILP from a peer: F01, and the link stays up.
-    let (code, by, _) = rejected(
+    assert_rejected(
         &alice
             .send_raw(Bytes::from_static(&[12, 3, 0, 0, 0]), long)
             .await
             .unwrap(),
-    );
-    assert_eq!(
-        (code, by.as_deref()),
-        (ErrorCode::F01_INVALID_PACKET, Some("test.a"))
+        ErrorCode::F01_INVALID_PACKET,
+        "test.a",
     );
 
     // Already expired on arrival: R00 from A.
@@ -332,10 +310,10 @@ async fn linear_network_forwards_and_enforces_connector_rules() {
     }
     .build()
     .unwrap();
-    let (code, by, _) = rejected(&alice.send_raw(stale.encode(), long).await.unwrap());
-    assert_eq!(
-        (code, by.as_deref()),
-        (ErrorCode::R00_TRANSFER_TIMED_OUT, Some("test.a"))
+    assert_rejected(
+        &alice.send_raw(stale.encode(), long).await.unwrap(),
+        ErrorCode::R00_TRANSFER_TIMED_OUT,
+        "test.a",
     );
 
     // Metrics count what happened.
@@ -390,13 +368,7 @@ async fn linear_network_forwards_and_enforces_connector_rules() {
             .await
             .is_err()
     );
-    assert!(
-        alice
-            .send(&payment("test.c.receiver", 1, "still-here", long))
-            .await
-            .unwrap()
-            .is_fulfilled()
-    );
+    assert!(fulfilled(&alice, "test.c.receiver", 1, "still-here", long).await);
     assert_eq!(
         net.a
             .metric(r#"btp_auth_failures_total{reason="invalid_token"}"#),
@@ -425,36 +397,19 @@ async fn links_come_back_after_a_node_restarts() {
     let alice = peer(&net.a.btp_url(), &net.alice_token, "test.a.alice").await;
     net.c.wait_link_state("receiver", "up", LINK_TIMEOUT);
     let long = Duration::from_secs(10);
-    assert!(
-        alice
-            .send(&payment("test.c.receiver", 5, "before", long))
-            .await
-            .unwrap()
-            .is_fulfilled()
-    );
+    assert!(fulfilled(&alice, "test.c.receiver", 5, "before", long).await);
 
     net.b.kill();
     wait_until("A to notice B is gone", LINK_TIMEOUT, || {
         net.a.link_state("b") != "up"
     });
-    let (code, by, _) = rejected(
-        &alice
-            .send(&payment("test.c.receiver", 5, "while-down", long))
-            .await
-            .unwrap(),
-    );
-    assert_eq!(
-        (code, by.as_deref()),
-        (ErrorCode::T01_PEER_UNREACHABLE, Some("test.a"))
+    assert_rejected(
+        &send(&alice, "test.c.receiver", 5, "while-down", long).await,
+        ErrorCode::T01_PEER_UNREACHABLE,
+        "test.a",
     );
     let health = net.a.health();
-    let b_entry = health["peers"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|p| p["id"] == "b")
-        .unwrap()
-        .clone();
+    let b_entry = peer_entry(&health, "b");
     assert!(
         b_entry["lastError"].is_string(),
         "the last error is shown: {b_entry}"
@@ -463,13 +418,7 @@ async fn links_come_back_after_a_node_restarts() {
     net.b.restart();
     net.a.wait_link_state("b", "up", LINK_TIMEOUT);
     net.b.wait_link_state("c", "up", LINK_TIMEOUT);
-    assert!(
-        alice
-            .send(&payment("test.c.receiver", 5, "after", long))
-            .await
-            .unwrap()
-            .is_fulfilled()
-    );
+    assert!(fulfilled(&alice, "test.c.receiver", 5, "after", long).await);
     assert!(
         net.a
             .metric(r#"btp_link_reconnects_total{peer="b"}"#)

@@ -146,6 +146,16 @@ impl Node {
     }
 }
 
+/// Sends a 7-unit payment carrying `data` to test.n3.receiver; true if it was fulfilled.
+async fn reaches_n3(sender: &TestPeer, data: &str) -> bool {
+    let payment = Payment::new(
+        Address::new("test.n3.receiver").unwrap(),
+        7,
+        data.as_bytes(),
+    );
+    sender.send(&payment).await.unwrap().is_fulfilled()
+}
+
 fn start_discovery(dir: &Path, port: u16) -> Process {
     Process::start(
         "discovery",
@@ -209,14 +219,7 @@ async fn nodes_find_each_other_peer_and_forward() {
     let sender = TestPeer::connect_as(&n1.btp_url(), &sender_secret, "test.n1.sender")
         .await
         .unwrap();
-    let payment = |data: &str| {
-        Payment::new(
-            Address::new("test.n3.receiver").unwrap(),
-            7,
-            data.as_bytes(),
-        )
-    };
-    assert!(sender.send(&payment("found")).await.unwrap().is_fulfilled());
+    assert!(reaches_n3(&sender, "found").await);
     // `ctl discovery list` shows what n1 knows, and that it is peered.
     let output = std::process::Command::new(binary("ctl"))
         .env_clear()
@@ -270,13 +273,7 @@ async fn nodes_find_each_other_peer_and_forward() {
     discovery.kill();
     std::thread::sleep(Duration::from_secs(3 * TTL_SECONDS));
     assert_eq!(n1.link("n3").as_deref(), Some("up"));
-    assert!(
-        sender
-            .send(&payment("server-down"))
-            .await
-            .unwrap()
-            .is_fulfilled()
-    );
+    assert!(reaches_n3(&sender, "server-down").await);
     // The unreachable endpoint is counted, per operation.
     let endpoint = format!("http://127.0.0.1:{discovery_port}");
     let unreachable = format!(
@@ -301,13 +298,7 @@ async fn nodes_find_each_other_peer_and_forward() {
     std::thread::sleep(Duration::from_secs(2 * TTL_SECONDS));
     assert_eq!(n1.link("n3").as_deref(), Some("up"));
     assert_eq!(n1.link("n2").as_deref(), Some("up"));
-    assert!(
-        sender
-            .send(&payment("server-back"))
-            .await
-            .unwrap()
-            .is_fulfilled()
-    );
+    assert!(reaches_n3(&sender, "server-back").await);
 
     // n2 stops without deregistering: within 2×TTL (plus a broadcast round) the others
     // withdraw it.
@@ -323,12 +314,6 @@ async fn nodes_find_each_other_peer_and_forward() {
         eprintln!("{} withdrew n2 {took:?} after the kill", node.name);
     }
     assert!(http_get(n1.health_port(), "/health").is_some());
-    assert!(
-        sender
-            .send(&payment("after-n2"))
-            .await
-            .unwrap()
-            .is_fulfilled()
-    );
+    assert!(reaches_n3(&sender, "after-n2").await);
     drop(discovery);
 }

@@ -161,6 +161,20 @@ fn payment(destination: &str, data: &str) -> Payment {
     Payment::new(Address::new(destination).unwrap(), 10, data.as_bytes())
 }
 
+/// Sends a payment carrying `data` to test.b.receiver; true if it was fulfilled.
+async fn reaches_receiver(sender: &TestPeer, data: &str) -> bool {
+    sender
+        .send(&payment("test.b.receiver", data))
+        .await
+        .unwrap()
+        .is_fulfilled()
+}
+
+/// Waits (up to `LIMIT`) until `node`'s link to `peer` is up; `what` names the wait.
+fn wait_link_up(node: &Node, peer: &str, what: &str) {
+    wait_until(what, LIMIT, || link_state(node.health_port(), peer) == "up");
+}
+
 async fn test_peer(url: &str, token: &str, address: &str) -> TestPeer {
     TestPeer::connect_as(url, token, address)
         .await
@@ -290,13 +304,7 @@ async fn changes_reach_the_data_plane_live() {
     // A new route: packets take it.
     a.add_route("test.b", "b").await.unwrap();
     a.wait_applied().await;
-    assert!(
-        sender
-            .send(&payment("test.b.receiver", "routed"))
-            .await
-            .unwrap()
-            .is_fulfilled()
-    );
+    assert!(reaches_receiver(&sender, "routed").await);
 
     // Updating one peer's limits keeps its link (and everyone else's).
     let mut peers = PeerServiceClient::new(a.channel().await);
@@ -356,13 +364,7 @@ async fn changes_reach_the_data_plane_live() {
     );
     assert_eq!(dp.last_nack_version, status.current_version);
     assert_ne!(dp.applied_version, status.current_version);
-    assert!(
-        sender
-            .send(&payment("test.b.receiver", "after-nack"))
-            .await
-            .unwrap()
-            .is_fulfilled()
-    );
+    assert!(reaches_receiver(&sender, "after-nack").await);
     // `ctl status` shows it too.
     let (code, stdout, _) = a.ctl(&["status", "-o", "json"]);
     assert_eq!(code, 0);
@@ -577,27 +579,13 @@ async fn data_planes_ride_out_control_plane_outages_and_restarts() {
     net.a.add_route("test.b", "b").await.unwrap();
     let before = net.a.wait_applied().await;
     let old_version = before.current_version.unwrap();
-    wait_until("A's link to B", LIMIT, || {
-        link_state(net.a.health_port(), "b") == "up"
-    });
+    wait_link_up(&net.a, "b", "A's link to B");
     let sender = test_peer(&net.a.btp_url(), &net.sender_secret, "test.a.sender").await;
-    assert!(
-        sender
-            .send(&payment("test.b.receiver", "1"))
-            .await
-            .unwrap()
-            .is_fulfilled()
-    );
+    assert!(reaches_receiver(&sender, "1").await);
 
     // Control plane gone: forwarding goes on.
     net.a.cp.kill();
-    assert!(
-        sender
-            .send(&payment("test.b.receiver", "2"))
-            .await
-            .unwrap()
-            .is_fulfilled()
-    );
+    assert!(reaches_receiver(&sender, "2").await);
     drop(sender);
 
     // Data plane restarted while its control plane is down: it serves the saved snapshot.
@@ -608,17 +596,9 @@ async fn data_planes_ride_out_control_plane_outages_and_restarts() {
     wait_until("A ready from its saved snapshot", LIMIT, || {
         http_get(net.a.health_port(), "/health/ready").map(|r| r.0) == Some(200)
     });
-    wait_until("A's link to B again", LIMIT, || {
-        link_state(net.a.health_port(), "b") == "up"
-    });
+    wait_link_up(&net.a, "b", "A's link to B again");
     let sender = test_peer(&net.a.btp_url(), &net.sender_secret, "test.a.sender").await;
-    assert!(
-        sender
-            .send(&payment("test.b.receiver", "3"))
-            .await
-            .unwrap()
-            .is_fulfilled()
-    );
+    assert!(reaches_receiver(&sender, "3").await);
 
     // Control plane back (same database, same port): a new epoch, no version collision, and
     // the data plane resyncs to it.
@@ -637,12 +617,6 @@ async fn data_planes_ride_out_control_plane_outages_and_restarts() {
     let status = net.a.wait_applied().await;
     assert_eq!(status.current_version.unwrap().epoch, new_version.epoch);
     assert!(status.current_version.unwrap().generation > new_version.generation);
-    assert!(
-        sender
-            .send(&payment("test.b.receiver", "4"))
-            .await
-            .unwrap()
-            .is_fulfilled()
-    );
+    assert!(reaches_receiver(&sender, "4").await);
     drop(receiver);
 }

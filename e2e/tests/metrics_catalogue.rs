@@ -211,6 +211,9 @@ impl Scrape {
 #[derive(Default)]
 struct Problems(Vec<String>);
 
+/// A metric's name, labels and expected value.
+type Expected<'a> = (&'a str, &'a [(&'a str, &'a str)], f64);
+
 impl Problems {
     fn expect(&mut self, scrape: &Scrape, name: &str, labels: &[(&str, &str)], wanted: f64) {
         match scrape.value(name, labels) {
@@ -220,6 +223,13 @@ impl Problems {
                 scrape.process
             )),
             Err(error) => self.0.push(error),
+        }
+    }
+
+    /// `expect` for each `(name, labels, wanted)` of `expected`, in order.
+    fn expect_all(&mut self, scrape: &Scrape, expected: &[Expected]) {
+        for &(name, labels, wanted) in expected {
+            self.expect(scrape, name, labels, wanted);
         }
     }
 
@@ -645,33 +655,30 @@ async fn every_catalogued_metric_is_exported_and_counts_what_happened() {
         ];
         problems.expect(&dps, packets, &labels, wanted);
     }
-    problems.expect(
+    problems.expect_all(
         &dps,
-        "ilp_forward_duration_seconds_count",
-        &[("outcome", "fulfilled")],
-        5.0,
-    );
-    problems.expect(
-        &dps,
-        "ilp_forward_duration_seconds_count",
-        &[("outcome", "rejected")],
-        3.0,
-    );
-    problems.expect(
-        &dps,
-        "ilp_forward_duration_seconds_bucket",
-        &[("outcome", "fulfilled"), ("le", "+Inf")],
-        5.0,
-    );
-    problems.expect(&dps, "ilp_packets_in_flight", &[], 0.0);
-    problems.expect(&dps, "ilp_routes", &[], 1.0);
-    problems.expect(&dps, "ilp_peer_balance", &[("peer", "sender")], 50.0);
-    problems.expect(&dps, "ilp_peer_balance", &[("peer", "receiver")], -50.0);
-    problems.expect(
-        &dps,
-        "ilp_peer_credit_headroom",
-        &[("peer", "sender")],
-        950.0,
+        &[
+            (
+                "ilp_forward_duration_seconds_count",
+                &[("outcome", "fulfilled")],
+                5.0,
+            ),
+            (
+                "ilp_forward_duration_seconds_count",
+                &[("outcome", "rejected")],
+                3.0,
+            ),
+            (
+                "ilp_forward_duration_seconds_bucket",
+                &[("outcome", "fulfilled"), ("le", "+Inf")],
+                5.0,
+            ),
+            ("ilp_packets_in_flight", &[], 0.0),
+            ("ilp_routes", &[], 1.0),
+            ("ilp_peer_balance", &[("peer", "sender")], 50.0),
+            ("ilp_peer_balance", &[("peer", "receiver")], -50.0),
+            ("ilp_peer_credit_headroom", &[("peer", "sender")], 950.0),
+        ],
     );
     if dps
         .value("ilp_peer_credit_headroom", &[("peer", "receiver")])
@@ -696,25 +703,27 @@ async fn every_catalogued_metric_is_exported_and_counts_what_happened() {
             );
         }
     }
-    problems.expect(
+    problems.expect_all(
         &dps,
-        "btp_protocol_violations_total",
-        &[("peer", "sender"), ("kind", "invalid_prepare")],
-        1.0,
-    );
-    problems.expect(
-        &dps,
-        "btp_auth_failures_total",
-        &[("reason", "invalid_token")],
-        1.0,
-    );
-    problems.expect(&dps, "dataplane_ready", &[], 1.0);
-    problems.expect(&dps, "dataplane_controlplane_connected", &[], 1.0);
-    problems.expect(
-        &dps,
-        "dataplane_config_updates_total",
-        &[("result", "rejected")],
-        1.0,
+        &[
+            (
+                "btp_protocol_violations_total",
+                &[("peer", "sender"), ("kind", "invalid_prepare")],
+                1.0,
+            ),
+            (
+                "btp_auth_failures_total",
+                &[("reason", "invalid_token")],
+                1.0,
+            ),
+            ("dataplane_ready", &[], 1.0),
+            ("dataplane_controlplane_connected", &[], 1.0),
+            (
+                "dataplane_config_updates_total",
+                &[("result", "rejected")],
+                1.0,
+            ),
+        ],
     );
     // The first snapshot, and the one after the fix at least (pushes may coalesce).
     problems.expect_at_least(
@@ -763,17 +772,21 @@ async fn every_catalogued_metric_is_exported_and_counts_what_happened() {
             calls,
         );
     }
-    problems.expect(&cps, "controlplane_config_nacks_total", &[], 1.0);
-    problems.expect(&cps, "controlplane_data_planes_connected", &[], 1.0);
-    problems.expect(&cps, "controlplane_peers", &[], 2.0);
-    problems.expect(&cps, "controlplane_routes", &[], 1.0);
-    problems.expect(&cps, "controlplane_discovered_nodes", &[], 0.0);
-    problems.expect(&cps, "controlplane_config_generation", &[], last_applied);
-    problems.expect(
+    problems.expect_all(
         &cps,
-        "controlplane_data_plane_applied_generation",
-        &[("dataplane", NODE)],
-        last_applied,
+        &[
+            ("controlplane_config_nacks_total", &[], 1.0),
+            ("controlplane_data_planes_connected", &[], 1.0),
+            ("controlplane_peers", &[], 2.0),
+            ("controlplane_routes", &[], 1.0),
+            ("controlplane_discovered_nodes", &[], 0.0),
+            ("controlplane_config_generation", &[], last_applied),
+            (
+                "controlplane_data_plane_applied_generation",
+                &[("dataplane", NODE)],
+                last_applied,
+            ),
+        ],
     );
     // Removing `broken` restored the content of `first_applied`, which the data plane still
     // serves: the control plane need not send it again.
@@ -797,21 +810,24 @@ async fn every_catalogued_metric_is_exported_and_counts_what_happened() {
     }
 
     // (b) Discovery server: one announcement, one refused request.
-    problems.expect(&ds, "discovery_announces_total", &[], 1.0);
-    problems.expect(&ds, "discovery_registered_peers", &[], 1.0);
-    problems.expect(&ds, "discovery_deregistrations_total", &[], 0.0);
-    problems.expect(&ds, "discovery_expiries_total", &[], 0.0);
-    problems.expect(
+    problems.expect_all(
         &ds,
-        "discovery_rejections_total",
-        &[("reason", "not_found")],
-        1.0,
-    );
-    problems.expect(
-        &ds,
-        "discovery_rejections_total",
-        &[("reason", "bad_signature")],
-        0.0,
+        &[
+            ("discovery_announces_total", &[], 1.0),
+            ("discovery_registered_peers", &[], 1.0),
+            ("discovery_deregistrations_total", &[], 0.0),
+            ("discovery_expiries_total", &[], 0.0),
+            (
+                "discovery_rejections_total",
+                &[("reason", "not_found")],
+                1.0,
+            ),
+            (
+                "discovery_rejections_total",
+                &[("reason", "bad_signature")],
+                0.0,
+            ),
+        ],
     );
 
     drop((sender, receiver));

@@ -340,15 +340,22 @@ async fn management_calls_and_config_pushes_are_traced_and_counted() {
         .expect("control plane reachable");
     let mut peers = PeerServiceClient::new(channel.clone());
     let mut routes = RouteServiceClient::new(channel);
+    let peer = Some(pb::Peer {
+        id: "x".into(),
+        secret_ref: "env:SECRET_X".into(),
+        ..Default::default()
+    });
+    let route = Some(pb::Route {
+        prefix: "test.x".into(),
+        peer_id: "nobody".into(),
+        ..Default::default()
+    });
+    let validate_only = false;
     peers
         .create_peer(authorized(
             pb::CreatePeerRequest {
-                peer: Some(pb::Peer {
-                    id: "x".into(),
-                    secret_ref: "env:SECRET_X".into(),
-                    ..Default::default()
-                }),
-                validate_only: false,
+                peer,
+                validate_only,
             },
             &node.token,
         ))
@@ -357,12 +364,8 @@ async fn management_calls_and_config_pushes_are_traced_and_counted() {
     let missing = routes
         .create_route(authorized(
             pb::CreateRouteRequest {
-                route: Some(pb::Route {
-                    prefix: "test.x".into(),
-                    peer_id: "nobody".into(),
-                    ..Default::default()
-                }),
-                validate_only: false,
+                route,
+                validate_only,
             },
             &node.token,
         ))

@@ -3,16 +3,12 @@
 mod common;
 
 use bytes::Bytes;
-use common::{BTP_PACKETS, hex_field, name, section};
+use common::{BTP_PACKETS, vector_hex};
 use proto::btp::{self, BtpError, BtpPacket, ContentType, ProtocolData};
 use proto::{DecodeError, Timestamp};
 
 fn vector(wanted: &str) -> Vec<u8> {
-    section(BTP_PACKETS, "vectors")
-        .iter()
-        .find(|v| name(v) == wanted)
-        .map(|v| hex_field(v, "hex"))
-        .unwrap_or_else(|| panic!("no vector {wanted}"))
+    vector_hex(BTP_PACKETS, wanted)
 }
 
 #[test]

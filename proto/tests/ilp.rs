@@ -4,7 +4,7 @@
 mod common;
 
 use bytes::Bytes;
-use common::{ILP_PACKETS, hex_field, name, section};
+use common::{ILP_PACKETS, vector_hex};
 use proto::address::Address;
 use proto::ilp::{
     AmountTooLarge, ErrorCode, Fulfill, FulfillBuilder, MAX_DATA_LEN, MAX_MESSAGE_LEN, Packet,
@@ -13,11 +13,7 @@ use proto::ilp::{
 use proto::{DecodeError, EncodeError, Timestamp};
 
 fn vector(wanted: &str) -> Vec<u8> {
-    section(ILP_PACKETS, "vectors")
-        .iter()
-        .find(|v| name(v) == wanted)
-        .map(|v| hex_field(v, "hex"))
-        .unwrap_or_else(|| panic!("no vector {wanted}"))
+    vector_hex(ILP_PACKETS, wanted)
 }
 
 /// Is `inner` a sub-slice of `outer`'s memory (not merely equal bytes)?

@@ -50,16 +50,27 @@ fn arb_prepare() -> impl Strategy<Value = Prepare> {
         arb_data(),
     )
         .prop_map(|(amount, expires_at, condition, destination, data)| {
-            PrepareBuilder {
-                amount,
-                expires_at,
-                execution_condition: &condition,
-                destination: &destination,
-                data: &data,
-            }
-            .build()
-            .expect("data within limit")
+            build_prepare(amount, expires_at, &condition, &destination, &data)
         })
+}
+
+/// A Prepare from its fields; the strategies only make fields within the limits.
+fn build_prepare(
+    amount: u64,
+    expires_at: Timestamp,
+    execution_condition: &[u8; 32],
+    destination: &Address,
+    data: &[u8],
+) -> Prepare {
+    PrepareBuilder {
+        amount,
+        expires_at,
+        execution_condition,
+        destination,
+        data,
+    }
+    .build()
+    .expect("data within limit")
 }
 
 fn arb_fulfill() -> impl Strategy<Value = Fulfill> {
@@ -94,15 +105,25 @@ fn arb_reject() -> impl Strategy<Value = Reject> {
         arb_data(),
     )
         .prop_map(|(code, triggered_by, message, data)| {
-            RejectBuilder {
-                code,
-                triggered_by: triggered_by.as_ref(),
-                message: &message,
-                data: &data,
-            }
-            .build()
-            .expect("within limits")
+            build_reject(code, triggered_by.as_ref(), &message, &data)
         })
+}
+
+/// A Reject from its fields; the strategies only make fields within the limits.
+fn build_reject(
+    code: ErrorCode,
+    triggered_by: Option<&Address>,
+    message: &str,
+    data: &[u8],
+) -> Reject {
+    RejectBuilder {
+        code,
+        triggered_by,
+        message,
+        data,
+    }
+    .build()
+    .expect("within limits")
 }
 
 fn arb_packet() -> impl Strategy<Value = Packet> {
@@ -224,16 +245,7 @@ proptest! {
         destination in arb_address(),
         data in arb_data(),
     ) {
-        let wire = PrepareBuilder {
-            amount,
-            expires_at,
-            execution_condition: &condition,
-            destination: &destination,
-            data: &data,
-        }
-        .build()
-        .expect("valid")
-        .encode();
+        let wire = build_prepare(amount, expires_at, &condition, &destination, &data).encode();
         let p = Prepare::decode(wire).expect("decodes");
         prop_assert_eq!(p.amount(), amount);
         prop_assert_eq!(p.expires_at(), expires_at);
@@ -249,15 +261,7 @@ proptest! {
         message in arb_message(),
         data in arb_data(),
     ) {
-        let wire = RejectBuilder {
-            code,
-            triggered_by: triggered_by.as_ref(),
-            message: &message,
-            data: &data,
-        }
-        .build()
-        .expect("valid")
-        .encode();
+        let wire = build_reject(code, triggered_by.as_ref(), &message, &data).encode();
         let r = Reject::decode(wire).expect("decodes");
         prop_assert_eq!(r.code(), code);
         prop_assert_eq!(r.triggered_by(), triggered_by.as_ref());
@@ -274,15 +278,13 @@ proptest! {
         let mut patched = prepare.clone();
         patched.set_amount(amount);
         patched.set_expires_at(expires_at);
-        let rebuilt = PrepareBuilder {
+        let rebuilt = build_prepare(
             amount,
             expires_at,
-            execution_condition: prepare.execution_condition(),
-            destination: prepare.destination(),
-            data: prepare.data(),
-        }
-        .build()
-        .expect("valid");
+            prepare.execution_condition(),
+            prepare.destination(),
+            prepare.data(),
+        );
         prop_assert_eq!(patched.encode(), rebuilt.encode());
     }
 

@@ -32,7 +32,7 @@ use serde_json::Value;
 // ILP packets
 
 /// Which vectors we refuse, and with what. `None`: the vector must be accepted.
-fn expected_ilp_error(name: &str) -> Option<fn(&DecodeError) -> bool> {
+fn expected_ilp_error(name: &str) -> Option<ErrorCheck> {
     Some(match name {
         // Code "tw\xff" fails the [FTR][0-9]{2} rule; the envelope also holds an inner trailing
         // byte, but fields are validated in order and the code comes first.
@@ -96,6 +96,124 @@ fn str_field<'a>(d: &'a Value, key: &str) -> &'a str {
 
 fn hex_of(d: &Value, key: &str) -> Vec<u8> {
     hex::decode(str_field(d, key)).unwrap_or_else(|e| panic!("bad hex in {key:?}: {e}"))
+}
+
+/// Runs `check` on every vector of a section (with its name), collecting failures, then fails
+/// once naming every broken vector; `what` names the vectors in that message.
+fn check_each_vector(
+    file: &str,
+    section_name: &str,
+    what: &str,
+    mut check: impl FnMut(&mut Failures, &Value, &str),
+) {
+    let vectors = section(file, section_name);
+    let mut failures = Failures::default();
+    for v in &vectors {
+        check(&mut failures, v, name(v));
+    }
+    failures.assert_none(what, vectors.len());
+}
+
+/// What `check_packet_vectors` checks of an accepted packet: the decoded fields that differ
+/// from the vector's, and whether re-encoding gives the vector's bytes.
+struct Accepted {
+    mismatches: Vec<String>,
+    byte_identical: bool,
+}
+
+/// Whether a decode error is the one a vector expects.
+type ErrorCheck = fn(&DecodeError) -> bool;
+
+/// A packet section (ILP or BTP): how its vectors decode, which it accepts, and which errors
+/// it expects of the refused ones (`table` names that function in failure messages).
+struct PacketSection<P> {
+    file: &'static str,
+    what: &'static str,
+    decode: fn(Bytes) -> Result<P, DecodeError>,
+    /// `None`: the vector's `valid` value is one we have no rule for.
+    should_accept: fn(&Value, &str) -> Option<bool>,
+    expected_error: fn(&str) -> Option<ErrorCheck>,
+    table: &'static str,
+}
+
+/// The verdict on every vector of a packet section: an accepted vector is compared by
+/// `check_accepted` (given the vector and its bytes) and must not be in the section's `table`
+/// of expected errors; a refused one must fail with the error that table lists for it.
+fn check_packet_vectors<P: std::fmt::Debug>(
+    section: PacketSection<P>,
+    check_accepted: impl Fn(&mut Failures, &Value, &[u8], &P) -> Accepted,
+) {
+    let table = section.table;
+    check_each_vector(
+        section.file,
+        "vectors",
+        section.what,
+        |failures, v, name| {
+            let bytes = hex_field(v, "hex");
+            let result = (section.decode)(Bytes::from(bytes.clone()));
+            let Some(accept) = (section.should_accept)(v, name) else {
+                failures.push(format!("{name}: no rule for valid={}", v["valid"]));
+                return;
+            };
+            let expected_error = (section.expected_error)(name);
+            match (accept, result) {
+                (true, Ok(packet)) => {
+                    let Accepted {
+                        mismatches,
+                        byte_identical,
+                    } = check_accepted(failures, v, &bytes, &packet);
+                    failures.check(mismatches.is_empty(), || {
+                        format!("{name}: decoded fields differ: {mismatches:?}")
+                    });
+                    failures.check(byte_identical, || {
+                        format!("{name}: re-encoding is not byte-identical")
+                    });
+                    failures.check(expected_error.is_none(), || {
+                        format!("{name}: accepted but listed in {table}")
+                    });
+                }
+                (true, Err(e)) => failures.push(format!("{name}: must decode, got {e:?}")),
+                (false, Ok(p)) => failures.push(format!("{name}: must be refused, decoded {p:?}")),
+                (false, Err(e)) => match expected_error {
+                    Some(is_expected) => failures.check(is_expected(&e), || {
+                        format!("{name}: refused with unexpected error {e:?}")
+                    }),
+                    None => failures.push(format!(
+                        "{name}: refused ({e:?}) but no expected error listed"
+                    )),
+                },
+            }
+        },
+    );
+}
+
+/// An OER primitive vector that must be refused: `expected` is the listed error (`None`: the
+/// vector is not listed, itself a failure).
+fn check_refused<T: std::fmt::Debug + PartialEq>(
+    failures: &mut Failures,
+    name: &str,
+    result: Result<T, DecodeError>,
+    expected: Option<DecodeError>,
+) {
+    let Some(expected) = expected else {
+        failures.push(format!("{name}: no expected error listed"));
+        return;
+    };
+    failures.check(result == Err(expected.clone()), || {
+        format!("{name}: expected {expected:?}, got {result:?}")
+    });
+}
+
+/// A timestamp vector that must be refused as `InvalidTimestamp`.
+fn check_invalid_timestamp(
+    failures: &mut Failures,
+    name: &str,
+    result: &Result<Timestamp, DecodeError>,
+) {
+    failures.check(
+        matches!(result, Err(DecodeError::InvalidTimestamp(_))),
+        || format!("{name}: expected InvalidTimestamp, got {result:?}"),
+    );
 }
 
 /// Compares a decoded packet with the vector's `decoded` object; returns mismatches.
@@ -186,59 +304,32 @@ fn ilp_field_mismatches(packet: &Packet, d: &Value) -> Vec<String> {
 
 #[test]
 fn ilp_packet_vectors() {
-    let vectors = section(ILP_PACKETS, "vectors");
-    let mut failures = Failures::default();
-    for v in &vectors {
+    let section = PacketSection {
+        file: ILP_PACKETS,
+        what: "ILP packet",
+        decode: Packet::decode,
+        should_accept: |v, _| ilp_should_accept(v),
+        expected_error: expected_ilp_error,
+        table: "expected_ilp_error",
+    };
+    check_packet_vectors(section, |failures, v, bytes, packet| {
         let name = name(v);
-        let bytes = hex_field(v, "hex");
-        let result = Packet::decode(Bytes::from(bytes.clone()));
-        let Some(accept) = ilp_should_accept(v) else {
-            failures.push(format!("{name}: no rule for valid={}", v["valid"]));
-            continue;
+        let junk = v["decoded"]["outer_trailing_bytes"].as_u64().unwrap_or(0) as usize;
+        let expected_wire = &bytes[..bytes.len() - junk];
+        // The typed decoder agrees with the dispatching one.
+        let typed = match packet {
+            Packet::Prepare(_) => Prepare::decode(Bytes::copy_from_slice(bytes)).map(Packet::from),
+            Packet::Fulfill(_) => Fulfill::decode(Bytes::copy_from_slice(bytes)).map(Packet::from),
+            Packet::Reject(_) => Reject::decode(Bytes::copy_from_slice(bytes)).map(Packet::from),
         };
-        match (accept, result) {
-            (true, Ok(packet)) => {
-                let mismatches = ilp_field_mismatches(&packet, &v["decoded"]);
-                failures.check(mismatches.is_empty(), || {
-                    format!("{name}: decoded fields differ: {mismatches:?}")
-                });
-                let junk = v["decoded"]["outer_trailing_bytes"].as_u64().unwrap_or(0) as usize;
-                let expected_wire = &bytes[..bytes.len() - junk];
-                failures.check(packet.encode()[..] == *expected_wire, || {
-                    format!("{name}: re-encoding is not byte-identical")
-                });
-                failures.check(expected_ilp_error(name).is_none(), || {
-                    format!("{name}: accepted but listed in expected_ilp_error")
-                });
-                // The typed decoder agrees with the dispatching one.
-                let typed = match &packet {
-                    Packet::Prepare(_) => {
-                        Prepare::decode(Bytes::from(bytes.clone())).map(Packet::from)
-                    }
-                    Packet::Fulfill(_) => {
-                        Fulfill::decode(Bytes::from(bytes.clone())).map(Packet::from)
-                    }
-                    Packet::Reject(_) => {
-                        Reject::decode(Bytes::from(bytes.clone())).map(Packet::from)
-                    }
-                };
-                failures.check(typed.as_ref() == Ok(&packet), || {
-                    format!("{name}: typed decoder disagrees: {typed:?}")
-                });
-            }
-            (true, Err(e)) => failures.push(format!("{name}: must decode, got {e:?}")),
-            (false, Ok(p)) => failures.push(format!("{name}: must be refused, decoded {p:?}")),
-            (false, Err(e)) => match expected_ilp_error(name) {
-                Some(is_expected) => failures.check(is_expected(&e), || {
-                    format!("{name}: refused with unexpected error {e:?}")
-                }),
-                None => failures.push(format!(
-                    "{name}: refused ({e:?}) but no expected error listed"
-                )),
-            },
+        failures.check(typed.as_ref() == Ok(packet), || {
+            format!("{name}: typed decoder disagrees: {typed:?}")
+        });
+        Accepted {
+            mismatches: ilp_field_mismatches(packet, &v["decoded"]),
+            byte_identical: packet.encode()[..] == *expected_wire,
         }
-    }
-    failures.assert_none("ILP packet", vectors.len());
+    });
 }
 
 #[test]
@@ -270,33 +361,35 @@ fn ilp_typed_decoders_refuse_other_types() {
 
 #[test]
 fn f08_amount_too_large_vectors() {
-    let vectors = section(ILP_PACKETS, "amount_too_large_data");
-    let mut failures = Failures::default();
-    for v in &vectors {
-        let bytes = hex_field(v, "hex");
-        let d = &v["decoded"];
-        let decoded = AmountTooLarge::decode(&bytes);
-        let expected = AmountTooLarge {
-            received_amount: str_field(d, "receivedAmount").parse().unwrap_or(u64::MAX),
-            maximum_amount: str_field(d, "maximumAmount").parse().unwrap_or(u64::MAX),
-        };
-        failures.check(decoded == Some(expected), || {
-            format!("{}: decoded {decoded:?}", name(v))
-        });
-        failures.check(expected.encode()[..] == bytes[..], || {
-            format!("{}: encoding differs", name(v))
-        });
-        failures.check(AmountTooLarge::decode(&bytes[..15]).is_none(), || {
-            format!("{}: 15 bytes must be 'unknown'", name(v))
-        });
-    }
-    failures.assert_none("F08 data", vectors.len());
+    check_each_vector(
+        ILP_PACKETS,
+        "amount_too_large_data",
+        "F08 data",
+        |failures, v, name| {
+            let bytes = hex_field(v, "hex");
+            let d = &v["decoded"];
+            let decoded = AmountTooLarge::decode(&bytes);
+            let expected = AmountTooLarge {
+                received_amount: str_field(d, "receivedAmount").parse().unwrap_or(u64::MAX),
+                maximum_amount: str_field(d, "maximumAmount").parse().unwrap_or(u64::MAX),
+            };
+            failures.check(decoded == Some(expected), || {
+                format!("{name}: decoded {decoded:?}")
+            });
+            failures.check(expected.encode()[..] == bytes[..], || {
+                format!("{name}: encoding differs")
+            });
+            failures.check(AmountTooLarge::decode(&bytes[..15]).is_none(), || {
+                format!("{name}: 15 bytes must be 'unknown'")
+            });
+        },
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
 // BTP packets
 
-fn expected_btp_error(name: &str) -> Option<fn(&DecodeError) -> bool> {
+fn expected_btp_error(name: &str) -> Option<ErrorCheck> {
     let eof_contents = |e: &DecodeError| {
         *e == DecodeError::UnexpectedEof {
             field: "BTP contents",
@@ -439,50 +532,31 @@ fn btp_field_mismatches(packet: &BtpPacket, d: &Value) -> Vec<String> {
     bad
 }
 
+/// Our verdict per the file's `valid` value; `None` if the value is one we have no rule for.
+fn btp_should_accept(v: &Value, name: &str) -> Option<bool> {
+    match &v["valid"] {
+        Value::Bool(b) => Some(*b),
+        Value::String(s) if s == "lenient-only" && name == "rs_fuzz_13_wasteful_varuint" => {
+            Some(false)
+        }
+        _ => None,
+    }
+}
+
 #[test]
 fn btp_packet_vectors() {
-    let vectors = section(BTP_PACKETS, "vectors");
-    let mut failures = Failures::default();
-    for v in &vectors {
-        let name = name(v);
-        let bytes = hex_field(v, "hex");
-        let result = BtpPacket::decode(Bytes::from(bytes.clone()));
-        let accept = match &v["valid"] {
-            Value::Bool(b) => *b,
-            Value::String(s) if s == "lenient-only" && name == "rs_fuzz_13_wasteful_varuint" => {
-                false
-            }
-            other => {
-                failures.push(format!("{name}: no rule for valid={other}"));
-                continue;
-            }
-        };
-        match (accept, result) {
-            (true, Ok(packet)) => {
-                let mismatches = btp_field_mismatches(&packet, &v["decoded"]);
-                failures.check(mismatches.is_empty(), || {
-                    format!("{name}: decoded fields differ: {mismatches:?}")
-                });
-                failures.check(packet.encode() == bytes, || {
-                    format!("{name}: re-encoding is not byte-identical")
-                });
-                failures.check(expected_btp_error(name).is_none(), || {
-                    format!("{name}: accepted but listed in expected_btp_error")
-                });
-            }
-            (true, Err(e)) => failures.push(format!("{name}: must decode, got {e:?}")),
-            (false, Ok(p)) => failures.push(format!("{name}: must be refused, decoded {p:?}")),
-            (false, Err(e)) => match expected_btp_error(name) {
-                Some(is_expected) => failures.check(is_expected(&e), || {
-                    format!("{name}: refused with unexpected error {e:?}")
-                }),
-                None => failures.push(format!(
-                    "{name}: refused ({e:?}) but no expected error listed"
-                )),
-            },
-        }
-    }
-    failures.assert_none("BTP packet", vectors.len());
+    let section = PacketSection {
+        file: BTP_PACKETS,
+        what: "BTP packet",
+        decode: BtpPacket::decode,
+        should_accept: btp_should_accept,
+        expected_error: expected_btp_error,
+        table: "expected_btp_error",
+    };
+    check_packet_vectors(section, |_, v, bytes, packet| Accepted {
+        mismatches: btp_field_mismatches(packet, &v["decoded"]),
+        byte_identical: packet.encode() == bytes,
+    });
 }
 
 /// The `ilp` entries of the derived BTP vectors hold the ILP vectors' bytes; the nested packet
@@ -524,200 +598,201 @@ fn btp_vectors_carrying_ilp_packets() {
 // ---------------------------------------------------------------------------------------------
 // OER primitives
 
-#[test]
-fn length_determinant_vectors() {
-    let vectors = section(OER_PRIMITIVES, "length_determinants");
-    let mut failures = Failures::default();
-    for v in &vectors {
-        let name = name(v);
+/// One OER primitive section: a valid vector must read to the stated value, consuming every
+/// byte, and write back to the same bytes (`extra` adds per-primitive checks); an invalid one
+/// must be refused with the error `expected_error` lists for it.
+/// How a primitive is read: the value and the number of bytes used.
+type ReadFn<T> = fn(&[u8]) -> Result<(T, usize), DecodeError>;
+
+struct PrimitiveSection<T> {
+    section: &'static str,
+    what: &'static str,
+    read: ReadFn<T>,
+    write: fn(&mut Vec<u8>, T),
+    decoded_value: fn(&Value) -> T,
+    expected_error: fn(&str) -> Option<DecodeError>,
+    extra: fn(&mut Failures, &str, T, &[u8]),
+}
+
+fn check_primitive_vectors<T: Copy + PartialEq + std::fmt::Debug>(s: PrimitiveSection<T>) {
+    check_each_vector(OER_PRIMITIVES, s.section, s.what, |failures, v, name| {
         let bytes = hex_field(v, "hex");
-        let result = oer::read_length(&bytes);
+        let result = (s.read)(&bytes);
         if v["valid"] == Value::Bool(true) {
-            let len = v["decoded"]["length"].as_u64().unwrap_or(0) as usize;
-            failures.check(result == Ok((len, bytes.len())), || {
+            let value = (s.decoded_value)(&v["decoded"]);
+            failures.check(result == Ok((value, bytes.len())), || {
                 format!("{name}: read {result:?}")
             });
             let mut out = Vec::new();
-            oer::write_length(&mut out, len);
+            (s.write)(&mut out, value);
             failures.check(out == bytes, || {
                 format!("{name}: wrote {}", hex::encode(&out))
             });
-            failures.check(oer::length_prefix_len(len) == bytes.len(), || {
-                format!("{name}: length_prefix_len")
-            });
+            (s.extra)(failures, name, value, &bytes);
         } else {
+            check_refused(failures, name, result, (s.expected_error)(name));
+        }
+    });
+}
+
+#[test]
+fn length_determinant_vectors() {
+    check_primitive_vectors(PrimitiveSection {
+        section: "length_determinants",
+        what: "length determinant",
+        read: oer::read_length,
+        write: oer::write_length,
+        decoded_value: |d| d["length"].as_u64().unwrap_or(0) as usize,
+        expected_error: |name| {
             let field = "length determinant";
-            let expected = match name {
+            Some(match name {
                 "bad_0x80_indefinite" => DecodeError::IndefiniteLength { field },
                 "bad_8100" | "bad_8101" | "bad_820001" => DecodeError::NonCanonicalLength { field },
                 "bad_length_of_length_9" => DecodeError::LengthTooLarge {
                     field,
                     len_of_len: 9,
                 },
-                _ => {
-                    failures.push(format!("{name}: no expected error listed"));
-                    continue;
-                }
-            };
-            failures.check(result == Err(expected.clone()), || {
-                format!("{name}: expected {expected:?}, got {result:?}")
+                _ => return None,
+            })
+        },
+        extra: |failures, name, len, bytes| {
+            failures.check(oer::length_prefix_len(len) == bytes.len(), || {
+                format!("{name}: length_prefix_len")
             });
-        }
-    }
-    failures.assert_none("length determinant", vectors.len());
+        },
+    });
 }
 
 #[test]
 fn var_uint_vectors() {
-    let vectors = section(OER_PRIMITIVES, "varuint");
-    let mut failures = Failures::default();
-    let field = "VarUInt";
-    for v in &vectors {
-        let name = name(v);
-        let bytes = hex_field(v, "hex");
-        let result = oer::read_var_uint(&bytes);
-        if v["valid"] == Value::Bool(true) {
-            let value: u64 = str_field(&v["decoded"], "value")
-                .parse()
-                .unwrap_or(u64::MAX);
-            failures.check(result == Ok((value, bytes.len())), || {
-                format!("{name}: read {result:?}")
-            });
-            let mut out = Vec::new();
-            oer::write_var_uint(&mut out, value);
-            failures.check(out == bytes, || {
-                format!("{name}: wrote {}", hex::encode(&out))
-            });
-        } else {
-            let expected = match name {
+    check_primitive_vectors(PrimitiveSection {
+        section: "varuint",
+        what: "VarUInt",
+        read: oer::read_var_uint,
+        write: oer::write_var_uint,
+        decoded_value: |d| str_field(d, "value").parse().unwrap_or(u64::MAX),
+        expected_error: |name| {
+            let field = "VarUInt";
+            Some(match name {
                 "varuint_bad_00" => DecodeError::EmptyVarUInt { field },
                 "varuint_bad_04" | "varuint_bad_04010203" => DecodeError::UnexpectedEof { field },
                 "varuint_bad_09010203040506070809" => DecodeError::VarUIntTooLong { field, len: 9 },
                 // lenient-only upstream; we refuse (see the module comment).
                 "varuint_wasteful_0001" => DecodeError::NonCanonicalVarUInt { field },
-                _ => {
-                    failures.push(format!("{name}: no expected error listed"));
-                    continue;
-                }
-            };
-            failures.check(result == Err(expected.clone()), || {
-                format!("{name}: expected {expected:?}, got {result:?}")
-            });
-        }
-    }
-    failures.assert_none("VarUInt", vectors.len());
+                _ => return None,
+            })
+        },
+        extra: |_, _, _, _| {},
+    });
 }
 
 #[test]
 fn ilp_fixed_timestamp_vectors() {
-    let vectors = section(OER_PRIMITIVES, "ilp_fixed_timestamps");
-    let mut failures = Failures::default();
-    for v in &vectors {
-        let name = name(v);
-        let string = str_field(v, "string");
-        if let Some(from) = v["encode_from"].as_str() {
-            // Encoder direction: an instant (with sub-ms precision, hour 24 or a zone offset)
-            // must encode to `string`.
-            let nanos = iso_to_unix_nanos(from);
-            let t = std::time::UNIX_EPOCH + std::time::Duration::from_nanos(nanos as u64);
-            let got = Timestamp::from_system_time(t).to_ilp();
-            failures.check(got[..] == *string.as_bytes(), || {
-                format!(
-                    "{name}: {from} encoded as {}",
-                    String::from_utf8_lossy(&got)
-                )
-            });
-            continue;
-        }
-        let bytes = hex_field(v, "hex");
-        failures.check(bytes == string.as_bytes(), || {
-            format!("{name}: hex != string")
-        });
-        let result = Timestamp::parse_ilp(&bytes);
-        if v["valid"] == Value::Bool(true) {
-            let d = &v["decoded"];
-            let unix_ms = d["unix_ms"].as_i64();
-            failures.check(result.as_ref().ok().map(|t| t.unix_ms()) == unix_ms, || {
-                format!("{name}: parsed {result:?}, expected {unix_ms:?}")
-            });
-            let iso = str_field(d, "iso");
-            failures.check(
-                unix_ms.map(i128::from) == Some(iso_to_unix_nanos(iso) / 1_000_000),
-                || format!("{name}: vector's unix_ms and iso disagree"),
-            );
-            if let Some(ms) = unix_ms {
-                let t = Timestamp::from_unix_ms(ms);
-                failures.check(t.to_ilp()[..] == bytes[..], || format!("{name}: to_ilp"));
-                failures.check(t.to_rfc3339() == iso, || format!("{name}: to_rfc3339"));
+    check_each_vector(
+        OER_PRIMITIVES,
+        "ilp_fixed_timestamps",
+        "ILP timestamp",
+        |failures, v, name| {
+            let string = str_field(v, "string");
+            if let Some(from) = v["encode_from"].as_str() {
+                // Encoder direction: an instant (with sub-ms precision, hour 24 or a zone offset)
+                // must encode to `string`.
+                let nanos = iso_to_unix_nanos(from);
+                let t = std::time::UNIX_EPOCH + std::time::Duration::from_nanos(nanos as u64);
+                let got = Timestamp::from_system_time(t).to_ilp();
+                failures.check(got[..] == *string.as_bytes(), || {
+                    format!(
+                        "{name}: {from} encoded as {}",
+                        String::from_utf8_lossy(&got)
+                    )
+                });
+                return;
             }
-        } else {
-            // Invalid and "disputed" (second 60) are both refused.
-            failures.check(
-                matches!(result, Err(DecodeError::InvalidTimestamp(_))),
-                || format!("{name}: expected InvalidTimestamp, got {result:?}"),
-            );
-        }
-    }
-    failures.assert_none("ILP timestamp", vectors.len());
+            let bytes = hex_field(v, "hex");
+            failures.check(bytes == string.as_bytes(), || {
+                format!("{name}: hex != string")
+            });
+            let result = Timestamp::parse_ilp(&bytes);
+            if v["valid"] == Value::Bool(true) {
+                let d = &v["decoded"];
+                let unix_ms = d["unix_ms"].as_i64();
+                failures.check(result.as_ref().ok().map(|t| t.unix_ms()) == unix_ms, || {
+                    format!("{name}: parsed {result:?}, expected {unix_ms:?}")
+                });
+                let iso = str_field(d, "iso");
+                failures.check(
+                    unix_ms.map(i128::from) == Some(iso_to_unix_nanos(iso) / 1_000_000),
+                    || format!("{name}: vector's unix_ms and iso disagree"),
+                );
+                if let Some(ms) = unix_ms {
+                    let t = Timestamp::from_unix_ms(ms);
+                    failures.check(t.to_ilp()[..] == bytes[..], || format!("{name}: to_ilp"));
+                    failures.check(t.to_rfc3339() == iso, || format!("{name}: to_rfc3339"));
+                }
+            } else {
+                // Invalid and "disputed" (second 60) are both refused.
+                check_invalid_timestamp(failures, name, &result);
+            }
+        },
+    );
 }
 
 #[test]
 fn generalized_time_vectors() {
-    let vectors = section(OER_PRIMITIVES, "btp_generalized_time");
-    let mut failures = Failures::default();
-    for v in &vectors {
-        let name = name(v);
-        let string = str_field(v, "string");
-        let bytes = hex_field(v, "hex");
-        // The hex is the var-octet-string as it appears inside a BTP Error.
-        let framed = oer::read_length(&bytes)
-            .ok()
-            .and_then(|(len, used)| bytes.get(used..used + len));
-        failures.check(framed == Some(string.as_bytes()), || {
-            format!("{name}: hex is not the length-prefixed string")
-        });
-        let result = Timestamp::parse_generalized(string);
-        let accept = match (&v["valid"], string) {
-            (Value::Bool(b), _) => *b,
-            (Value::String(s), _) if s == "lenient-only" => true,
-            (Value::String(s), "20171224230000.20Z") if s == "disputed" => true,
-            (Value::String(s), "20161231235960.852Z") if s == "disputed" => false,
-            (other, _) => {
-                failures.push(format!("{name}: no rule for valid={other}"));
-                continue;
-            }
-        };
-        if accept {
-            // Independent expectation from the string itself; must agree with the file.
-            let from_string = (iso_to_unix_nanos(&generalized_as_iso(string)) / 1_000_000) as i64;
-            if let Some(ms) = v["decoded"]["unix_ms"].as_i64() {
-                failures.check(ms == from_string, || format!("{name}: unix_ms vs string"));
-            }
-            failures.check(
-                result.as_ref().ok().map(|t| t.unix_ms()) == Some(from_string),
-                || format!("{name}: parsed {result:?}, expected {from_string}"),
-            );
-            if let Ok(t) = result {
-                // Re-encoding always gives `.fffZ`; for a `.fffZ` input that is the input.
-                let out = t.to_generalized();
-                failures.check(out.len() == 19 && out.ends_with('Z'), || {
-                    format!("{name}: emitted {out}")
-                });
-                if string.len() == 19 {
-                    failures.check(out == string, || format!("{name}: re-emitted {out}"));
+    check_each_vector(
+        OER_PRIMITIVES,
+        "btp_generalized_time",
+        "GeneralizedTime",
+        |failures, v, name| {
+            let string = str_field(v, "string");
+            let bytes = hex_field(v, "hex");
+            // The hex is the var-octet-string as it appears inside a BTP Error.
+            let framed = oer::read_length(&bytes)
+                .ok()
+                .and_then(|(len, used)| bytes.get(used..used + len));
+            failures.check(framed == Some(string.as_bytes()), || {
+                format!("{name}: hex is not the length-prefixed string")
+            });
+            let result = Timestamp::parse_generalized(string);
+            let accept = match (&v["valid"], string) {
+                (Value::Bool(b), _) => *b,
+                (Value::String(s), _) if s == "lenient-only" => true,
+                (Value::String(s), "20171224230000.20Z") if s == "disputed" => true,
+                (Value::String(s), "20161231235960.852Z") if s == "disputed" => false,
+                (other, _) => {
+                    failures.push(format!("{name}: no rule for valid={other}"));
+                    return;
                 }
-                failures.check(Timestamp::parse_generalized(&out) == Ok(t), || {
-                    format!("{name}: emitted form does not parse back")
-                });
+            };
+            if accept {
+                // Independent expectation from the string itself; must agree with the file.
+                let from_string =
+                    (iso_to_unix_nanos(&generalized_as_iso(string)) / 1_000_000) as i64;
+                if let Some(ms) = v["decoded"]["unix_ms"].as_i64() {
+                    failures.check(ms == from_string, || format!("{name}: unix_ms vs string"));
+                }
+                failures.check(
+                    result.as_ref().ok().map(|t| t.unix_ms()) == Some(from_string),
+                    || format!("{name}: parsed {result:?}, expected {from_string}"),
+                );
+                if let Ok(t) = result {
+                    // Re-encoding always gives `.fffZ`; for a `.fffZ` input that is the input.
+                    let out = t.to_generalized();
+                    failures.check(out.len() == 19 && out.ends_with('Z'), || {
+                        format!("{name}: emitted {out}")
+                    });
+                    if string.len() == 19 {
+                        failures.check(out == string, || format!("{name}: re-emitted {out}"));
+                    }
+                    failures.check(Timestamp::parse_generalized(&out) == Ok(t), || {
+                        format!("{name}: emitted form does not parse back")
+                    });
+                }
+            } else {
+                check_invalid_timestamp(failures, name, &result);
             }
-        } else {
-            failures.check(
-                matches!(result, Err(DecodeError::InvalidTimestamp(_))),
-                || format!("{name}: expected InvalidTimestamp, got {result:?}"),
-            );
-        }
-    }
-    failures.assert_none("GeneralizedTime", vectors.len());
+        },
+    );
 }
 
 /// `YYYYMMDDHHmmss[.f]Z` → `YYYY-MM-DDTHH:mm:ss[.f]Z`, for the independent ISO parser.
@@ -753,64 +828,63 @@ fn expected_address_error(address: &str) -> Option<AddressError> {
 
 #[test]
 fn address_vectors() {
-    let vectors = section(OER_PRIMITIVES, "ilp_addresses");
-    let mut failures = Failures::default();
-    for v in &vectors {
-        let name = name(v);
-        if v["hex"].is_string() {
-            // Wire form: a var-string.
-            let bytes = hex_field(v, "hex");
-            let expected = str_field(&v["decoded"], "address");
-            let decoded = oer::read_length(&bytes)
-                .ok()
-                .and_then(|(len, used)| bytes.get(used..used + len))
-                .map(Address::from_bytes);
-            failures.check(
-                matches!(&decoded, Some(Ok(a)) if a.as_str() == expected),
-                || format!("{name}: decoded {decoded:?}"),
-            );
-            let mut out = Vec::new();
-            oer::write_var_octets(&mut out, expected.as_bytes());
-            failures.check(out == bytes, || format!("{name}: encoding differs"));
-            continue;
-        }
-        let address = str_field(v, "address");
-        if let Some(len) = v["length"].as_u64() {
-            failures.check(address.len() as u64 == len, || format!("{name}: length"));
-        }
-        let result = Address::new(address);
-        if v["valid"] == Value::Bool(true) {
-            failures.check(matches!(&result, Ok(a) if a.as_str() == address), || {
-                format!("{name}: got {result:?}")
-            });
-        } else {
-            let expected = expected_address_error(address);
-            failures.check(
-                expected.is_some() && result.as_ref().err() == expected.as_ref(),
-                || format!("{name}: expected {expected:?}, got {result:?}"),
-            );
-        }
-    }
+    check_each_vector(
+        OER_PRIMITIVES,
+        "ilp_addresses",
+        "address",
+        |failures, v, name| {
+            if v["hex"].is_string() {
+                // Wire form: a var-string.
+                let bytes = hex_field(v, "hex");
+                let expected = str_field(&v["decoded"], "address");
+                let decoded = oer::read_length(&bytes)
+                    .ok()
+                    .and_then(|(len, used)| bytes.get(used..used + len))
+                    .map(Address::from_bytes);
+                failures.check(
+                    matches!(&decoded, Some(Ok(a)) if a.as_str() == expected),
+                    || format!("{name}: decoded {decoded:?}"),
+                );
+                let mut out = Vec::new();
+                oer::write_var_octets(&mut out, expected.as_bytes());
+                failures.check(out == bytes, || format!("{name}: encoding differs"));
+                return;
+            }
+            let address = str_field(v, "address");
+            if let Some(len) = v["length"].as_u64() {
+                failures.check(address.len() as u64 == len, || format!("{name}: length"));
+            }
+            let result = Address::new(address);
+            if v["valid"] == Value::Bool(true) {
+                failures.check(matches!(&result, Ok(a) if a.as_str() == address), || {
+                    format!("{name}: got {result:?}")
+                });
+            } else {
+                let expected = expected_address_error(address);
+                failures.check(
+                    expected.is_some() && result.as_ref().err() == expected.as_ref(),
+                    || format!("{name}: expected {expected:?}, got {result:?}"),
+                );
+            }
+        },
+    );
     // The Rust source of the `test.alic\xF0` vector used a raw 0xF0 byte, not U+00F0.
     assert_eq!(
         Address::from_bytes(b"test.alic\xf0"),
         Err(AddressError::BadCharacter('\u{fffd}'))
     );
-    failures.assert_none("address", vectors.len());
 }
 
 #[test]
 fn uint64_vectors() {
-    let vectors = section(OER_PRIMITIVES, "uint64");
-    let mut failures = Failures::default();
-    for v in &vectors {
+    check_each_vector(OER_PRIMITIVES, "uint64", "uint64", |failures, v, name| {
         let bytes = hex_field(v, "hex");
         let value: u64 = v["decoded"]
             .as_str()
             .and_then(|s| s.parse().ok())
             .unwrap_or(0);
         failures.check(value.to_be_bytes()[..] == bytes[..], || {
-            format!("{}: encoding differs", name(v))
+            format!("{name}: encoding differs")
         });
         // Through a real decoder: a BTP Transfer amount is a UInt64.
         let packet = BtpPacket::Transfer {
@@ -820,11 +894,10 @@ fn uint64_vectors() {
         };
         let wire = packet.encode();
         failures.check(wire.get(6..14) == Some(&bytes[..]), || {
-            format!("{}: Transfer.amount bytes", name(v))
+            format!("{name}: Transfer.amount bytes")
         });
         failures.check(BtpPacket::decode(Bytes::from(wire)) == Ok(packet), || {
-            format!("{}: Transfer round trip", name(v))
+            format!("{name}: Transfer round trip")
         });
-    }
-    failures.assert_none("uint64", vectors.len());
+    });
 }

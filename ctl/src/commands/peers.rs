@@ -332,6 +332,16 @@ mod tests {
         }
     }
 
+    /// `parse` of the whitespace-separated words of `line`.
+    fn parse_line(line: &str) -> Result<Command, clap::Error> {
+        parse(&line.split_whitespace().collect::<Vec<_>>())
+    }
+
+    /// `update` with the whitespace-separated words of `line` as its flags.
+    fn update_line(line: &str) -> Result<api::UpdatePeerRequest, String> {
+        update(&line.split_whitespace().collect::<Vec<_>>())
+    }
+
     fn mask(request: &api::UpdatePeerRequest) -> Vec<String> {
         request
             .update_mask
@@ -410,14 +420,7 @@ mod tests {
 
     #[test]
     fn update_carries_values_etag_and_dry_run() {
-        let request = update(&[
-            "--max-packet-amount",
-            "5",
-            "--clear-credit-limit",
-            "--etag",
-            "e7",
-            "--dry-run",
-        ]);
+        let request = update_line("--max-packet-amount 5 --clear-credit-limit --etag e7 --dry-run");
         let Ok(request) = request else {
             panic!("{request:?}");
         };
@@ -443,13 +446,7 @@ mod tests {
     fn setting_and_clearing_the_same_limit_is_refused_by_the_parser() {
         let error = parse(&["update", "w", "--credit-limit", "1", "--clear-credit-limit"]);
         assert!(error.is_err());
-        let error = parse(&[
-            "update",
-            "w",
-            "--max-packet-amount",
-            "1",
-            "--clear-max-packet-amount",
-        ]);
+        let error = parse_line("update w --max-packet-amount 1 --clear-max-packet-amount");
         assert!(error.is_err());
     }
 
@@ -492,14 +489,8 @@ mod tests {
 
     #[test]
     fn a_node_key_peer_can_be_added_and_rekeyed() {
-        let Ok(Command::Add(args)) = parse(&[
-            "add",
-            "east",
-            "--secret-ref",
-            "node-key",
-            "--public-key",
-            "a2V5",
-        ]) else {
+        let Ok(Command::Add(args)) = parse_line("add east --secret-ref node-key --public-key a2V5")
+        else {
             panic!("did not parse");
         };
         let peer = create_request(args)
@@ -517,19 +508,9 @@ mod tests {
 
     #[test]
     fn add_sends_every_given_field_and_leaves_the_rest_to_the_server() {
-        let Ok(Command::Add(args)) = parse(&[
-            "add",
-            "west",
-            "--secret-ref",
-            "env:W",
-            "--url",
-            "ws://w:3000",
-            "--relation",
-            "parent",
-            "--credit-limit",
-            "100",
-            "--dry-run",
-        ]) else {
+        let Ok(Command::Add(args)) = parse_line(
+            "add west --secret-ref env:W --url ws://w:3000 --relation parent --credit-limit 100 --dry-run",
+        ) else {
             panic!("did not parse");
         };
         let request = create_request(args).ok().unwrap_or_default();

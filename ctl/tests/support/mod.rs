@@ -51,6 +51,25 @@ impl Fake {
         Ok(())
     }
 
+    /// `check`s the call, recorded as `describe(message)`, and returns the message.
+    fn record<T: Clone>(
+        &self,
+        request: &Request<T>,
+        describe: impl FnOnce(&T) -> String,
+    ) -> Result<T, Status> {
+        let message = request.get_ref();
+        self.check(request.metadata(), describe(message))?;
+        Ok(message.clone())
+    }
+
+    /// An id naming a gRPC code (e.g. "NOT_FOUND") makes the call fail with it.
+    fn fail_if_code_named(id: &str) -> Result<(), Status> {
+        match code_named(id) {
+            Some(code) => Err(Status::new(code, format!("fake failure {id}"))),
+            None => Ok(()),
+        }
+    }
+
     pub fn calls(&self) -> Vec<String> {
         self.calls.lock().map(|c| c.clone()).unwrap_or_default()
     }
@@ -97,11 +116,8 @@ impl PeerService for Fake {
         &self,
         request: Request<api::GetPeerRequest>,
     ) -> Result<Response<api::Peer>, Status> {
-        let id = request.get_ref().id.clone();
-        self.check(request.metadata(), format!("GetPeer {id}"))?;
-        if let Some(code) = code_named(&id) {
-            return Err(Status::new(code, format!("fake failure {id}")));
-        }
+        let id = self.record(&request, |r| format!("GetPeer {}", r.id))?.id;
+        Self::fail_if_code_named(&id)?;
         Ok(Response::new(self.peer.clone()))
     }
 
@@ -109,11 +125,9 @@ impl PeerService for Fake {
         &self,
         request: Request<api::ListPeersRequest>,
     ) -> Result<Response<api::ListPeersResponse>, Status> {
-        let r = request.get_ref().clone();
-        self.check(
-            request.metadata(),
-            format!("ListPeers size={} token={}", r.page_size, r.page_token),
-        )?;
+        let r = self.record(&request, |r| {
+            format!("ListPeers size={} token={}", r.page_size, r.page_token)
+        })?;
         let index: usize = match r.page_token.as_str() {
             "" => 0,
             token => token
@@ -136,12 +150,14 @@ impl PeerService for Fake {
         &self,
         request: Request<api::UpdatePeerRequest>,
     ) -> Result<Response<api::Peer>, Status> {
-        let r = request.get_ref().clone();
-        let mask = r.update_mask.map(|m| m.paths.join(",")).unwrap_or_default();
-        self.check(
-            request.metadata(),
-            format!("UpdatePeer mask={mask} validate_only={}", r.validate_only),
-        )?;
+        let r = self.record(&request, |r| {
+            let mask = r
+                .update_mask
+                .as_ref()
+                .map(|m| m.paths.join(","))
+                .unwrap_or_default();
+            format!("UpdatePeer mask={mask} validate_only={}", r.validate_only)
+        })?;
         Ok(Response::new(r.peer.unwrap_or_default()))
     }
 
@@ -149,17 +165,13 @@ impl PeerService for Fake {
         &self,
         request: Request<api::DeletePeerRequest>,
     ) -> Result<Response<api::DeletePeerResponse>, Status> {
-        let r = request.get_ref().clone();
-        self.check(
-            request.metadata(),
+        let r = self.record(&request, |r| {
             format!(
                 "DeletePeer {} etag={} delete_routes={} validate_only={}",
                 r.id, r.etag, r.delete_routes, r.validate_only
-            ),
-        )?;
-        if let Some(code) = code_named(&r.id) {
-            return Err(Status::new(code, format!("fake failure {}", r.id)));
-        }
+            )
+        })?;
+        Self::fail_if_code_named(&r.id)?;
         Ok(Response::new(api::DeletePeerResponse {
             deleted_routes: vec!["g.west".into()],
         }))
@@ -252,6 +264,12 @@ pub struct Server {
 }
 
 impl Server {
+    /// Runs `ctl` against this server with the whitespace-separated words of `line` as its
+    /// arguments.
+    pub fn ctl_line(&self, line: &str) -> anyhow::Result<Run> {
+        ctl(&self.url(), &line.split_whitespace().collect::<Vec<_>>())
+    }
+
     pub fn start(fake: Fake) -> anyhow::Result<Self> {
         let fake = Arc::new(fake);
         let served = fake.clone();

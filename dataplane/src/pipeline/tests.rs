@@ -202,6 +202,17 @@ fn our_reject(answer: Answer) -> Reject {
     reject
 }
 
+/// A 70-unit Prepare from a settles with `reply`: the answer is our own Reject with `code`,
+/// and a's reservation is released. Returns the fixture for further checks.
+fn settles_to_our_reject(reply: Result<Bytes, LinkError>, code: ErrorCode) -> Fixture {
+    let fixture = Fixture::new();
+    let pending = fixture.pending(70);
+    let answer = fixture.settle(pending, reply);
+    assert_eq!(our_reject(answer).code(), code);
+    assert_eq!(fixture.balance("a"), BalanceSnapshot::default());
+    fixture
+}
+
 fn fulfill(fulfillment: &[u8; 32]) -> Bytes {
     FulfillBuilder {
         fulfillment,
@@ -407,11 +418,7 @@ fn a_matching_fulfill_goes_back_unchanged_and_commits_the_reservation() {
 
 #[test]
 fn a_wrong_fulfillment_is_f05_and_releases_the_reservation() {
-    let fixture = Fixture::new();
-    let pending = fixture.pending(70);
-    let answer = fixture.settle(pending, Ok(fulfill(&[8; 32])));
-    assert_eq!(our_reject(answer).code(), ErrorCode::F05_WRONG_CONDITION);
-    assert_eq!(fixture.balance("a"), BalanceSnapshot::default());
+    let fixture = settles_to_our_reject(Ok(fulfill(&[8; 32])), ErrorCode::F05_WRONG_CONDITION);
     assert_eq!(fixture.balance("b"), BalanceSnapshot::default());
 }
 
@@ -437,29 +444,20 @@ fn a_downstream_reject_is_relayed_unchanged_and_releases_the_reservation() {
 
 #[test]
 fn no_answer_before_expiry_is_r00_and_releases_the_reservation() {
-    let fixture = Fixture::new();
-    let pending = fixture.pending(70);
-    let answer = fixture.settle(pending, Err(LinkError::Timeout));
-    assert_eq!(our_reject(answer).code(), ErrorCode::R00_TRANSFER_TIMED_OUT);
-    assert_eq!(fixture.balance("a"), BalanceSnapshot::default());
+    settles_to_our_reject(Err(LinkError::Timeout), ErrorCode::R00_TRANSFER_TIMED_OUT);
 }
 
 #[test]
 fn a_link_closed_while_waiting_is_t01_and_releases_the_reservation() {
-    let fixture = Fixture::new();
-    let pending = fixture.pending(70);
-    let answer = fixture.settle(pending, Err(LinkError::Closed));
-    assert_eq!(our_reject(answer).code(), ErrorCode::T01_PEER_UNREACHABLE);
-    assert_eq!(fixture.balance("a"), BalanceSnapshot::default());
+    settles_to_our_reject(Err(LinkError::Closed), ErrorCode::T01_PEER_UNREACHABLE);
 }
 
 #[test]
 fn an_answer_that_is_no_ilp_packet_is_t00_and_releases_the_reservation() {
-    let fixture = Fixture::new();
-    let pending = fixture.pending(70);
-    let answer = fixture.settle(pending, Ok(Bytes::from_static(b"\x0c\x00")));
-    assert_eq!(our_reject(answer).code(), ErrorCode::T00_INTERNAL_ERROR);
-    assert_eq!(fixture.balance("a"), BalanceSnapshot::default());
+    settles_to_our_reject(
+        Ok(Bytes::from_static(b"\x0c\x00")),
+        ErrorCode::T00_INTERNAL_ERROR,
+    );
 }
 
 #[test]

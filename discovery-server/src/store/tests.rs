@@ -34,17 +34,45 @@ async fn memory() -> Store {
     Store::open("sqlite::memory:").await.unwrap()
 }
 
+/// `key` announces `id` at `endpoint` with `sequence`, at `now_ms`, to a registry of at most
+/// `max_entries`.
+async fn announce(
+    store: &Store,
+    key: &NodeKey,
+    id: &str,
+    endpoint: &str,
+    sequence: u64,
+    now_ms: i64,
+    max_entries: u32,
+) -> Result<Announced, StoreError> {
+    store
+        .announce(
+            &announcement(key, id, endpoint, sequence),
+            at(now_ms),
+            max_entries,
+        )
+        .await
+}
+
+/// A fresh store in which a new key announced "a" at ws://a:1 with `sequence`, at T0.
+async fn store_with_a(sequence: u64) -> (Store, NodeKey) {
+    let store = memory().await;
+    let owner = NodeKey::generate();
+    announce(&store, &owner, "a", "ws://a:1", sequence, T0, 10)
+        .await
+        .unwrap();
+    (store, owner)
+}
+
 #[tokio::test]
 async fn binds_refreshes_and_moves() {
     let store = memory().await;
     let owner = NodeKey::generate();
-    let first = store
-        .announce(&announcement(&owner, "a", "ws://a:1", 1), at(T0), 10)
+    let first = announce(&store, &owner, "a", "ws://a:1", 1, T0, 10)
         .await
         .unwrap();
     assert!(first.new && !first.claimed);
-    let moved = store
-        .announce(&announcement(&owner, "a", "ws://a:2", 2), at(T0 + 1), 10)
+    let moved = announce(&store, &owner, "a", "ws://a:2", 2, T0 + 1, 10)
         .await
         .unwrap();
     assert!(!moved.new && !moved.claimed);
@@ -57,39 +85,19 @@ async fn binds_refreshes_and_moves() {
 
 #[tokio::test]
 async fn another_key_is_refused_while_live_and_claims_once_stale() {
-    let store = memory().await;
-    let owner = NodeKey::generate();
+    let (store, owner) = store_with_a(5).await;
     let thief = NodeKey::generate();
-    store
-        .announce(&announcement(&owner, "a", "ws://a:1", 5), at(T0), 10)
-        .await
-        .unwrap();
     // Same endpoint, other key: still refused.
-    let err = store
-        .announce(
-            &announcement(&thief, "a", "ws://a:1", 100),
-            at(T0 + 20_000),
-            10,
-        )
+    let err = announce(&store, &thief, "a", "ws://a:1", 100, T0 + 20_000, 10)
         .await
         .unwrap_err();
     assert!(matches!(err, StoreError::IdentityConflict), "{err:?}");
     // Stale (more than 2 × TTL): released; the new key starts its own sequence.
-    let claimed = store
-        .announce(
-            &announcement(&thief, "a", "ws://t:1", 1),
-            at(T0 + 20_001),
-            10,
-        )
+    let claimed = announce(&store, &thief, "a", "ws://t:1", 1, T0 + 20_001, 10)
         .await
         .unwrap();
     assert!(claimed.claimed && claimed.expired_unswept);
-    let err = store
-        .announce(
-            &announcement(&owner, "a", "ws://a:1", 6),
-            at(T0 + 20_002),
-            10,
-        )
+    let err = announce(&store, &owner, "a", "ws://a:1", 6, T0 + 20_002, 10)
         .await
         .unwrap_err();
     assert!(matches!(err, StoreError::IdentityConflict), "{err:?}");
@@ -102,12 +110,7 @@ async fn sequences_strictly_increase() {
     let a = announcement(&owner, "a", "ws://a:1", 5);
     store.announce(&a, at(T0), 10).await.unwrap();
     for sequence in [5, 4] {
-        let err = store
-            .announce(
-                &announcement(&owner, "a", "ws://a:1", sequence),
-                at(T0 + 1),
-                10,
-            )
+        let err = announce(&store, &owner, "a", "ws://a:1", sequence, T0 + 1, 10)
             .await
             .unwrap_err();
         assert!(
@@ -122,20 +125,10 @@ async fn sequences_strictly_increase() {
         "{err:?}"
     );
     // u64 beyond i64 survives the TEXT column.
-    store
-        .announce(
-            &announcement(&owner, "a", "ws://a:1", u64::MAX - 1),
-            at(T0 + 2),
-            10,
-        )
+    announce(&store, &owner, "a", "ws://a:1", u64::MAX - 1, T0 + 2, 10)
         .await
         .unwrap();
-    let err = store
-        .announce(
-            &announcement(&owner, "a", "ws://a:1", u64::MAX - 1),
-            at(T0 + 3),
-            10,
-        )
+    let err = announce(&store, &owner, "a", "ws://a:1", u64::MAX - 1, T0 + 3, 10)
         .await
         .unwrap_err();
     assert!(matches!(err, StoreError::StaleSequence { last } if last == u64::MAX - 1));
@@ -143,12 +136,7 @@ async fn sequences_strictly_increase() {
 
 #[tokio::test]
 async fn deregistration_checks_key_then_sequence_and_blocks_replays() {
-    let store = memory().await;
-    let owner = NodeKey::generate();
-    store
-        .announce(&announcement(&owner, "a", "ws://a:1", 5), at(T0), 10)
-        .await
-        .unwrap();
+    let (store, owner) = store_with_a(5).await;
     let err = store.deregister("b", 6, |_| true).await.unwrap_err();
     assert!(matches!(err, StoreError::NotFound));
     let err = store.deregister("a", 6, |_| false).await.unwrap_err();
@@ -161,32 +149,20 @@ async fn deregistration_checks_key_then_sequence_and_blocks_replays() {
     let err = store.deregister("a", 7, |_| true).await.unwrap_err();
     assert!(matches!(err, StoreError::NotFound));
     // The announcement seen before the deregistration cannot bring the entry back.
-    let err = store
-        .announce(&announcement(&owner, "a", "ws://a:1", 6), at(T0 + 2), 10)
+    let err = announce(&store, &owner, "a", "ws://a:1", 6, T0 + 2, 10)
         .await
         .unwrap_err();
     assert!(matches!(err, StoreError::StaleSequence { last: 6 }));
-    store
-        .announce(&announcement(&owner, "a", "ws://a:1", 7), at(T0 + 3), 10)
+    announce(&store, &owner, "a", "ws://a:1", 7, T0 + 3, 10)
         .await
         .unwrap();
 }
 
 #[tokio::test]
 async fn expiry_is_reported_once_and_not_during_the_grace() {
-    let store = memory().await;
-    let owner = NodeKey::generate();
-    store
-        .announce(&announcement(&owner, "a", "ws://a:1", 1), at(T0), 10)
-        .await
-        .unwrap();
-    assert!(
-        store
-            .expire_stale(at(T0 + 20_000))
-            .await
-            .unwrap()
-            .is_empty()
-    );
+    let (store, owner) = store_with_a(1).await;
+    let expired = store.expire_stale(at(T0 + 20_000)).await.unwrap();
+    assert!(expired.is_empty());
     // A server started just now is in its grace: the stale entry is live and does not expire.
     let grace = Liveness::new(TTL, T0 + 50_000).window(T0 + 50_000);
     assert_eq!(store.count_live(grace).await.unwrap(), 1);
@@ -195,22 +171,12 @@ async fn expiry_is_reported_once_and_not_during_the_grace() {
         store.expire_stale(at(T0 + 20_001)).await.unwrap(),
         vec!["a".to_string()]
     );
-    assert!(
-        store
-            .expire_stale(at(T0 + 30_000))
-            .await
-            .unwrap()
-            .is_empty()
-    );
+    let expired = store.expire_stale(at(T0 + 30_000)).await.unwrap();
+    assert!(expired.is_empty());
     // Once expired, not even a grace brings it back.
     assert_eq!(store.count_live(grace).await.unwrap(), 0);
     // Re-announcing revives it and does not count a second expiry.
-    let again = store
-        .announce(
-            &announcement(&owner, "a", "ws://a:1", 2),
-            at(T0 + 40_000),
-            10,
-        )
+    let again = announce(&store, &owner, "a", "ws://a:1", 2, T0 + 40_000, 10)
         .await
         .unwrap();
     assert!(!again.expired_unswept);
@@ -221,27 +187,22 @@ async fn expiry_is_reported_once_and_not_during_the_grace() {
 async fn a_full_registry_evicts_stale_rows_before_refusing() {
     let store = memory().await;
     let key = NodeKey::generate();
-    store
-        .announce(&announcement(&key, "a", "ws://a:1", 1), at(T0), 2)
+    announce(&store, &key, "a", "ws://a:1", 1, T0, 2)
         .await
         .unwrap();
-    store
-        .announce(&announcement(&key, "b", "ws://b:1", 1), at(T0 + 15_000), 2)
+    announce(&store, &key, "b", "ws://b:1", 1, T0 + 15_000, 2)
         .await
         .unwrap();
-    let err = store
-        .announce(&announcement(&key, "c", "ws://c:1", 1), at(T0 + 16_000), 2)
+    let err = announce(&store, &key, "c", "ws://c:1", 1, T0 + 16_000, 2)
         .await
         .unwrap_err();
     assert!(matches!(err, StoreError::RegistryFull));
     // Known ids may still announce.
-    store
-        .announce(&announcement(&key, "a", "ws://a:1", 2), at(T0 + 16_000), 2)
+    announce(&store, &key, "a", "ws://a:1", 2, T0 + 16_000, 2)
         .await
         .unwrap();
     // Once b is stale, c takes its slot.
-    let c = store
-        .announce(&announcement(&key, "c", "ws://c:1", 1), at(T0 + 35_001), 2)
+    let c = announce(&store, &key, "c", "ws://c:1", 1, T0 + 35_001, 2)
         .await
         .unwrap();
     assert_eq!(c.evicted.as_deref(), Some("b"));

@@ -31,6 +31,15 @@ pub fn hex_field(v: &Value, key: &str) -> Vec<u8> {
     hex::decode(s).unwrap_or_else(|e| panic!("{}: bad hex in {key:?}: {e}", name(v)))
 }
 
+/// The wire bytes of the packet vector named `wanted` in a vector file's `vectors` section.
+pub fn vector_hex(file: &str, wanted: &str) -> Vec<u8> {
+    section(file, "vectors")
+        .iter()
+        .find(|v| name(v) == wanted)
+        .map(|v| hex_field(v, "hex"))
+        .unwrap_or_else(|| panic!("no vector {wanted}"))
+}
+
 /// A vector's name and wire bytes.
 pub type Seed = (String, Vec<u8>);
 
