@@ -99,14 +99,7 @@ impl PeerService for PeersApi {
         let mask = request.update_mask.map(|m| m.paths).unwrap_or_default();
         let config = peer_from_update(&current.config, &input, &mask)?;
         let etag = Some(input.etag.as_str()).filter(|e| !e.is_empty());
-        if let Some(given) = etag
-            && given != current.etag
-        {
-            return Err(Status::aborted(format!(
-                "etag {given:?} is stale (current is {:?}): re-read and retry",
-                current.etag
-            )));
-        }
+        current.check_etag(etag).map_err(store_status)?;
         if request.validate_only {
             return Ok(Response::new(peer_to_pb(&crate::store::StoredPeer {
                 config,
@@ -137,11 +130,7 @@ impl PeerService for PeersApi {
                 .await
                 .map_err(store_status)?
                 .ok_or_else(|| Status::not_found(format!("peer {:?} not found", request.id)))?;
-            if let Some(given) = etag
-                && given != current.etag
-            {
-                return Err(Status::aborted(format!("etag {given:?} is stale")));
-            }
+            current.check_etag(etag).map_err(store_status)?;
             let routes: Vec<String> = store
                 .all_routes()
                 .await

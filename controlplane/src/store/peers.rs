@@ -110,6 +110,42 @@ fn bind_settings<'q>(query: Query<'q>, config: &PeerConfig) -> Query<'q> {
         .bind(public_key.clone())
 }
 
+impl StoredPeer {
+    /// The optimistic-concurrency rule of every write and dry run: a given etag must be the
+    /// current one.
+    pub fn check_etag(&self, expected: Option<&str>) -> Result<(), StoreError> {
+        match expected {
+            Some(given) if given != self.etag => Err(StoreError::StaleEtag {
+                given: given.to_string(),
+                current: self.etag.clone(),
+            }),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// The peer a write is about, read inside the write's transaction, with its etag checked.
+async fn current_peer(
+    tx: &mut sqlx::Transaction<'static, sqlx::Sqlite>,
+    id: &str,
+    expected_etag: Option<&str>,
+) -> Result<StoredPeer, StoreError> {
+    let row = sqlx::query("SELECT * FROM peers WHERE id = ?")
+        .bind(id)
+        .fetch_optional(&mut **tx)
+        .await?;
+    let current = row
+        .as_ref()
+        .map(from_row)
+        .transpose()?
+        .ok_or_else(|| StoreError::NotFound {
+            what: "peer",
+            id: id.to_string(),
+        })?;
+    current.check_etag(expected_etag)?;
+    Ok(current)
+}
+
 impl Store {
     /// Stores a new peer; its times and etag are set here.
     pub async fn create_peer(
@@ -177,26 +213,7 @@ impl Store {
         expected_etag: Option<&str>,
     ) -> Result<StoredPeer, StoreError> {
         let mut tx = self.write_transaction().await?;
-        let row = sqlx::query("SELECT * FROM peers WHERE id = ?")
-            .bind(&config.id)
-            .fetch_optional(&mut *tx)
-            .await?;
-        let current =
-            row.as_ref()
-                .map(from_row)
-                .transpose()?
-                .ok_or_else(|| StoreError::NotFound {
-                    what: "peer",
-                    id: config.id.clone(),
-                })?;
-        if let Some(given) = expected_etag
-            && given != current.etag
-        {
-            return Err(StoreError::StaleEtag {
-                given: given.to_string(),
-                current: current.etag,
-            });
-        }
+        let current = current_peer(&mut tx, &config.id, expected_etag).await?;
         let updated = StoredPeer {
             config: config.clone(),
             updated_at_ms: now_ms().max(current.updated_at_ms),
@@ -222,26 +239,7 @@ impl Store {
         delete_routes: bool,
     ) -> Result<(StoredPeer, Vec<String>), StoreError> {
         let mut tx = self.write_transaction().await?;
-        let row = sqlx::query("SELECT * FROM peers WHERE id = ?")
-            .bind(id)
-            .fetch_optional(&mut *tx)
-            .await?;
-        let current =
-            row.as_ref()
-                .map(from_row)
-                .transpose()?
-                .ok_or_else(|| StoreError::NotFound {
-                    what: "peer",
-                    id: id.to_string(),
-                })?;
-        if let Some(given) = expected_etag
-            && given != current.etag
-        {
-            return Err(StoreError::StaleEtag {
-                given: given.to_string(),
-                current: current.etag,
-            });
-        }
+        let current = current_peer(&mut tx, id, expected_etag).await?;
         let routes: Vec<String> =
             sqlx::query_scalar("SELECT prefix FROM routes WHERE peer_id = ? ORDER BY prefix")
                 .bind(id)
