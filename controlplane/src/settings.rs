@@ -79,10 +79,14 @@ impl Settings {
                 return Err(error("TLS_CERT_FILE", "required when TLS_KEY_FILE is set"));
             }
         };
+        node_identity::KeyBackend::parse(get("KEY_BACKEND").as_deref())
+            .map_err(|p| error("KEY_BACKEND", p))?;
         let node_key_file = get("NODE_KEY_FILE")
             .map(PathBuf::from)
             .unwrap_or_else(|| data_dir.join("node.key"));
-        let discovery = crate::discovery::DiscoverySettings::from_env(env)?;
+        let settlement = crate::discovery::settlement_capabilities(get("SETTLEMENT").as_deref())
+            .map_err(|p| error("SETTLEMENT", p))?;
+        let discovery = crate::discovery::DiscoverySettings::from_env(env, &settlement)?;
         let config_file = get("CONFIG_FILE")
             .map(|path| crate::seed::ConfigFile::load(std::path::Path::new(&path)))
             .transpose()

@@ -23,7 +23,7 @@ fn run(env: &[(&str, &str)]) -> (i32, String) {
 fn bad_settings_exit_2_naming_the_variable() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().display().to_string();
-    let cases: [(&[(&str, &str)], &str); 4] = [
+    let cases: [(&[(&str, &str)], &str); 5] = [
         (&[("DATA_DIR", &data)], "API_TOKEN_REF: required"),
         (
             &[("DATA_DIR", &data), ("API_TOKEN_REF", "hunter2")],
@@ -44,6 +44,15 @@ fn bad_settings_exit_2_naming_the_variable() {
                 ("GRPC_PORT", "http"),
             ],
             "GRPC_PORT",
+        ),
+        (
+            &[
+                ("DATA_DIR", &data),
+                ("API_TOKEN_REF", "env:T"),
+                ("T", "x"),
+                ("KEY_BACKEND", "gcp-kms"),
+            ],
+            "KEY_BACKEND: \"gcp-kms\" is not supported by this build yet",
         ),
     ];
     for (env, needle) in cases {

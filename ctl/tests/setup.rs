@@ -99,6 +99,12 @@ fn non_interactive_flags_write_every_variable_with_mode_0600() {
         ],
     );
     assert_eq!(run.code, Some(0), "{}", run.stderr);
+    // The services refuse a KMS backend in this build; the wizard says so when it is chosen.
+    assert!(
+        run.stderr.contains("support only the env key backend"),
+        "{}",
+        run.stderr
+    );
     let path = dir.path().join("node.env");
     assert_eq!(mode(&path), 0o600);
     let text = std::fs::read_to_string(&path).unwrap();

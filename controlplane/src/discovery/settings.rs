@@ -37,9 +37,26 @@ fn list(text: &str) -> Vec<String> {
         .collect()
 }
 
+/// The capabilities a node announces for how it settles (`SETTLEMENT`, written by
+/// `ctl setup`), so capability-based auto-peering pairs nodes that can settle with each other.
+pub fn settlement_capabilities(settlement: Option<&str>) -> Result<Vec<String>, String> {
+    let names: &[&str] = match settlement {
+        None => &[],
+        Some("evm") => &["evm-settlement"],
+        Some("xrp") => &["xrp-settlement"],
+        Some("both") => &["evm-settlement", "xrp-settlement"],
+        Some(other) => return Err(format!("{other:?} is not evm, xrp or both")),
+    };
+    Ok(names.iter().map(|name| name.to_string()).collect())
+}
+
 impl DiscoverySettings {
-    /// `None` unless `PEER_DISCOVERY_ENABLED` is true.
-    pub fn from_env(env: Env<'_>) -> Result<Option<DiscoverySettings>, SettingsError> {
+    /// `None` unless `PEER_DISCOVERY_ENABLED` is true. Without `PEER_CAPABILITIES`, the node
+    /// announces `settlement` (from [`settlement_capabilities`]).
+    pub fn from_env(
+        env: Env<'_>,
+        settlement: &[String],
+    ) -> Result<Option<DiscoverySettings>, SettingsError> {
         let get = |name: &str| env.get(name);
         match get("PEER_DISCOVERY_ENABLED").as_deref() {
             None | Some("false") | Some("0") => return Ok(None),
@@ -76,7 +93,10 @@ impl DiscoverySettings {
         let ilp_address = env.required("ILP_ADDRESS", "with discovery, the node's ILP address")?;
         proto::Address::new(&ilp_address)
             .map_err(|e| error("ILP_ADDRESS", format!("{ilp_address:?}: {e}")))?;
-        let capabilities = list(&get("PEER_CAPABILITIES").unwrap_or_default());
+        let capabilities = match get("PEER_CAPABILITIES") {
+            Some(text) => list(&text),
+            None => settlement.to_vec(),
+        };
         let seconds = env
             .integer("PEER_BROADCAST_INTERVAL_SECONDS", 1..=3600)?
             .unwrap_or(60);
@@ -117,5 +137,69 @@ impl DiscoverySettings {
                 .unwrap_or_else(|| config_model::DEFAULT_ASSET_CODE.into()),
             asset_scale,
         }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use crate::settings::Settings;
+
+    fn settings(extra: &[(&str, &str)]) -> Result<Settings, crate::settings::SettingsError> {
+        // The token is resolved from the real environment or a file: a file, so no test
+        // touches the process's environment.
+        let dir = tempfile::tempdir().unwrap();
+        let token = dir.path().join("token");
+        std::fs::write(&token, "token").unwrap();
+        let token_ref = format!("file:{}", token.display());
+        let node_key = dir.path().join("node.key").display().to_string();
+        let mut env: BTreeMap<String, String> = [
+            ("DATABASE_URL", "sqlite::memory:"),
+            ("API_TOKEN_REF", token_ref.as_str()),
+            ("NODE_KEY_FILE", node_key.as_str()),
+            ("PEER_DISCOVERY_ENABLED", "true"),
+            ("PEER_DISCOVERY_ENDPOINTS", "http://discovery:8090"),
+            ("PEER_ANNOUNCE_ADDRESS", "ws://me:3000"),
+            ("ILP_ADDRESS", "g.me"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        env.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        Settings::from_env_map(&env)
+    }
+
+    fn announced(extra: &[(&str, &str)]) -> Vec<String> {
+        settings(extra)
+            .ok()
+            .and_then(|s| s.discovery)
+            .map(|d| d.capabilities)
+            .unwrap_or_default()
+    }
+
+    /// The wizard's settlement answer is what the node announces, unless the operator lists
+    /// the capabilities themselves.
+    #[test]
+    fn the_settlement_answer_becomes_the_announced_capabilities() {
+        assert!(
+            settings(&[])
+                .map(|s| s.discovery.is_some())
+                .unwrap_or_else(|e| panic!("{e}"))
+        );
+        assert!(announced(&[]).is_empty());
+        assert_eq!(announced(&[("SETTLEMENT", "evm")]), ["evm-settlement"]);
+        assert_eq!(announced(&[("SETTLEMENT", "xrp")]), ["xrp-settlement"]);
+        assert_eq!(
+            announced(&[("SETTLEMENT", "both")]),
+            ["evm-settlement", "xrp-settlement"]
+        );
+        assert_eq!(
+            announced(&[("SETTLEMENT", "both"), ("PEER_CAPABILITIES", "usd,peering")]),
+            ["usd", "peering"]
+        );
+        let refused = settings(&[("SETTLEMENT", "bitcoin")]).err().unwrap();
+        assert_eq!(refused.variable, "SETTLEMENT");
+        assert!(refused.problem.contains("evm, xrp or both"), "{refused}");
     }
 }

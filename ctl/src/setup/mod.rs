@@ -154,6 +154,20 @@ impl LogLevel {
 pub const ENV_KEY_WARNING: &str = "warning: the env key backend keeps the node's signing key in \
                                    an environment variable; use it for development only";
 
+/// Said when a KMS backend is chosen: the services read `KEY_BACKEND` and refuse to start with
+/// one they cannot use, so the operator hears it here first.
+pub const KMS_KEY_WARNING: &str = "warning: this build's services support only the env key \
+                                   backend; with a KMS backend they refuse to start until a \
+                                   release supports it";
+
+/// What an operator must know about the chosen key backend.
+pub fn key_backend_warning(backend: KeyBackend) -> &'static str {
+    match backend {
+        KeyBackend::Env => ENV_KEY_WARNING,
+        _ => KMS_KEY_WARNING,
+    }
+}
+
 /// Everything the file is written from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Answers {
@@ -252,9 +266,9 @@ pub fn run(args: Args) -> Result<(), SetupError> {
         args.force,
     )?;
     output::emit(&summary(&answers, &path))?;
-    // Interactive runs showed it when env was chosen.
-    if answers.key_backend == KeyBackend::Env && !interactive {
-        output::note(ENV_KEY_WARNING);
+    // Interactive runs showed these when the backend was chosen.
+    if !interactive {
+        output::note(key_backend_warning(answers.key_backend));
     }
     Ok(())
 }

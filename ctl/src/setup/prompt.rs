@@ -6,8 +6,8 @@ use dialoguer::theme::SimpleTheme;
 use dialoguer::{Confirm, Input, Select};
 
 use super::{
-    Answers, Args, ENV_KEY_WARNING, KeyBackend, LogLevel, Settlement, SetupError, default_node_id,
-    implied_settlement, rules,
+    Answers, Args, KeyBackend, LogLevel, Settlement, SetupError, default_node_id,
+    implied_settlement, key_backend_warning, rules,
 };
 
 fn failed(error: dialoguer::Error) -> SetupError {
@@ -148,9 +148,7 @@ pub fn ask(args: &Args) -> Result<Answers, SetupError> {
             choices[asker.choose("Key backend", &names, 0)?]
         }
     };
-    if key_backend == KeyBackend::Env {
-        let _ = asker.term.write_line(ENV_KEY_WARNING);
-    }
+    let _ = asker.term.write_line(key_backend_warning(key_backend));
     let key_id = match key_backend {
         KeyBackend::Env => None,
         backend => Some(match &args.key_id {

@@ -224,6 +224,9 @@ fn build(
         default_asset_scale,
     )?;
 
+    node_identity::KeyBackend::parse(get("KEY_BACKEND").as_deref())
+        .map_err(|p| ConfigError::new("KEY_BACKEND", p))?;
+
     let control_plane = match get("CONTROLPLANE_URL") {
         None => None,
         Some(url) => {

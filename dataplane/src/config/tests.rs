@@ -213,6 +213,18 @@ fn bad_environment_names_the_variable() {
     .unwrap_err();
     assert_eq!(error.field, "BTP_PEER_X_URL");
     assert!(error.problem.contains("BTP_PEER_X_SECRET"), "{error}");
+    // A key backend this build does not implement stops the node; it never falls back.
+    let error =
+        NodeConfig::from_env_map(&env(&[("ILP_ADDRESS", "g.a"), ("KEY_BACKEND", "aws-kms")]))
+            .unwrap_err();
+    assert_eq!(error.field, "KEY_BACKEND");
+    assert!(
+        error.problem.contains("not supported by this build yet"),
+        "{error}"
+    );
+    assert!(
+        NodeConfig::from_env_map(&env(&[("ILP_ADDRESS", "g.a"), ("KEY_BACKEND", "env")])).is_ok()
+    );
 }
 
 #[test]
