@@ -11,6 +11,7 @@ mod peer;
 mod route;
 pub mod secret;
 pub mod sections;
+pub mod settlement;
 
 pub use peer::{PeerConfig, PeerField, Relation, check_identifier};
 pub use route::{RouteConfig, check_route_prefix};

@@ -108,6 +108,7 @@ pub async fn run(
         events,
         metrics.clone(),
         stopping,
+        settings.settlement.clone(),
     );
     let http = {
         let router = metrics::router(settings.node_id.clone(), metrics, hub);

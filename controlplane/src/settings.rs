@@ -3,6 +3,7 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
+use config_model::settlement::Settlement;
 use config_model::{Secret, SecretRef};
 use service_runtime::LogSettings;
 use service_runtime::env::{Env, EnvError};
@@ -35,6 +36,9 @@ pub struct Settings {
     /// links to discovered peers. The node's data plane reads the same file.
     pub node_key_file: PathBuf,
     pub discovery: Option<crate::discovery::DiscoverySettings>,
+    /// How the node settles (`ctl setup`'s answers); shown by `ctl status`, announced as
+    /// capabilities with discovery.
+    pub settlement: Settlement,
     /// `CONFIG_FILE`: peers and routes applied at every start, already read and checked.
     pub config_file: Option<crate::seed::ConfigFile>,
 }
@@ -84,14 +88,20 @@ impl Settings {
         let node_key_file = get("NODE_KEY_FILE")
             .map(PathBuf::from)
             .unwrap_or_else(|| data_dir.join("node.key"));
-        let settlement = crate::discovery::settlement_capabilities(get("SETTLEMENT").as_deref())
-            .map_err(|p| error("SETTLEMENT", p))?;
-        let discovery = crate::discovery::DiscoverySettings::from_env(env, &settlement)?;
+        let settlement = Settlement::parse(
+            get("SETTLEMENT").as_deref(),
+            get("SETTLEMENT_EVM_ADDRESS").as_deref(),
+            get("SETTLEMENT_XRP_ADDRESS").as_deref(),
+        )
+        .map_err(|(variable, problem)| error(variable, problem))?;
+        let discovery =
+            crate::discovery::DiscoverySettings::from_env(env, &settlement.capabilities)?;
         let config_file = get("CONFIG_FILE")
             .map(|path| crate::seed::ConfigFile::load(std::path::Path::new(&path)))
             .transpose()
             .map_err(|e| error("CONFIG_FILE", e.to_string()))?;
         Ok(Settings {
+            settlement,
             config_file,
             http_host,
             http_port,

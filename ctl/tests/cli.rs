@@ -320,6 +320,11 @@ fn status_shows_version_counts_and_data_planes() -> anyhow::Result<()> {
                     pending_incoming: "7".into(),
                 }],
             }],
+            settlement: Some(api::Settlement {
+                capabilities: vec!["evm-settlement".into()],
+                evm_address: "0x52908400098527886E0F7030069857D2E4169EE7".into(),
+                xrp_address: String::new(),
+            }),
         },
         ..Default::default()
     })?;
@@ -334,6 +339,7 @@ fn status_shows_version_counts_and_data_planes() -> anyhow::Result<()> {
         "backoff",
         "connection refused",
         "-42",
+        "evm 0x52908400098527886E0F7030069857D2E4169EE7",
     ] {
         ensure!(run.stdout.contains(needle), "{needle}: {}", show(&run));
     }
@@ -343,6 +349,11 @@ fn status_shows_version_counts_and_data_planes() -> anyhow::Result<()> {
     let status: serde_json::Value = serde_json::from_str(&run.stdout)?;
     ensure!(status["nodeId"] == "cp-east", "{}", show(&run));
     ensure!(status["peerCount"] == 2, "{}", show(&run));
+    ensure!(
+        status["settlement"]["evmAddress"] == "0x52908400098527886E0F7030069857D2E4169EE7",
+        "{}",
+        show(&run)
+    );
     let plane = &status["dataPlanes"][0];
     ensure!(
         plane["lastNackVersion"]["generation"] == 12,

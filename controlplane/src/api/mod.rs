@@ -15,6 +15,8 @@ pub use node::NodeApi;
 pub use peers::PeersApi;
 pub use routes::RoutesApi;
 
+use config_model::settlement::Settlement;
+
 use crate::commit::{Changes, Committer};
 use crate::events::Events;
 use crate::push::ConfigHub;
@@ -29,6 +31,8 @@ pub struct State {
     pub events: Events,
     /// Where every write to peers and routes ends (events, then one rebuild).
     pub committer: Committer,
+    /// How the node settles, as configured (shown in the node's status).
+    pub settlement: Arc<Settlement>,
     pub metrics: Arc<crate::metrics::Metrics>,
     /// Turns true at shutdown: long-lived streams (config, watch) end so the server can stop.
     pub shutdown: tokio::sync::watch::Receiver<bool>,
@@ -50,8 +54,10 @@ impl State {
         events: Events,
         metrics: Arc<crate::metrics::Metrics>,
         shutdown: tokio::sync::watch::Receiver<bool>,
+        settlement: Settlement,
     ) -> State {
         State {
+            settlement: Arc::new(settlement),
             node_id,
             committer: Committer::new(hub.clone(), events.clone()),
             store,
@@ -79,6 +85,7 @@ impl State {
             Events::new(),
             Arc::new(crate::metrics::Metrics::new()),
             shutdown,
+            Settlement::default(),
         )
     }
 

@@ -73,6 +73,11 @@ impl NodeService for NodeApi {
             peer_count: u32::try_from(current.peers.len()).unwrap_or(u32::MAX),
             route_count: u32::try_from(current.routes.len()).unwrap_or(u32::MAX),
             data_planes,
+            settlement: Some(pb::Settlement {
+                capabilities: state.settlement.capabilities.clone(),
+                evm_address: state.settlement.evm_address.clone().unwrap_or_default(),
+                xrp_address: state.settlement.xrp_address.clone().unwrap_or_default(),
+            }),
         }))
     }
 
@@ -174,5 +179,29 @@ mod tests {
             Some(route(76)),
             "then the oldest event still held"
         );
+    }
+
+    #[tokio::test]
+    async fn the_status_shows_how_the_node_settles() {
+        let mut state = State::for_tests("cp").await;
+        state.settlement = std::sync::Arc::new(
+            config_model::settlement::Settlement::parse(
+                Some("both"),
+                Some("0x52908400098527886E0F7030069857D2E4169EE7"),
+                Some("rHb9CJAWyB4rj91VRWn96DkukG4bwdtyTh"),
+            )
+            .unwrap(),
+        );
+        let status = NodeApi { state }
+            .get_status(Request::new(pb::GetStatusRequest::default()))
+            .await
+            .unwrap()
+            .into_inner();
+        let settlement = status.settlement.unwrap_or_default();
+        assert_eq!(
+            settlement.capabilities,
+            ["evm-settlement", "xrp-settlement"]
+        );
+        assert_eq!(settlement.xrp_address, "rHb9CJAWyB4rj91VRWn96DkukG4bwdtyTh");
     }
 }

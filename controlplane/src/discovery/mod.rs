@@ -19,7 +19,7 @@ use proto::discovery::{self as wire, Announcement};
 use tokio::sync::watch;
 
 pub use reconcile::reconcile;
-pub use settings::{AutoPeering, DiscoverySettings, settlement_capabilities};
+pub use settings::{AutoPeering, DiscoverySettings};
 
 use crate::api::State;
 use crate::store::DiscoveredNode;

@@ -37,22 +37,9 @@ fn list(text: &str) -> Vec<String> {
         .collect()
 }
 
-/// The capabilities a node announces for how it settles (`SETTLEMENT`, written by
-/// `ctl setup`), so capability-based auto-peering pairs nodes that can settle with each other.
-pub fn settlement_capabilities(settlement: Option<&str>) -> Result<Vec<String>, String> {
-    let names: &[&str] = match settlement {
-        None => &[],
-        Some("evm") => &["evm-settlement"],
-        Some("xrp") => &["xrp-settlement"],
-        Some("both") => &["evm-settlement", "xrp-settlement"],
-        Some(other) => return Err(format!("{other:?} is not evm, xrp or both")),
-    };
-    Ok(names.iter().map(|name| name.to_string()).collect())
-}
-
 impl DiscoverySettings {
     /// `None` unless `PEER_DISCOVERY_ENABLED` is true. Without `PEER_CAPABILITIES`, the node
-    /// announces `settlement` (from [`settlement_capabilities`]).
+    /// announces `settlement` (the capabilities of how it settles, `SETTLEMENT`).
     pub fn from_env(
         env: Env<'_>,
         settlement: &[String],

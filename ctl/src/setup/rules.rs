@@ -1,28 +1,7 @@
 //! What each answer must look like. Each check returns the rule in words, so the flag error
 //! and the interactive re-ask say the same thing.
 
-/// XRP Ledger's base58 alphabet (Bitcoin's, reordered so classic addresses start with `r`);
-/// like every base58 alphabet it has no 0, O, I or l.
-pub const XRP_ALPHABET: &str = "rpshnaf39wBUDNEGHJKLM4PQRST7VWXYZ2bcdeCg65jkm8oFqi1tuvAxyz";
-
-pub const EVM_RULE: &str = "an EVM address is 0x followed by exactly 40 hex digits (0-9, a-f)";
-// Short enough that the wizard's "error: " line fits 80 columns.
-pub const XRP_RULE: &str =
-    "an XRP address is r and 24 to 34 XRP base58 characters (no 0, O, I or l)";
-
-pub fn evm_address(text: &str) -> Result<(), String> {
-    let valid = text
-        .strip_prefix("0x")
-        .is_some_and(|hex| hex.len() == 40 && hex.chars().all(|c| c.is_ascii_hexdigit()));
-    if valid { Ok(()) } else { Err(EVM_RULE.into()) }
-}
-
-pub fn xrp_address(text: &str) -> Result<(), String> {
-    let valid = text.strip_prefix('r').is_some_and(|rest| {
-        (24..=34).contains(&rest.len()) && rest.chars().all(|c| XRP_ALPHABET.contains(c))
-    });
-    if valid { Ok(()) } else { Err(XRP_RULE.into()) }
-}
+pub use config_model::settlement::{evm_address, xrp_address};
 
 pub fn node_id(text: &str) -> Result<(), String> {
     config_model::check_identifier(text)
@@ -77,51 +56,6 @@ pub fn discovery_endpoints(text: &str) -> Result<Vec<String>, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn the_xrp_alphabet_is_base58_without_look_alikes() {
-        assert_eq!(XRP_ALPHABET.len(), 58);
-        let mut chars: Vec<char> = XRP_ALPHABET.chars().collect();
-        chars.sort_unstable();
-        chars.dedup();
-        assert_eq!(chars.len(), 58, "no repeats");
-        for excluded in ['0', 'O', 'I', 'l'] {
-            assert!(!XRP_ALPHABET.contains(excluded), "{excluded}");
-        }
-    }
-
-    #[test]
-    fn evm_addresses() {
-        assert!(evm_address("0x52908400098527886E0F7030069857D2E4169EE7").is_ok());
-        assert!(evm_address("0xde709f2102306220921060314715629080e2fb77").is_ok());
-        for bad in [
-            "52908400098527886E0F7030069857D2E4169EE7",
-            "0x52908400098527886E0F7030069857D2E4169EE",
-            "0x52908400098527886E0F7030069857D2E4169EE77",
-            "0x52908400098527886E0F7030069857D2E4169EEG",
-            "0X52908400098527886E0F7030069857D2E4169EE7",
-            "",
-        ] {
-            assert_eq!(evm_address(bad).err().as_deref(), Some(EVM_RULE), "{bad}");
-        }
-    }
-
-    #[test]
-    fn xrp_addresses() {
-        assert!(xrp_address("rHb9CJAWyB4rj91VRWn96DkukG4bwdtyTh").is_ok());
-        assert!(xrp_address(&format!("r{}", "p".repeat(24))).is_ok());
-        for bad in [
-            "rHb9CJAWyB4rj91VRWn96DkukG4bwdtyT0",
-            "rHb9CJAWyB4rj91VRWn96DkukG4bwdtyTO",
-            "rHb9CJAWyB4rj91VRWn96DkukG4bwdtyTI",
-            "rHb9CJAWyB4rj91VRWn96DkukG4bwdtyTl",
-            "xHb9CJAWyB4rj91VRWn96DkukG4bwdtyTh",
-            &format!("r{}", "p".repeat(23)),
-            &format!("r{}", "p".repeat(35)),
-        ] {
-            assert_eq!(xrp_address(bad).err().as_deref(), Some(XRP_RULE), "{bad}");
-        }
-    }
 
     #[test]
     fn discovery_endpoints_are_http_urls() {

@@ -36,16 +36,32 @@ pub struct NodeStatus {
     pub peer_count: u32,
     pub route_count: u32,
     pub data_planes: Vec<DataPlaneStatus>,
+    pub settlement: Settlement,
+}
+
+/// How the node settles, as its control plane was configured.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Settlement {
+    pub capabilities: Vec<String>,
+    pub evm_address: String,
+    pub xrp_address: String,
 }
 
 impl From<api::NodeStatus> for NodeStatus {
     fn from(s: api::NodeStatus) -> Self {
+        let settlement = s.settlement.unwrap_or_default();
         Self {
             node_id: s.node_id,
             current_version: s.current_version.map(Into::into),
             peer_count: s.peer_count,
             route_count: s.route_count,
             data_planes: s.data_planes.into_iter().map(Into::into).collect(),
+            settlement: Settlement {
+                capabilities: settlement.capabilities,
+                evm_address: settlement.evm_address,
+                xrp_address: settlement.xrp_address,
+            },
         }
     }
 }
@@ -170,14 +186,25 @@ impl Text for NodeStatus {
     }
 }
 
+/// `evm 0x… xrp r…`, the methods with their addresses, or `-`.
+fn settlement_cell(s: &Settlement) -> String {
+    let methods: Vec<String> = [("evm", &s.evm_address), ("xrp", &s.xrp_address)]
+        .into_iter()
+        .filter(|(method, _)| s.capabilities.iter().any(|c| c.starts_with(method)))
+        .map(|(method, address)| format!("{method} {}", dash(Some(address))))
+        .collect();
+    dash(Some(&methods.join(" ")))
+}
+
 fn status_table(s: &NodeStatus) -> String {
     let node = table(
-        &["NODE", "CONFIG VERSION", "PEERS", "ROUTES"],
+        &["NODE", "CONFIG VERSION", "PEERS", "ROUTES", "SETTLEMENT"],
         vec![vec![
             dash(Some(&s.node_id)),
             version(s.current_version),
             s.peer_count.to_string(),
             s.route_count.to_string(),
+            settlement_cell(&s.settlement),
         ]],
     );
     let planes = table(
@@ -283,6 +310,7 @@ mod tests {
                     pending_incoming: "0".into(),
                 }],
             }],
+            settlement: Settlement::default(),
         };
         let json: serde_json::Value =
             serde_json::from_str(&show(Format::Json, &status).unwrap_or_default())
