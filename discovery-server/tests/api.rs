@@ -303,6 +303,57 @@ fn capability_filter_requires_all() {
     assert!(response.error().starts_with("capabilities"));
 }
 
+/// A list is read in pages: `limit` entries each, `nextCursor` passed back as `after` until
+/// there is none; every page says how many match in all, and together they hold every entry
+/// once, in node id order.
+#[test]
+fn pages_follow_the_cursor_to_every_entry() {
+    let dir = temp_dir();
+    let server = Server::start(dir.path(), &[]);
+    let key = NodeKey::generate();
+    let ids = ["a", "b", "c", "d", "e"];
+    for id in ids {
+        let caps: &[&str] = if id == "c" { &[] } else { &["x"] };
+        let response = server.announce(&announcement(&key, id, "ws://h:1", caps, 1));
+        assert_eq!(response.status, 200, "{}", response.body);
+    }
+    let page = |query: &str| {
+        let response = server.get(&format!("/api/v1/peers?{query}"));
+        assert_eq!(response.status, 200, "{query}: {}", response.body);
+        serde_json::from_str::<ListResponse>(&response.body).unwrap()
+    };
+    let mut seen = Vec::new();
+    let mut query = "limit=2".to_string();
+    for _ in 0..ids.len() {
+        let list = page(&query);
+        assert_eq!(list.total, 5, "{query}");
+        assert!(list.peers.len() <= 2, "{query}");
+        seen.extend(list.peers.into_iter().map(|p| p.node_id));
+        match list.next_cursor {
+            Some(cursor) => query = format!("limit=2&after={cursor}"),
+            None => break,
+        }
+    }
+    assert_eq!(seen, ids);
+    // With a filter the cursor walks the matching entries only.
+    let first = page("capabilities=x&limit=3");
+    assert_eq!(first.total, 4);
+    let names: Vec<&str> = first.peers.iter().map(|p| p.node_id.as_str()).collect();
+    assert_eq!(names, ["a", "b", "d"]);
+    let cursor = first.next_cursor.expect("one more");
+    let last = page(&format!("capabilities=x&limit=3&after={cursor}"));
+    assert_eq!(last.peers.len(), 1);
+    assert_eq!(last.peers[0].node_id, "e");
+    assert_eq!(last.next_cursor, None);
+    // The last page, and past the end: no cursor.
+    assert_eq!(page("after=e").peers.len(), 0);
+    assert!(!server.get("/api/v1/peers").body.contains("nextCursor"));
+    for bad in ["limit=0", "limit=1001", "limit=x", "after=a%20b"] {
+        let response = server.get(&format!("/api/v1/peers?{bad}"));
+        assert_eq!(response.status, 400, "{bad}: {}", response.body);
+    }
+}
+
 #[test]
 fn rate_limit_answers_429_and_spares_monitoring() {
     let dir = temp_dir();

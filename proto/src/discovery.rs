@@ -61,7 +61,8 @@ pub const DEREGISTER_DOMAIN: &str = "ilp-discovery-deregister-v1";
 
 /// `POST` an [`Announcement`] here.
 pub const ANNOUNCE_PATH: &str = "/api/v1/peers/announce";
-/// `GET` a [`ListResponse`] here (`?capabilities=a,b`); `DELETE {PEERS_PATH}/{nodeId}`.
+/// `GET` a [`ListResponse`] here (`?capabilities=a,b&limit=N&after=<nextCursor>`);
+/// `DELETE {PEERS_PATH}/{nodeId}`.
 pub const PEERS_PATH: &str = "/api/v1/peers";
 /// Header of a `DELETE`: the deregistration's sequence number (decimal u64).
 pub const SEQUENCE_HEADER: &str = "x-discovery-sequence";
@@ -161,8 +162,12 @@ fn rfc3339_seconds(text: &str) -> Option<u64> {
 #[serde(rename_all = "camelCase")]
 pub struct ListResponse {
     pub peers: Vec<PeerEntry>,
-    /// How many entries matched (may exceed `peers.len()` when the list was truncated).
+    /// How many entries matched in all (the same on every page).
     pub total: usize,
+    /// Present when more entries follow: pass it as `after` to get the next page. Pages are in
+    /// node id order, so a node announced while a client pages is seen at most once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_cursor: Option<String>,
 }
 
 /// Answer to an accepted announcement: re-announce well within `ttl` seconds.

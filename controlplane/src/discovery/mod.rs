@@ -129,40 +129,69 @@ impl Discovery {
         ttl
     }
 
+    /// One endpoint's whole list, page after page (`nextCursor` as `after`), or the result
+    /// label of why not. Bounded: a server whose cursor does not advance, or that pages past
+    /// `MAX_PAGES`, is treated as refusing.
+    async fn list_all(&self, endpoint: &str) -> Result<Vec<wire::PeerEntry>, &'static str> {
+        /// 10 000 pages of 1 000: ten million nodes, far past any registry we serve.
+        const MAX_PAGES: usize = 10_000;
+        let base = format!("{}{}", endpoint.trim_end_matches('/'), wire::PEERS_PATH);
+        let mut entries = Vec::new();
+        let mut after: Option<String> = None;
+        for _ in 0..MAX_PAGES {
+            // Node ids are [A-Za-z0-9_.-]: nothing in a cursor needs escaping.
+            let url = match &after {
+                None => base.clone(),
+                Some(cursor) => format!("{base}?after={cursor}"),
+            };
+            let (request, span) = outgoing("list", endpoint, self.client.get(&url));
+            let list = match request.send().instrument(span).await {
+                Ok(response) if response.status().is_success() => response
+                    .json::<wire::ListResponse>()
+                    .await
+                    .map_err(|error| {
+                        tracing::warn!(%endpoint, %error, "discovery_list_unreadable");
+                        "refused"
+                    })?,
+                Ok(response) => {
+                    tracing::warn!(%endpoint, status = %response.status(), "discovery_list_refused");
+                    return Err("refused");
+                }
+                Err(error) => {
+                    tracing::warn!(%endpoint, %error, "discovery_endpoint_unreachable");
+                    return Err("unreachable");
+                }
+            };
+            entries.extend(list.peers);
+            match list.next_cursor {
+                None => return Ok(entries),
+                Some(cursor) if after.as_ref() == Some(&cursor) => {
+                    tracing::warn!(%endpoint, %cursor, "discovery_cursor_stuck");
+                    return Err("refused");
+                }
+                Some(cursor) => after = Some(cursor),
+            }
+        }
+        tracing::warn!(%endpoint, pages = MAX_PAGES, "discovery_list_too_long");
+        Err("refused")
+    }
+
     /// Every endpoint's list, merged by node id (the freshest entry wins), without us. `None`
     /// if no endpoint answered.
     pub async fn fetch(&self) -> Option<Vec<DiscoveredNode>> {
         let mut merged: BTreeMap<String, DiscoveredNode> = BTreeMap::new();
         let mut answered = false;
         for endpoint in &self.settings.endpoints {
-            let url = format!("{}{}", endpoint.trim_end_matches('/'), wire::PEERS_PATH);
-            let (request, span) = outgoing("list", endpoint, self.client.get(&url));
-            let list = match request.send().instrument(span).await {
-                Ok(response) if response.status().is_success() => {
-                    response.json::<wire::ListResponse>().await
-                }
-                Ok(response) => {
-                    self.count(endpoint, "list", "refused");
-                    tracing::warn!(%endpoint, status = %response.status(), "discovery_list_refused");
-                    continue;
-                }
-                Err(error) => {
-                    self.count(endpoint, "list", "unreachable");
-                    tracing::warn!(%endpoint, %error, "discovery_endpoint_unreachable");
-                    continue;
-                }
-            };
-            let list = match list {
-                Ok(list) => list,
-                Err(error) => {
-                    self.count(endpoint, "list", "refused");
-                    tracing::warn!(%endpoint, %error, "discovery_list_unreadable");
+            let entries = match self.list_all(endpoint).await {
+                Ok(entries) => entries,
+                Err(result) => {
+                    self.count(endpoint, "list", result);
                     continue;
                 }
             };
             self.count(endpoint, "list", "ok");
             answered = true;
-            for entry in list.peers {
+            for entry in entries {
                 if entry.node_id == self.node_id {
                     continue;
                 }
@@ -281,4 +310,84 @@ fn outgoing(
         None => request,
     };
     (request, span)
+}
+
+#[cfg(test)]
+mod tests {
+    //! The client against a stub discovery server on 127.0.0.1 that serves its list in pages.
+
+    use std::collections::HashMap;
+
+    use axum::extract::Query;
+    use axum::routing::get;
+
+    use super::*;
+
+    fn entry(id: &str) -> wire::PeerEntry {
+        wire::PeerEntry {
+            node_id: id.into(),
+            btp_endpoint: format!("ws://{id}:3000"),
+            ilp_address: format!("g.{id}"),
+            capabilities: vec![],
+            version: "1".into(),
+            public_key: NodeKey::generate().public_key_base64(),
+            last_seen: 1,
+        }
+    }
+
+    /// Two entries a page, `after` as the cursor, like the real server.
+    async fn stub(ids: Vec<String>) -> String {
+        let router = axum::Router::new().route(
+            wire::PEERS_PATH,
+            get(move |Query(query): Query<HashMap<String, String>>| {
+                let ids = ids.clone();
+                async move {
+                    let rest: Vec<&String> = ids
+                        .iter()
+                        .filter(|id| query.get("after").is_none_or(|after| *id > after))
+                        .collect();
+                    let page: Vec<wire::PeerEntry> =
+                        rest.iter().take(2).map(|id| entry(id)).collect();
+                    axum::Json(wire::ListResponse {
+                        total: ids.len(),
+                        next_cursor: (rest.len() > 2).then(|| rest[1].clone()),
+                        peers: page,
+                    })
+                }
+            }),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, router).await });
+        format!("http://{address}")
+    }
+
+    #[tokio::test]
+    async fn every_page_of_every_endpoint_is_read() {
+        let ids: Vec<String> = ["a", "b", "c", "d", "e", "me"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        let endpoint = stub(ids).await;
+        let settings = DiscoverySettings {
+            endpoints: vec![endpoint],
+            announce_address: "ws://me:3000".into(),
+            ilp_address: "g.me".into(),
+            capabilities: vec![],
+            interval: Duration::from_secs(60),
+            policy: AutoPeering::All,
+            asset_code: "USD".into(),
+            asset_scale: 9,
+        };
+        let discovery = Discovery::new(
+            State::for_tests("me").await,
+            "me".into(),
+            Arc::new(NodeKey::generate()),
+            settings,
+        )
+        .unwrap();
+        let nodes = discovery.fetch().await.expect("the endpoint answered");
+        let found: Vec<&str> = nodes.iter().map(|n| n.node_id.as_str()).collect();
+        assert_eq!(found, ["a", "b", "c", "d", "e"], "every page, without us");
+    }
 }

@@ -81,6 +81,10 @@ pub async fn announce(
 #[derive(Deserialize)]
 pub struct ListQuery {
     capabilities: Option<String>,
+    /// Entries per page, 1..=MAX_LIST (default MAX_LIST).
+    limit: Option<usize>,
+    /// The previous page's `nextCursor`: list the entries after this node id.
+    after: Option<String>,
 }
 
 pub async fn list(
@@ -96,15 +100,41 @@ pub async fn list(
     })?;
     let wanted = validate::parse_capability_filter(query.capabilities.as_deref())
         .map_err(ApiError::invalid)?;
+    let limit = match query.limit {
+        None => MAX_LIST,
+        Some(n) if (1..=MAX_LIST).contains(&n) => n,
+        Some(n) => {
+            return Err(ApiError::invalid(validate::FieldError {
+                field: "limit".into(),
+                problem: format!("{n} is not 1 to {MAX_LIST}"),
+            }));
+        }
+    };
+    if let Some(after) = &query.after {
+        validate::check_node_id(after).map_err(|problem| {
+            ApiError::invalid(validate::FieldError {
+                field: "after".into(),
+                problem,
+            })
+        })?;
+    }
     let entries = state.store.live_entries(state.liveness.now()).await?;
     let matching: Vec<_> = entries.iter().filter(|e| e.has_all(&wanted)).collect();
+    // Entries come in node id order (the store's ORDER BY, byte order like `str`'s).
+    let rest: Vec<_> = matching
+        .iter()
+        .filter(|e| {
+            query
+                .after
+                .as_deref()
+                .is_none_or(|after| e.node_id.as_str() > after)
+        })
+        .collect();
+    let next_cursor = (rest.len() > limit).then(|| rest[limit - 1].node_id.clone());
     Ok(Json(ListResponse {
         total: matching.len(),
-        peers: matching
-            .iter()
-            .take(MAX_LIST)
-            .map(|e| e.to_peer_entry())
-            .collect(),
+        peers: rest.iter().take(limit).map(|e| e.to_peer_entry()).collect(),
+        next_cursor,
     }))
 }
 
