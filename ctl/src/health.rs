@@ -74,6 +74,11 @@ pub struct Check {
     pub links_total: Option<usize>,
     /// `epoch.generation`.
     pub config_version: Option<String>,
+    /// The data plane's last minute: share of Prepares fulfilled, and p99 in ms.
+    pub packet_success_rate: Option<f64>,
+    pub p99_latency_ms: Option<f64>,
+    /// Dependencies that are not connected, with their last error.
+    pub dependencies_down: Vec<String>,
     pub detail: String,
 }
 
@@ -183,6 +188,9 @@ fn blank(component: &'static str, target: &Target, path: &str, state: State) -> 
         links_up: None,
         links_total: None,
         config_version: None,
+        packet_success_rate: None,
+        p99_latency_ms: None,
+        dependencies_down: Vec::new(),
         detail: String::new(),
     }
 }
@@ -236,6 +244,30 @@ fn judge(mut check: Check, path: &str, status: u16, body: &str) -> Check {
         .as_ref()
         .and_then(|j| j.get("configVersion"))
         .and_then(config_version);
+    let number = |name: &str| {
+        json.as_ref()
+            .and_then(|j| j.get(name))
+            .and_then(|v| v.as_f64())
+    };
+    check.packet_success_rate = number("packetSuccessRate");
+    check.p99_latency_ms = number("p99LatencyMs");
+    check.dependencies_down = json
+        .as_ref()
+        .and_then(|j| j.get("dependencies"))
+        .and_then(|v| v.as_array())
+        .map(|all| {
+            all.iter()
+                .filter(|d| d.get("state").and_then(|s| s.as_str()) != Some("connected"))
+                .map(|d| {
+                    let text = |key: &str| d.get(key).and_then(|v| v.as_str()).unwrap_or("?");
+                    match d.get("lastError").and_then(|v| v.as_str()) {
+                        Some(error) => format!("{} {} ({error})", text("name"), text("state")),
+                        None => format!("{} {}", text("name"), text("state")),
+                    }
+                })
+                .collect()
+        })
+        .unwrap_or_default();
     // /health must also say "ok" (a data plane that is starting or draining answers 200 there
     // with its state); /health/live and /health/ready speak through their status code.
     let body_ok = path != "/health" || reported.as_deref() == Some("ok");
@@ -249,6 +281,9 @@ fn judge(mut check: Check, path: &str, status: u16, body: &str) -> Check {
         (None, 0) => "not an HTTP response".into(),
         (None, _) => format!("HTTP {status} without a JSON status"),
     };
+    for down in &check.dependencies_down {
+        check.detail.push_str(&format!("; {down}"));
+    }
     check
 }
 
@@ -282,6 +317,8 @@ fn render(format: Format, checks: &[Check]) -> anyhow::Result<String> {
                     "READY",
                     "LINKS UP",
                     "CONFIG VERSION",
+                    "SUCCESS 1M",
+                    "P99 MS",
                     "DETAIL",
                 ],
                 checks
@@ -299,6 +336,8 @@ fn render(format: Format, checks: &[Check]) -> anyhow::Result<String> {
                                     .map(|t| format!("{}/{t}", c.links_up.unwrap_or(0))),
                             ),
                             dash(c.config_version.clone()),
+                            dash(c.packet_success_rate.map(|r| format!("{:.1}%", r * 100.0))),
+                            dash(c.p99_latency_ms.map(|ms| format!("{ms}"))),
                             dash(Some(c.detail.clone()).filter(|d| !d.is_empty())),
                         ]
                     })
@@ -351,6 +390,26 @@ mod tests {
         assert_eq!(c.state, State::Healthy);
         assert_eq!((c.links_up, c.links_total), (Some(1), Some(2)));
         assert_eq!((c.ready, c.node_id.as_deref()), (Some(true), Some("n1")));
+        let with_figures = judge(
+            check("/health"),
+            "/health",
+            200,
+            r#"{"status":"ok","packetSuccessRate":0.75,"p99LatencyMs":2.5,"dependencies":[
+                {"name":"controlplane","state":"connecting","lastError":"refused"}]}"#,
+        );
+        assert_eq!(with_figures.packet_success_rate, Some(0.75));
+        assert_eq!(with_figures.p99_latency_ms, Some(2.5));
+        assert_eq!(
+            with_figures.dependencies_down,
+            ["controlplane connecting (refused)"]
+        );
+        assert!(
+            with_figures
+                .detail
+                .contains("controlplane connecting (refused)"),
+            "{}",
+            with_figures.detail
+        );
         let starting = judge(
             check("/health"),
             "/health",

@@ -11,6 +11,7 @@ use axum::routing::get;
 use serde_json::json;
 
 use crate::node::Node;
+use crate::service_level;
 
 pub fn router(node: Arc<Node>) -> Router {
     Router::new()
@@ -43,6 +44,20 @@ async fn health(State(node): State<Arc<Node>>) -> Response {
         })
         .collect();
     peers.sort_by(|a, b| a["id"].as_str().cmp(&b["id"].as_str()));
+    let dependencies: Vec<_> = node
+        .dependencies
+        .snapshot()
+        .into_iter()
+        .map(|(name, d)| {
+            json!({
+                "name": name,
+                "state": d.state,
+                "lastError": d.last_error,
+                "stateSinceMs": d.since_ms,
+            })
+        })
+        .collect();
+    let figures = node.service_level.figures();
     let status = if node.is_draining() {
         "draining"
     } else if node.is_ready() {
@@ -60,6 +75,12 @@ async fn health(State(node): State<Arc<Node>>) -> Response {
         "inFlight": node.in_flight(),
         "routes": snapshot.routes.len(),
         "peers": peers,
+        "dependencies": dependencies,
+        // Over the last minute, sampled once a second (null when nothing was answered).
+        "slaWindowSeconds": service_level::WINDOW.as_secs(),
+        "packets": figures.packets,
+        "packetSuccessRate": figures.success_rate,
+        "p99LatencyMs": figures.p99_ms,
     }))
     .into_response()
 }

@@ -16,6 +16,7 @@ pub mod node;
 pub mod peer;
 pub mod pipeline;
 pub mod routing;
+pub mod service_level;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -60,6 +61,15 @@ pub async fn run(config: NodeConfig, shutdown: impl Future<Output = ()>) -> Resu
 
     let (stop_http, http_stop) = watch::channel(false);
     let mut tasks = tokio::task::JoinSet::new();
+    // The service-level figures of /health, sampled off the packet path until shutdown.
+    let sampled = node.clone();
+    let sampler = tokio::spawn(async move {
+        let mut every = tokio::time::interval(service_level::SAMPLE_EVERY);
+        loop {
+            every.tick().await;
+            sampled.service_level.sample(&sampled.metrics);
+        }
+    });
     let router = http::router(node.clone());
     tasks.spawn(async move {
         let mut http_stop = http_stop;
@@ -97,6 +107,10 @@ pub async fn run(config: NodeConfig, shutdown: impl Future<Output = ()>) -> Resu
                 data_dir: managed.data_dir.clone(),
                 ca_pem,
             };
+            // Listed from the start, before the stream task first runs: /health never shows a
+            // managed node without its control plane.
+            node.dependencies
+                .set(control::DEPENDENCY, "connecting", None);
             let restored = control::restore(&node, &control);
             tasks.spawn(control::run(
                 node.clone(),
@@ -129,6 +143,7 @@ pub async fn run(config: NodeConfig, shutdown: impl Future<Output = ()>) -> Resu
         peer.close_link("node shutting down");
     }
     let _ = stop_http.send(true);
+    sampler.abort();
     // Give the tasks a moment to send their close frames; none of them holds anything that
     // must be saved.
     let _ = tokio::time::timeout(Duration::from_secs(2), async {

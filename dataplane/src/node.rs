@@ -20,6 +20,7 @@ use crate::link_state::LinkChanges;
 use crate::metrics::Metrics;
 use crate::peer::{Credential, Peer};
 use crate::routing::RouteTable;
+use crate::service_level::{Dependencies, ServiceLevel};
 
 /// Peers and routes, replaced as a whole and read without locks on the packet path.
 #[derive(Default)]
@@ -103,6 +104,10 @@ pub struct Node {
     link_changes: Arc<LinkChanges>,
     /// Signs our tokens for links authenticated with node keys.
     node_key: Option<node_identity::NodeKey>,
+    /// What the node depends on (the control plane in managed mode), for `/health`.
+    pub dependencies: Dependencies,
+    /// The last minute's success rate and p99, for `/health`.
+    pub service_level: ServiceLevel,
 }
 
 impl Node {
@@ -127,6 +132,8 @@ impl Node {
             in_flight: AtomicUsize::new(0),
             stop: watch::channel(false).0,
             link_changes: Arc::default(),
+            dependencies: Dependencies::default(),
+            service_level: ServiceLevel::default(),
         }
     }
 

@@ -5,8 +5,8 @@ use std::path::Path;
 use std::time::Duration;
 
 use e2e::{
-    Process, binary, controlplane_env, dataplane_env, grpc_url, http_get, link_state, metric,
-    node_env, secret, start_controlplane, start_dataplane, temp_dir, wait_until,
+    Process, binary, controlplane_env, dataplane_env, grpc_url, health, http_get, link_state,
+    metric, node_env, secret, start_controlplane, start_dataplane, temp_dir, wait_until,
 };
 use proto::Address;
 use proto::grpc::v1 as pb;
@@ -582,10 +582,21 @@ async fn data_planes_ride_out_control_plane_outages_and_restarts() {
     wait_link_up(&net.a, "b", "A's link to B");
     let sender = test_peer(&net.a.btp_url(), &net.sender_secret, "test.a.sender").await;
     assert!(reaches_receiver(&sender, "1").await);
+    let dependency = |net: &Network| health(net.a.health_port())["dependencies"][0].clone();
+    assert_eq!(dependency(&net)["name"], "controlplane");
+    assert_eq!(dependency(&net)["state"], "connected");
 
-    // Control plane gone: forwarding goes on.
+    // Control plane gone: forwarding goes on, and /health says what is missing and why.
     net.a.cp.kill();
     assert!(reaches_receiver(&sender, "2").await);
+    wait_until("A's health shows its control plane down", LIMIT, || {
+        dependency(&net)["state"] != "connected"
+    });
+    assert!(
+        dependency(&net)["lastError"].is_string(),
+        "{}",
+        dependency(&net)
+    );
     drop(sender);
 
     // Data plane restarted while its control plane is down: it serves the saved snapshot.

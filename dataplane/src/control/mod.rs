@@ -23,6 +23,8 @@ use crate::node::Node;
 
 pub use saved::SavedSnapshot;
 
+/// The name of the config stream among the node's dependencies (`/health`).
+pub const DEPENDENCY: &str = "controlplane";
 /// How a managed data plane reaches its control plane.
 #[derive(Debug, Clone)]
 pub struct ControlPlane {
@@ -93,13 +95,25 @@ pub async fn run(
     let mut backoff = Backoff::new(Duration::from_millis(200), Duration::from_secs(10));
     loop {
         let started = std::time::Instant::now();
+        node.dependencies.set(DEPENDENCY, "connecting", None);
         let outcome = tokio::select! {
             outcome = session(&node, &control, &mut held) => outcome,
             _ = stop.wait_for(|stop| *stop) => return,
         };
         match outcome {
-            Ok(()) => warn!(url = %control.url, "controlplane_stream_ended"),
-            Err(error) => warn!(url = %control.url, %error, "controlplane_unreachable"),
+            Ok(()) => {
+                warn!(url = %control.url, "controlplane_stream_ended");
+                node.dependencies.set(
+                    DEPENDENCY,
+                    "disconnected",
+                    Some("the control plane ended the config stream".into()),
+                );
+            }
+            Err(error) => {
+                warn!(url = %control.url, %error, "controlplane_unreachable");
+                node.dependencies
+                    .set(DEPENDENCY, "disconnected", Some(error));
+            }
         }
         if started.elapsed() > Duration::from_secs(10) {
             backoff.reset();
@@ -146,6 +160,7 @@ async fn session(node: &Arc<Node>, control: &ControlPlane, held: &mut Held) -> R
         .into_inner();
     info!(url = %control.url, "controlplane_connected");
     node.metrics.controlplane_connected.set(1);
+    node.dependencies.set(DEPENDENCY, "connected", None);
     let reporter = tokio::spawn(report_loop(node.clone(), tx.clone()));
     let result = loop {
         let snapshot = match snapshots.message().await {
