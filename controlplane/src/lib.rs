@@ -111,7 +111,12 @@ pub async fn run(
         settings.settlement.clone(),
     );
     let http = {
-        let router = metrics::router(settings.node_id.clone(), metrics, hub);
+        let router = metrics::router(
+            settings.node_id.clone(),
+            metrics,
+            hub,
+            state.dependencies.clone(),
+        );
         let mut stopped = state.shutdown.clone();
         tokio::spawn(async move {
             let served = axum::serve(http_listener, router)

@@ -10,6 +10,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use prometheus::{HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec};
 use serde_json::json;
+use service_runtime::dependencies::Dependencies;
 use service_runtime::metrics::Catalogue;
 
 use crate::push::ConfigHub;
@@ -112,9 +113,15 @@ struct HttpState {
     node_id: String,
     metrics: Arc<Metrics>,
     hub: Arc<ConfigHub>,
+    dependencies: Arc<Dependencies>,
 }
 
-pub fn router(node_id: String, metrics: Arc<Metrics>, hub: Arc<ConfigHub>) -> Router {
+pub fn router(
+    node_id: String,
+    metrics: Arc<Metrics>,
+    hub: Arc<ConfigHub>,
+    dependencies: Arc<Dependencies>,
+) -> Router {
     Router::new()
         .route("/health", get(health))
         .route("/metrics", get(render))
@@ -122,6 +129,7 @@ pub fn router(node_id: String, metrics: Arc<Metrics>, hub: Arc<ConfigHub>) -> Ro
             node_id,
             metrics,
             hub,
+            dependencies,
         })
 }
 
@@ -132,6 +140,8 @@ async fn health(AxumState(state): AxumState<HttpState>) -> Response {
         "nodeId": state.node_id,
         "version": env!("CARGO_PKG_VERSION"),
         "configVersion": { "epoch": epoch, "generation": generation },
+        // The discovery servers (with discovery on): reachable, refusing or unreachable.
+        "dependencies": state.dependencies.to_json(),
     }))
     .into_response()
 }

@@ -44,19 +44,7 @@ async fn health(State(node): State<Arc<Node>>) -> Response {
         })
         .collect();
     peers.sort_by(|a, b| a["id"].as_str().cmp(&b["id"].as_str()));
-    let dependencies: Vec<_> = node
-        .dependencies
-        .snapshot()
-        .into_iter()
-        .map(|(name, d)| {
-            json!({
-                "name": name,
-                "state": d.state,
-                "lastError": d.last_error,
-                "stateSinceMs": d.since_ms,
-            })
-        })
-        .collect();
+    let dependencies = node.dependencies.to_json();
     let figures = node.service_level.figures();
     let status = if node.is_draining() {
         "draining"

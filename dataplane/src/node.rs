@@ -20,7 +20,8 @@ use crate::link_state::LinkChanges;
 use crate::metrics::Metrics;
 use crate::peer::{Credential, Peer};
 use crate::routing::RouteTable;
-use crate::service_level::{Dependencies, ServiceLevel};
+use crate::service_level::ServiceLevel;
+use service_runtime::dependencies::Dependencies;
 
 /// Peers and routes, replaced as a whole and read without locks on the packet path.
 #[derive(Default)]

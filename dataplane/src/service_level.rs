@@ -1,12 +1,11 @@
-//! What `/health` says about the node beyond its own state: the dependencies it needs (the
-//! control plane's config stream in managed mode) with their state and last error, and the
-//! service-level figures of the last minute, the share of Prepares fulfilled and the p99 time
-//! to answer one. The figures are read from the forwarding histogram once a second by a task of
+//! The service-level figures `/health` shows: over the last minute, the share of Prepares
+//! fulfilled and the p99 time to answer one. (Its dependencies are
+//! `service_runtime::dependencies`.) The figures are read from the forwarding histogram once a second by a task of
 //! their own: the packet path does nothing it did not do before.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::VecDeque;
 use std::sync::Mutex;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use prometheus::Histogram;
 use prometheus::core::Metric as _;
@@ -16,46 +15,6 @@ use crate::metrics::Metrics;
 /// How far back the figures look, and how often the histogram is read.
 pub const WINDOW: Duration = Duration::from_secs(60);
 pub const SAMPLE_EVERY: Duration = Duration::from_secs(1);
-
-/// One dependency as `/health` shows it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DependencyState {
-    pub state: &'static str,
-    pub last_error: Option<String>,
-    pub since_ms: u64,
-}
-
-/// The node's dependencies by name; empty when it needs none (standalone mode).
-#[derive(Debug, Default)]
-pub struct Dependencies(Mutex<BTreeMap<&'static str, DependencyState>>);
-
-impl Dependencies {
-    /// Records `name`'s state; an error is kept until the next one replaces it, so a
-    /// dependency that came back still shows why it was down.
-    pub fn set(&self, name: &'static str, state: &'static str, error: Option<String>) {
-        let mut all = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        let since_ms = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
-            .unwrap_or(0);
-        let last_error = error.or_else(|| all.get(name).and_then(|d| d.last_error.clone()));
-        all.insert(
-            name,
-            DependencyState {
-                state,
-                last_error,
-                since_ms,
-            },
-        );
-    }
-
-    pub fn snapshot(&self) -> Vec<(&'static str, DependencyState)> {
-        let all = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        all.iter()
-            .map(|(name, state)| (*name, state.clone()))
-            .collect()
-    }
-}
 
 /// Cumulative counts of the forwarding histogram at one moment.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -209,16 +168,5 @@ mod tests {
             0,
             "the reject is older than the window"
         );
-    }
-
-    #[test]
-    fn a_dependency_keeps_its_last_error() {
-        let dependencies = Dependencies::default();
-        dependencies.set("controlplane", "disconnected", Some("refused".into()));
-        dependencies.set("controlplane", "connected", None);
-        let all = dependencies.snapshot();
-        assert_eq!(all.len(), 1);
-        assert_eq!(all[0].1.state, "connected");
-        assert_eq!(all[0].1.last_error.as_deref(), Some("refused"));
     }
 }

@@ -5,6 +5,7 @@
 //! (`telemetry::run_service`), the HTTP probe behind `<binary> healthcheck`, and the small
 //! HTTP client it, `ctl health` and the tests use.
 
+pub mod dependencies;
 pub mod env;
 pub mod healthcheck;
 pub mod http_client;

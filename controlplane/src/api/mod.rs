@@ -16,6 +16,7 @@ pub use peers::PeersApi;
 pub use routes::RoutesApi;
 
 use config_model::settlement::Settlement;
+use service_runtime::dependencies::Dependencies;
 
 use crate::commit::{Changes, Committer};
 use crate::events::Events;
@@ -33,6 +34,8 @@ pub struct State {
     pub committer: Committer,
     /// How the node settles, as configured (shown in the node's status).
     pub settlement: Arc<Settlement>,
+    /// The discovery servers, as `/health` shows them.
+    pub dependencies: Arc<Dependencies>,
     pub metrics: Arc<crate::metrics::Metrics>,
     /// Turns true at shutdown: long-lived streams (config, watch) end so the server can stop.
     pub shutdown: tokio::sync::watch::Receiver<bool>,
@@ -58,6 +61,7 @@ impl State {
     ) -> State {
         State {
             settlement: Arc::new(settlement),
+            dependencies: Arc::default(),
             node_id,
             committer: Committer::new(hub.clone(), events.clone()),
             store,

@@ -56,8 +56,17 @@ impl Discovery {
         })
     }
 
+    /// Counts an outcome, and keeps the endpoint's state for `/health`.
     fn count(&self, endpoint: &str, operation: &str, result: &str) {
         self.state.metrics.discovery(endpoint, operation, result);
+        let (state, error) = match result {
+            "ok" => ("reachable", None),
+            "refused" => ("refusing", Some(format!("{operation} refused"))),
+            _ => ("unreachable", Some(format!("{operation}: unreachable"))),
+        };
+        self.state
+            .dependencies
+            .set(&format!("discovery {endpoint}"), state, error);
     }
 
     /// Strictly increasing across calls and restarts (milliseconds since the epoch, bumped).
@@ -389,5 +398,36 @@ mod tests {
         let nodes = discovery.fetch().await.expect("the endpoint answered");
         let found: Vec<&str> = nodes.iter().map(|n| n.node_id.as_str()).collect();
         assert_eq!(found, ["a", "b", "c", "d", "e"], "every page, without us");
+        let shown = discovery.state.dependencies.to_json();
+        assert_eq!(shown[0]["state"], "reachable", "{shown}");
+    }
+
+    #[tokio::test]
+    async fn an_unreachable_endpoint_is_shown_with_its_error() {
+        let closed = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let endpoint = format!("http://{}", closed.local_addr().unwrap());
+        drop(closed);
+        let settings = DiscoverySettings {
+            endpoints: vec![endpoint.clone()],
+            announce_address: "ws://me:3000".into(),
+            ilp_address: "g.me".into(),
+            capabilities: vec![],
+            interval: Duration::from_secs(60),
+            policy: AutoPeering::All,
+            asset_code: "USD".into(),
+            asset_scale: 9,
+        };
+        let discovery = Discovery::new(
+            State::for_tests("me").await,
+            "me".into(),
+            Arc::new(NodeKey::generate()),
+            settings,
+        )
+        .unwrap();
+        assert!(discovery.fetch().await.is_none(), "no endpoint answered");
+        let shown = discovery.state.dependencies.to_json();
+        assert_eq!(shown[0]["name"], format!("discovery {endpoint}"), "{shown}");
+        assert_eq!(shown[0]["state"], "unreachable", "{shown}");
+        assert_eq!(shown[0]["lastError"], "list: unreachable", "{shown}");
     }
 }
