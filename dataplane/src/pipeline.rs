@@ -4,7 +4,8 @@
 //! Order of checks (each failure answers with our own Reject, `triggeredBy` = our address):
 //! draining → T03; undecodable → F01; already expired → R00 (we read an expired Prepare as a
 //! transfer that timed out, as interledger-rs does; JS answers R02); above the sender's max
-//! packet amount → F08 with its 16-byte data; `peer.*` → F02; no route → F02; next hop not
+//! packet amount → F08 with its 16-byte data; `peer.config` from a child → its ILDCP answer
+//! (RFC 31), from anyone else → F00; other `peer.*` → F02; no route → F02; next hop not
 //! connected → T01; amount conversion; expiry shortened (and capped) with too little left → R02;
 //! sender past its credit limit → T04. Then the Prepare goes out with its amount and expiry
 //! rewritten, and we wait at most until the new expiry (→ R00). A Fulfill is checked against
@@ -21,8 +22,10 @@ use std::time::Duration;
 use btp_link::{IncomingHandler, Link, LinkError, Violation};
 use bytes::Bytes;
 use proto::Timestamp;
+use proto::ildcp::IldcpResponse;
 use proto::ilp::{
-    AmountTooLarge, ErrorCode, Fulfill, Prepare, Reject, RejectBuilder, TYPE_FULFILL, TYPE_REJECT,
+    AmountTooLarge, ErrorCode, Fulfill, FulfillBuilder, PEER_PROTOCOL_CONDITION,
+    PEER_PROTOCOL_FULFILLMENT, Prepare, Reject, RejectBuilder, TYPE_FULFILL, TYPE_REJECT,
     fulfillment_matches,
 };
 use service_runtime::telemetry;
@@ -165,6 +168,9 @@ impl Node {
         // is dropped before the first await, and what outlives it is an owned `Arc`.
         let from_settings = from.settings();
         self.check_max_amount(amount, &from_settings)?;
+        if prepare.destination().as_str() == proto::ildcp::DESTINATION {
+            return Err(self.ildcp(from, &from_settings, &prepare));
+        }
         let (next, link) = self.next_hop(&prepare, trace)?;
         let outgoing_amount = convert_amount(amount, &from_settings, &next.settings())
             .map_err(|(code, message)| self.reject(code, &message, &[]))?;
@@ -237,6 +243,59 @@ impl Node {
             ));
         }
         Ok(())
+    }
+
+    /// ILDCP (RFC 31): a child asking `peer.config` is told its address (ours, then its id),
+    /// and its asset; anyone else, or a request whose condition our zero fulfillment cannot
+    /// meet, gets F00 saying why.
+    fn ildcp(&self, from: &Peer, settings: &PeerConfig, prepare: &Prepare) -> Answer {
+        if settings.relation != crate::config::Relation::Child {
+            return self.reject(
+                ErrorCode::F00_BAD_REQUEST,
+                &format!(
+                    "peer.config is answered for children only; {} is a {}",
+                    from.id,
+                    settings.relation.as_str()
+                ),
+                &[],
+            );
+        }
+        if *prepare.execution_condition() != PEER_PROTOCOL_CONDITION {
+            return self.reject(
+                ErrorCode::F00_BAD_REQUEST,
+                "peer.config needs the peer-protocol condition (SHA-256 of 32 zero bytes)",
+                &[],
+            );
+        }
+        let address = format!("{}.{}", self.address.as_str(), from.id);
+        let Ok(client_address) = proto::Address::new(&address) else {
+            return self.reject(
+                ErrorCode::F00_BAD_REQUEST,
+                &format!("{address:?} is not an ILP address"),
+                &[],
+            );
+        };
+        let data = IldcpResponse {
+            client_address,
+            asset_scale: settings.asset_scale,
+            asset_code: settings.asset_code.clone(),
+        }
+        .encode();
+        match (FulfillBuilder {
+            fulfillment: &PEER_PROTOCOL_FULFILLMENT,
+            data: &data,
+        })
+        .build()
+        {
+            Ok(fulfill) => {
+                debug!(peer = %from.id, address = %address, "ildcp_answered");
+                Answer {
+                    bytes: fulfill.encode(),
+                    code: None,
+                }
+            }
+            Err(error) => self.reject(ErrorCode::F00_BAD_REQUEST, &error.to_string(), &[]),
+        }
     }
 
     /// The peer the route names and its open link: F02 for `peer.*` or no route, T01 if the

@@ -47,6 +47,7 @@ mod civil;
 pub mod discovery;
 pub mod error;
 mod hex_debug;
+pub mod ildcp;
 pub mod ilp;
 pub mod oer;
 pub mod timestamp;

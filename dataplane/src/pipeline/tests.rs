@@ -20,7 +20,7 @@ const FULFILLMENT: [u8; 32] = [7; 32];
 
 /// A node at `test.x` with a sender `a` (max packet 1000, credit limit 500) and next hops:
 /// `b` (same asset and scale, at `test.b`), `c` (EUR, at `test.c`), `d` (scale 0, at `test.d`),
-/// `g` (scale 11, at `test.g`), `e` (never linked, at `test.e`).
+/// `g` (scale 11, at `test.g`), `e` (never linked, at `test.e`); and a child `kid` (EUR, 2).
 struct Fixture {
     node: Arc<Node>,
     _secrets: tempfile::TempDir,
@@ -74,6 +74,10 @@ impl Fixture {
             peer_config(&secrets, "d", "USD", 0),
             peer_config(&secrets, "e", "USD", 9),
             peer_config(&secrets, "g", "USD", 11),
+            PeerConfig {
+                relation: Relation::Child,
+                ..peer_config(&secrets, "kid", "EUR", 2)
+            },
         ];
         let routes = ["b", "c", "d", "e", "g"].map(|id| route(&format!("test.{id}"), id));
         let (_, to_dial) = node.swap_table(&peers, &routes).expect("table");
@@ -268,7 +272,8 @@ fn above_the_max_packet_amount_is_f08_with_its_data() {
 #[test]
 fn peer_addresses_are_f02() {
     let fixture = Fixture::new();
-    let reject = fixture.refused(prepare("peer.config", 1, 5000));
+    // peer.config is ILDCP, answered here (tests below); the rest of peer.* is not served.
+    let reject = fixture.refused(prepare("peer.route.update", 1, 5000));
     assert_eq!(reject.code(), ErrorCode::F02_UNREACHABLE);
     assert!(
         reject.message().contains("link-local"),
@@ -481,5 +486,75 @@ fn scaling_is_exact_and_rounds_down() {
     assert_eq!(
         scale_amount(5, 255, 0).unwrap_err().0,
         ErrorCode::R01_INSUFFICIENT_SOURCE_AMOUNT
+    );
+}
+
+/// A Prepare to `peer.config` as an ILDCP client sends it: amount 0, empty data.
+fn ildcp_request(condition: [u8; 32]) -> Bytes {
+    PrepareBuilder {
+        amount: 0,
+        expires_at: Timestamp::now().saturating_add_ms(60_000),
+        execution_condition: &condition,
+        destination: &Address::new(proto::ildcp::DESTINATION).expect("address"),
+        data: b"",
+    }
+    .build()
+    .expect("prepare")
+    .encode()
+}
+
+fn admit_from(fixture: &Fixture, id: &str, raw: Bytes) -> Result<(Outgoing, Pending), Answer> {
+    fixture.node.admit(
+        &fixture.peer(id),
+        raw,
+        std::time::Instant::now(),
+        &Span::none(),
+    )
+}
+
+#[test]
+fn a_child_asking_peer_config_learns_its_address_and_asset() {
+    let fixture = Fixture::new();
+    let Err(answer) = admit_from(&fixture, "kid", ildcp_request(PEER_PROTOCOL_CONDITION)) else {
+        panic!("peer.config is answered here, never forwarded");
+    };
+    assert_eq!(answer.code, None, "a Fulfill");
+    let fulfill = Fulfill::decode(answer.bytes).expect("a Fulfill");
+    assert_eq!(*fulfill.fulfillment(), PEER_PROTOCOL_FULFILLMENT);
+    let response = IldcpResponse::decode(fulfill.data()).expect("an ILDCP response");
+    assert_eq!(response.client_address.as_str(), "test.x.kid");
+    assert_eq!(
+        (response.asset_code.as_str(), response.asset_scale),
+        ("EUR", 2)
+    );
+    assert_eq!(
+        fixture.balance("kid"),
+        BalanceSnapshot::default(),
+        "nothing reserved"
+    );
+}
+
+#[test]
+fn peer_config_from_a_non_child_or_with_another_condition_is_f00() {
+    let fixture = Fixture::new();
+    let Err(answer) = admit_from(&fixture, "a", ildcp_request(PEER_PROTOCOL_CONDITION)) else {
+        panic!("admitted");
+    };
+    let reject = our_reject(answer);
+    assert_eq!(reject.code(), ErrorCode::F00_BAD_REQUEST);
+    assert!(
+        reject.message().contains("children only"),
+        "{}",
+        reject.message()
+    );
+    let Err(answer) = admit_from(&fixture, "kid", ildcp_request([9; 32])) else {
+        panic!("admitted");
+    };
+    let reject = our_reject(answer);
+    assert_eq!(reject.code(), ErrorCode::F00_BAD_REQUEST);
+    assert!(
+        reject.message().contains("condition"),
+        "{}",
+        reject.message()
     );
 }
