@@ -48,12 +48,16 @@ impl Settlement {
         xrp: Option<&str>,
     ) -> Result<Settlement, SettlementError> {
         let (uses_evm, uses_xrp) = match method {
-            None => (false, false),
+            // "none": what earlier example files wrote for a node that does not settle.
+            None | Some("none") => (false, false),
             Some("evm") => (true, false),
             Some("xrp") => (false, true),
             Some("both") => (true, true),
             Some(other) => {
-                return Err(("SETTLEMENT", format!("{other:?} is not evm, xrp or both")));
+                return Err((
+                    "SETTLEMENT",
+                    format!("{other:?} is not evm, xrp, both or none"),
+                ));
             }
         };
         let address = |name: &'static str,
@@ -142,6 +146,10 @@ mod tests {
         let xrp = "rHb9CJAWyB4rj91VRWn96DkukG4bwdtyTh";
         assert_eq!(
             Settlement::parse(None, None, None),
+            Ok(Settlement::default())
+        );
+        assert_eq!(
+            Settlement::parse(Some("none"), None, None),
             Ok(Settlement::default())
         );
         let both = Settlement::parse(Some("both"), Some(evm), Some(xrp)).unwrap();

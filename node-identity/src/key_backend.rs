@@ -14,10 +14,11 @@ pub enum KeyBackend {
 const PLANNED: [&str; 3] = ["aws-kms", "gcp-kms", "azure-kv"];
 
 impl KeyBackend {
-    /// Reads the setting (unset means `env`). The error says what is supported.
+    /// Reads the setting (unset means `env`; `file`, which earlier example files wrote for
+    /// the same thing, is read as `env`). The error says what is supported.
     pub fn parse(value: Option<&str>) -> Result<KeyBackend, String> {
         match value {
-            None | Some("env") => Ok(KeyBackend::Env),
+            None | Some("env") | Some("file") => Ok(KeyBackend::Env),
             Some(planned) if PLANNED.contains(&planned) => Err(format!(
                 "{planned:?} is not supported by this build yet; the supported backend is env \
                  (the node key from NODE_KEY_FILE, secrets from env: and file: references)"
@@ -37,6 +38,7 @@ mod tests {
     fn env_works_and_the_rest_is_refused_by_name() {
         assert_eq!(KeyBackend::parse(None), Ok(KeyBackend::Env));
         assert_eq!(KeyBackend::parse(Some("env")), Ok(KeyBackend::Env));
+        assert_eq!(KeyBackend::parse(Some("file")), Ok(KeyBackend::Env));
         for planned in PLANNED {
             let refused = KeyBackend::parse(Some(planned)).unwrap_err();
             assert!(

@@ -187,6 +187,9 @@ mod tests {
         );
         let refused = settings(&[("SETTLEMENT", "bitcoin")]).err().unwrap();
         assert_eq!(refused.variable, "SETTLEMENT");
-        assert!(refused.problem.contains("evm, xrp or both"), "{refused}");
+        assert!(
+            refused.problem.contains("evm, xrp, both or none"),
+            "{refused}"
+        );
     }
 }
