@@ -168,8 +168,9 @@ impl Node {
         // is dropped before the first await, and what outlives it is an owned `Arc`.
         let from_settings = from.settings();
         self.check_max_amount(amount, &from_settings)?;
-        if prepare.destination().as_str() == proto::ildcp::DESTINATION {
-            return Err(self.ildcp(from, &from_settings, &prepare));
+        // One scheme test per packet, as before ILDCP: only `peer.*` pays for the rest.
+        if prepare.destination().scheme() == "peer" {
+            return Err(self.peer_protocol(from, &from_settings, &prepare));
         }
         let (next, link) = self.next_hop(&prepare, trace)?;
         let outgoing_amount = convert_amount(amount, &from_settings, &next.settings())
@@ -245,6 +246,18 @@ impl Node {
         Ok(())
     }
 
+    /// A link-local `peer.*` request: ILDCP is answered here; every other one is F02.
+    fn peer_protocol(&self, from: &Peer, settings: &PeerConfig, prepare: &Prepare) -> Answer {
+        if prepare.destination().as_str() == proto::ildcp::DESTINATION {
+            return self.ildcp(from, settings, prepare);
+        }
+        self.reject(
+            ErrorCode::F02_UNREACHABLE,
+            "peer.* addresses are link-local and not served here",
+            &[],
+        )
+    }
+
     /// ILDCP (RFC 31): a child asking `peer.config` is told its address (ours, then its id),
     /// and its asset; anyone else, or a request whose condition our zero fulfillment cannot
     /// meet, gets F00 saying why.
@@ -298,17 +311,10 @@ impl Node {
         }
     }
 
-    /// The peer the route names and its open link: F02 for `peer.*` or no route, T01 if the
-    /// next hop is not connected.
+    /// The peer the route names and its open link: F02 for no route, T01 if the next hop is
+    /// not connected. (`peer.*` never gets here: `peer_protocol` answers it.)
     fn next_hop(&self, prepare: &Prepare, trace: &Span) -> Result<(Arc<Peer>, Arc<Link>), Answer> {
         let destination = prepare.destination().as_str();
-        if prepare.destination().scheme() == "peer" {
-            return Err(self.reject(
-                ErrorCode::F02_UNREACHABLE,
-                "peer.* addresses are link-local and not served here",
-                &[],
-            ));
-        }
         let next = {
             let snapshot = self.snapshot();
             let Some(route) = snapshot.routes.lookup(destination) else {

@@ -371,13 +371,8 @@ mod tests {
         format!("http://{address}")
     }
 
-    #[tokio::test]
-    async fn every_page_of_every_endpoint_is_read() {
-        let ids: Vec<String> = ["a", "b", "c", "d", "e", "me"]
-            .iter()
-            .map(|s| s.to_string())
-            .collect();
-        let endpoint = stub(ids).await;
+    /// Our node `me`, with `endpoint` as its only discovery server.
+    async fn client(endpoint: String) -> Discovery {
         let settings = DiscoverySettings {
             endpoints: vec![endpoint],
             announce_address: "ws://me:3000".into(),
@@ -388,13 +383,23 @@ mod tests {
             asset_code: "USD".into(),
             asset_scale: 9,
         };
-        let discovery = Discovery::new(
+        Discovery::new(
             State::for_tests("me").await,
             "me".into(),
             Arc::new(NodeKey::generate()),
             settings,
         )
-        .unwrap();
+        .unwrap()
+    }
+
+    #[tokio::test]
+    async fn every_page_of_every_endpoint_is_read() {
+        let ids: Vec<String> = ["a", "b", "c", "d", "e", "me"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        let endpoint = stub(ids).await;
+        let discovery = client(endpoint).await;
         let nodes = discovery.fetch().await.expect("the endpoint answered");
         let found: Vec<&str> = nodes.iter().map(|n| n.node_id.as_str()).collect();
         assert_eq!(found, ["a", "b", "c", "d", "e"], "every page, without us");
@@ -407,23 +412,7 @@ mod tests {
         let closed = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let endpoint = format!("http://{}", closed.local_addr().unwrap());
         drop(closed);
-        let settings = DiscoverySettings {
-            endpoints: vec![endpoint.clone()],
-            announce_address: "ws://me:3000".into(),
-            ilp_address: "g.me".into(),
-            capabilities: vec![],
-            interval: Duration::from_secs(60),
-            policy: AutoPeering::All,
-            asset_code: "USD".into(),
-            asset_scale: 9,
-        };
-        let discovery = Discovery::new(
-            State::for_tests("me").await,
-            "me".into(),
-            Arc::new(NodeKey::generate()),
-            settings,
-        )
-        .unwrap();
+        let discovery = client(endpoint.clone()).await;
         assert!(discovery.fetch().await.is_none(), "no endpoint answered");
         let shown = discovery.state.dependencies.to_json();
         assert_eq!(shown[0]["name"], format!("discovery {endpoint}"), "{shown}");
