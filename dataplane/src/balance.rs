@@ -5,6 +5,7 @@
 //! bounds what it may owe, counting Prepares still in flight, so a burst of concurrent Prepares
 //! cannot overshoot the limit.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -18,6 +19,9 @@ pub struct BalanceSnapshot {
 #[derive(Debug, Default)]
 pub struct Balance {
     state: Mutex<BalanceSnapshot>,
+    /// Shared with the ledger (and every other account): set when a fulfilled packet moves
+    /// this balance, so the flusher knows there is something to write without scanning.
+    changed: Arc<AtomicBool>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -29,6 +33,18 @@ pub struct CreditExceeded {
 }
 
 impl Balance {
+    /// An account starting at `balance` (restored from the ledger), reporting changes to
+    /// `changed`.
+    pub fn new(balance: i128, changed: Arc<AtomicBool>) -> Balance {
+        Balance {
+            state: Mutex::new(BalanceSnapshot {
+                balance,
+                pending_incoming: 0,
+            }),
+            changed,
+        }
+    }
+
     pub fn snapshot(&self) -> BalanceSnapshot {
         *self.lock()
     }
@@ -60,9 +76,21 @@ impl Balance {
 
     /// A Prepare we sent to this peer was fulfilled: we owe it `amount` more.
     pub fn outgoing_fulfilled(&self, amount: u64) -> i128 {
-        let mut state = self.lock();
-        state.balance -= i128::from(amount);
-        state.balance
+        let balance = {
+            let mut state = self.lock();
+            state.balance -= i128::from(amount);
+            state.balance
+        };
+        self.mark_changed();
+        balance
+    }
+
+    /// Release after the lock is let go: a flusher that sees the flag (Acquire) also sees
+    /// the new balance. The load first keeps the shared flag's cache line read-mostly.
+    fn mark_changed(&self) {
+        if !self.changed.load(Ordering::Acquire) {
+            self.changed.store(true, Ordering::Release);
+        }
     }
 
     fn lock(&self) -> MutexGuard<'_, BalanceSnapshot> {
@@ -83,10 +111,14 @@ impl Reservation {
     pub fn commit(mut self) -> i128 {
         match self.balance.take() {
             Some(balance) => {
-                let mut state = balance.lock();
-                state.pending_incoming -= i128::from(self.amount);
-                state.balance += i128::from(self.amount);
-                state.balance
+                let owed = {
+                    let mut state = balance.lock();
+                    state.pending_incoming -= i128::from(self.amount);
+                    state.balance += i128::from(self.amount);
+                    state.balance
+                };
+                balance.mark_changed();
+                owed
             }
             None => 0,
         }
@@ -121,6 +153,20 @@ mod tests {
         );
         assert_eq!(balance.outgoing_fulfilled(300), 700);
         assert!(balance.reserve(300, Some(1000)).is_ok());
+    }
+
+    #[test]
+    fn only_moved_balances_raise_the_changed_flag() {
+        let changed = Arc::new(AtomicBool::new(false));
+        let balance = Arc::new(Balance::new(-7, changed.clone()));
+        assert_eq!(balance.snapshot().balance, -7);
+        drop(balance.reserve(5, None).unwrap());
+        assert!(!changed.load(Ordering::Acquire), "a released reservation moves nothing");
+        balance.reserve(5, None).unwrap().commit();
+        assert!(changed.swap(false, Ordering::AcqRel));
+        balance.outgoing_fulfilled(1);
+        assert!(changed.load(Ordering::Acquire));
+        assert_eq!(balance.snapshot().balance, -3);
     }
 
     #[test]

@@ -45,13 +45,12 @@ async fn health(State(node): State<Arc<Node>>) -> Response {
         .collect();
     peers.sort_by(|a, b| a["id"].as_str().cmp(&b["id"].as_str()));
     let dependencies = node.dependencies.to_json();
+    let ledger = node.ledger.config();
     let figures = node.service_level.figures();
-    let status = if node.is_draining() {
-        "draining"
-    } else if node.is_ready() {
+    let status = if node.is_ready() {
         "ok"
     } else {
-        "starting"
+        not_ready_status(&node)
     };
     axum::Json(json!({
         "status": status,
@@ -64,6 +63,16 @@ async fn health(State(node): State<Arc<Node>>) -> Response {
         "routes": snapshot.routes.len(),
         "peers": peers,
         "dependencies": dependencies,
+        "ledger": {
+            "kind": ledger.kind(),
+            "state": if node.ledger.is_failing() { "failing" } else { "ok" },
+            "directory": node.ledger.dir().map(|d| d.display().to_string()),
+            "flushIntervalMs": match ledger {
+                crate::ledger::LedgerConfig::Embedded { flush_interval } => Some(flush_interval.as_millis() as u64),
+                crate::ledger::LedgerConfig::Memory => None,
+            },
+            "accounts": node.ledger.balances().len(),
+        },
         // Over the last minute, sampled once a second (null when nothing was answered).
         "slaWindowSeconds": service_level::WINDOW.as_secs(),
         "packets": figures.packets,
@@ -81,16 +90,22 @@ async fn ready(State(node): State<Arc<Node>>) -> Response {
     if node.is_ready() {
         axum::Json(json!({ "status": "ready" })).into_response()
     } else {
-        let status = if node.is_draining() {
-            "draining"
-        } else {
-            "starting"
-        };
         (
             StatusCode::SERVICE_UNAVAILABLE,
-            axum::Json(json!({ "status": status })),
+            axum::Json(json!({ "status": not_ready_status(&node) })),
         )
             .into_response()
+    }
+}
+
+/// Why a node that is not ready is not.
+fn not_ready_status(node: &Node) -> &'static str {
+    if node.is_draining() {
+        "draining"
+    } else if node.ledger.is_failing() {
+        "ledger_failing"
+    } else {
+        "starting"
     }
 }
 

@@ -9,6 +9,7 @@ pub mod balance;
 pub mod config;
 pub mod control;
 pub mod http;
+pub mod ledger;
 pub mod link_state;
 pub mod links;
 pub mod metrics;
@@ -54,7 +55,12 @@ pub async fn run(config: NodeConfig, shutdown: impl Future<Output = ()>) -> Resu
                 .map_err(|problem| ConfigError::new("NODE_KEY_FILE", problem))?,
         ),
     };
-    let node = Arc::new(Node::with_node_key(&config, node_key));
+    let (ledger, flusher) = open_ledger(&config)?;
+    let node = Arc::new(Node::with_parts(&config, node_key, ledger));
+    let flusher = match flusher {
+        Some(interval) => Some(start_flusher(&node, interval)?),
+        None => None,
+    };
     let (btp_listener, btp_port) = listen("BTP peers", &config.btp_host, config.btp_port).await?;
     let (health_listener, health_port) =
         listen("health checks", &config.health_host, config.health_port).await?;
@@ -104,7 +110,7 @@ pub async fn run(config: NodeConfig, shutdown: impl Future<Output = ()>) -> Resu
             let control = control::ControlPlane {
                 url: managed.url.clone(),
                 token,
-                data_dir: managed.data_dir.clone(),
+                data_dir: config.data_dir.clone(),
                 ca_pem,
             };
             // Listed from the start, before the stream task first runs: /health never shows a
@@ -144,6 +150,13 @@ pub async fn run(config: NodeConfig, shutdown: impl Future<Output = ()>) -> Resu
     }
     let _ = stop_http.send(true);
     sampler.abort();
+    // Last, once nothing can move a balance any more: a graceful stop loses nothing.
+    if let Some(flusher) = flusher {
+        match flusher.stop() {
+            Ok(()) => info!(accounts = node.ledger.balances().len(), "ledger_saved"),
+            Err(error) => warn!(%error, "ledger_save_failed"),
+        }
+    }
     // Give the tasks a moment to send their close frames; none of them holds anything that
     // must be saved.
     let _ = tokio::time::timeout(Duration::from_secs(2), async {
@@ -153,6 +166,63 @@ pub async fn run(config: NodeConfig, shutdown: impl Future<Output = ()>) -> Resu
     info!(nodeId = %node.node_id, drained, abandoned = node.in_flight(), "connector_shutdown");
     Ok(())
 }
+
+/// Opens the configured ledger (restoring the embedded one from `DATA_DIR`) and says how often
+/// to flush it, if at all.
+fn open_ledger(
+    config: &NodeConfig,
+) -> Result<(Arc<ledger::Ledger>, Option<Duration>), ConfigError> {
+    let (ledger, recovered) = ledger::Ledger::open(&config.ledger, &config.data_dir)
+        .map_err(|error| ConfigError::new("DATA_DIR", error.to_string()))?;
+    let interval = match &config.ledger {
+        ledger::LedgerConfig::Embedded { flush_interval } => {
+            if recovered.torn_bytes > 0 {
+                warn!(
+                    tornBytes = recovered.torn_bytes,
+                    "ledger_unfinished_batch_dropped"
+                );
+            }
+            info!(
+                directory = %config.data_dir.join("ledger").display(),
+                accounts = recovered.balances.len(),
+                batchesReplayed = recovered.batches_replayed,
+                "ledger_restored"
+            );
+            Some(*flush_interval)
+        }
+        ledger::LedgerConfig::Memory => None,
+    };
+    Ok((Arc::new(ledger), interval))
+}
+
+/// The embedded ledger's flusher, reporting its health to `/health` and readiness.
+fn start_flusher(
+    node: &Arc<Node>,
+    interval: Duration,
+) -> Result<ledger::flusher::Flusher, ConfigError> {
+    node.dependencies.set(LEDGER_DEPENDENCY, "ok", None);
+    let reported = node.clone();
+    ledger::flusher::Flusher::spawn(
+        node.ledger.clone(),
+        interval,
+        node.metrics.ledger.clone(),
+        Box::new(move |error| {
+            match error {
+                Some(error) => {
+                    reported
+                        .dependencies
+                        .set(LEDGER_DEPENDENCY, "failing", Some(error.to_string()))
+                }
+                None => reported.dependencies.set(LEDGER_DEPENDENCY, "ok", None),
+            }
+            reported.update_ready();
+        }),
+    )
+    .map_err(|e| ConfigError::new("LEDGER", format!("cannot start the flusher thread: {e}")))
+}
+
+/// The embedded ledger's name among `/health`'s dependencies.
+pub const LEDGER_DEPENDENCY: &str = "ledger";
 
 /// Waits until no Prepare is in flight, or `limit` passes. True if everything finished.
 async fn wait_for_drain(node: &Node, limit: Duration) -> bool {

@@ -30,6 +30,16 @@ pub struct Metrics {
     pub config_applied: IntCounter,
     pub config_rejected: IntCounter,
     pub controlplane_connected: IntGauge,
+    pub ledger: LedgerMetrics,
+}
+
+/// The embedded ledger's flushes (handles are cheap clones, handed to the flusher thread).
+#[derive(Clone)]
+pub struct LedgerMetrics {
+    pub flush_duration: Histogram,
+    pub flush_accounts: Histogram,
+    pub flush_errors: IntCounter,
+    pub healthy: IntGauge,
 }
 
 /// One peer's metric handles, resolved once so the packet path does no label lookups.
@@ -118,7 +128,32 @@ impl Metrics {
             "dataplane_ready",
             "1 once the node listens and serves a route table",
         );
+        let ledger = LedgerMetrics {
+            flush_duration: catalogue.histogram(
+                "ledger_flush_duration_seconds",
+                "Time to write and sync one batch of moved balances to the embedded ledger's journal",
+                &[
+                    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
+                    1.0,
+                ],
+            ),
+            flush_accounts: catalogue.histogram(
+                "ledger_flush_accounts",
+                "Accounts written per journal batch (group commit: every balance that moved in one flush interval)",
+                &[1.0, 2.0, 5.0, 10.0, 50.0, 100.0, 500.0, 1000.0, 10000.0],
+            ),
+            flush_errors: catalogue.counter(
+                "ledger_flush_errors_total",
+                "Journal writes or syncs that failed; while they fail, new Prepares are refused with T00",
+            ),
+            healthy: catalogue.gauge(
+                "ledger_healthy",
+                "1 while the ledger records balances (its last flush succeeded); 0 while it refuses packets",
+            ),
+        };
+        ledger.healthy.set(1);
         Metrics {
+            ledger,
             catalogue,
             packets,
             fulfilled_duration: forward_duration.with_label_values(&["fulfilled"]),

@@ -16,6 +16,7 @@ use config_model::{PeerConfig, RouteConfig};
 use tokio::sync::watch;
 
 use crate::config::{ConfigError, ForwardingConfig, NodeConfig};
+use crate::ledger::Ledger;
 use crate::link_state::LinkChanges;
 use crate::metrics::Metrics;
 use crate::peer::{Credential, Peer};
@@ -109,16 +110,24 @@ pub struct Node {
     pub dependencies: Dependencies,
     /// The last minute's success rate and p99, for `/health`.
     pub service_level: ServiceLevel,
+    /// Every peer's account; a peer's `balance` is its account here.
+    pub ledger: Arc<Ledger>,
 }
 
 impl Node {
     /// A node serving nothing yet: [`Node::apply`] gives it peers and routes.
+    /// With an in-memory ledger and no node key (tests and tools).
     pub fn new(config: &NodeConfig) -> Node {
-        Node::with_node_key(config, None)
+        Node::with_parts(config, None, Arc::new(Ledger::in_memory()))
     }
 
-    pub fn with_node_key(config: &NodeConfig, node_key: Option<node_identity::NodeKey>) -> Node {
+    pub fn with_parts(
+        config: &NodeConfig,
+        node_key: Option<node_identity::NodeKey>,
+        ledger: Arc<Ledger>,
+    ) -> Node {
         Node {
+            ledger,
             node_key,
             node_id: config.node_id.clone(),
             address: config.ilp_address.clone(),
@@ -200,6 +209,7 @@ impl Node {
                     let peer = Arc::new(Peer::new(
                         config.clone(),
                         credential,
+                        self.ledger.account(&config.id),
                         &self.metrics,
                         self.link_changes.clone(),
                     ));
@@ -345,6 +355,7 @@ impl Node {
         self.listening.load(Ordering::Acquire)
             && self.routes_loaded.load(Ordering::Acquire)
             && !self.is_draining()
+            && !self.ledger.is_failing()
     }
 
     pub fn start_draining(&self) {
@@ -367,7 +378,8 @@ impl Node {
         InFlight { node: self }
     }
 
-    fn update_ready(&self) {
+    /// Sets the readiness gauge from the flags (also called when the ledger's health changes).
+    pub fn update_ready(&self) {
         self.metrics.ready.set(i64::from(self.is_ready()));
     }
 }

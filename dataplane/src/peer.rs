@@ -49,9 +49,11 @@ pub struct Peer {
 }
 
 impl Peer {
+    /// `balance` is the peer's ledger account: it outlives this object.
     pub fn new(
         config: PeerConfig,
         credential: Credential,
+        balance: Arc<Balance>,
         metrics: &Metrics,
         link_changes: Arc<LinkChanges>,
     ) -> Peer {
@@ -62,8 +64,10 @@ impl Peer {
             LinkState::Disconnected
         };
         metrics.set_link_state(&id, initial);
+        let peer_metrics = metrics.peer(&id);
+        peer_metrics.balance.set(balance.snapshot().balance as f64);
         Peer {
-            metrics: metrics.peer(&id),
+            metrics: peer_metrics,
             credential,
             id,
             settings: ArcSwap::from_pointee(config),
@@ -74,7 +78,7 @@ impl Peer {
                 since: SystemTime::now(),
                 sessions: 0,
             }),
-            balance: Arc::new(Balance::default()),
+            balance,
             retired: watch::channel(false).0,
             link_changes,
         }
@@ -200,7 +204,13 @@ mod tests {
             auth_username: None,
             public_key: None,
         };
-        Peer::new(config, Credential::secret(secret), metrics, link_changes)
+        Peer::new(
+            config,
+            Credential::secret(secret),
+            Arc::default(),
+            metrics,
+            link_changes,
+        )
     }
 
     async fn woken(changes: &LinkChanges) -> bool {

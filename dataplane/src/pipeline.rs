@@ -358,6 +358,14 @@ impl Node {
         if !self.forwarding.track_balances {
             return Ok(None);
         }
+        if self.ledger.is_failing() {
+            // Forwarding now would move money the ledger cannot record.
+            return Err(self.reject(
+                ErrorCode::T00_INTERNAL_ERROR,
+                "the ledger cannot record balances right now",
+                &[],
+            ));
+        }
         match from.balance.reserve(amount, credit_limit) {
             Ok(reservation) => Ok(Some(reservation)),
             Err(exceeded) => {

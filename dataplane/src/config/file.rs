@@ -19,6 +19,15 @@ pub struct FileConfig {
     pub routes: Vec<RouteSection>,
     pub logging: Option<LoggingSection>,
     pub forwarding: Option<ForwardingSection>,
+    pub ledger: Option<LedgerSection>,
+}
+
+/// Where balances are kept (`LEDGER`, `LEDGER_FLUSH_INTERVAL_MS`).
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct LedgerSection {
+    pub kind: Option<String>,
+    pub flush_interval_ms: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]

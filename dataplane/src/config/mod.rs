@@ -13,6 +13,8 @@ use service_runtime::log_settings::{LogSettings, LogSettingsError};
 
 pub use config_model::{PeerConfig, Relation, RouteConfig, Secret, SecretRef};
 
+pub use crate::ledger::LedgerConfig;
+
 pub const DEFAULT_BTP_PORT: u16 = 3000;
 pub const DEFAULT_HEALTH_PORT: u16 = 8080;
 pub use config_model::{DEFAULT_ASSET_CODE, DEFAULT_ASSET_SCALE};
@@ -58,13 +60,11 @@ impl Default for ForwardingConfig {
     }
 }
 
-/// Managed mode: where the control plane is, how to authenticate to it, where to keep the
-/// last applied snapshot.
+/// Managed mode: where the control plane is and how to authenticate to it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ControlPlaneConfig {
     pub url: String,
     pub token_ref: SecretRef,
-    pub data_dir: std::path::PathBuf,
     /// PEM CA certificate that signed the control plane's certificate (https:// URLs).
     pub ca_file: Option<std::path::PathBuf>,
 }
@@ -79,6 +79,9 @@ pub struct NodeConfig {
     pub health_port: u16,
     pub log: LogSettings,
     pub forwarding: ForwardingConfig,
+    /// `DATA_DIR`: the embedded ledger's files and, in managed mode, the last applied snapshot.
+    pub data_dir: std::path::PathBuf,
+    pub ledger: LedgerConfig,
     /// Standalone mode: the peers and routes served. Ignored in managed mode.
     pub peers: Vec<PeerConfig>,
     pub routes: Vec<RouteConfig>,
@@ -240,7 +243,6 @@ fn build(
                 get("CONTROLPLANE_TOKEN_REF").unwrap_or_else(|| "env:CONTROLPLANE_TOKEN".into());
             let token_ref = SecretRef::parse(&token_ref)
                 .map_err(|p| ConfigError::new("CONTROLPLANE_TOKEN_REF", p))?;
-            let data_dir = get("DATA_DIR").unwrap_or_else(|| "./data".into()).into();
             let ca_file = get("CONTROLPLANE_CA_FILE").map(Into::into);
             if url.starts_with("https://") && ca_file.is_none() {
                 return Err(ConfigError::new(
@@ -251,11 +253,16 @@ fn build(
             Some(ControlPlaneConfig {
                 url,
                 token_ref,
-                data_dir,
                 ca_file,
             })
         }
     };
+
+    let ledger = ledger_config(
+        file.ledger.unwrap_or_default(),
+        vars,
+        forwarding.track_balances,
+    )?;
 
     let config = NodeConfig {
         node_id,
@@ -266,6 +273,8 @@ fn build(
         health_port,
         log,
         forwarding,
+        data_dir: get("DATA_DIR").unwrap_or_else(|| "./data".into()).into(),
+        ledger,
         peers,
         routes,
         control_plane,
@@ -321,6 +330,48 @@ fn forwarding_config(
         ));
     }
     Ok(config)
+}
+
+fn ledger_config(
+    section: file::LedgerSection,
+    vars: Env<'_>,
+    track_balances: bool,
+) -> Result<LedgerConfig, ConfigError> {
+    let kind = vars.get("LEDGER").or(section.kind);
+    if !track_balances {
+        // Nothing to keep: the default follows, a contradiction is refused.
+        return match kind.as_deref() {
+            None | Some("memory") => Ok(LedgerConfig::Memory),
+            Some(_) => Err(ConfigError::new(
+                "LEDGER",
+                "TRACK_BALANCES=false keeps no balances; leave LEDGER unset or set it to memory",
+            )),
+        };
+    }
+    let interval = vars.integer("LEDGER_FLUSH_INTERVAL_MS", 1..=1000)?;
+    let interval = match (interval, section.flush_interval_ms) {
+        (Some(ms), _) => Duration::from_millis(ms),
+        (None, Some(ms)) if (1..=1000).contains(&ms) => Duration::from_millis(ms),
+        (None, Some(ms)) => {
+            return Err(ConfigError::new(
+                "ledger.flushIntervalMs",
+                format!("{ms} is not in 1..=1000"),
+            ));
+        }
+        (None, None) => crate::ledger::DEFAULT_FLUSH_INTERVAL,
+    };
+    match kind.as_deref() {
+        None | Some("embedded") => Ok(LedgerConfig::Embedded {
+            flush_interval: interval,
+        }),
+        Some("memory") => Ok(LedgerConfig::Memory),
+        Some(other) => Err(ConfigError::new(
+            "LEDGER",
+            format!(
+                "{other:?} is not a ledger this data plane has: embedded (balances journaled in DATA_DIR, the default) or memory (lost on restart)"
+            ),
+        )),
+    }
 }
 
 fn validate(config: &NodeConfig) -> Result<(), ConfigError> {

@@ -13,6 +13,7 @@ use tokio::net::TcpListener;
 use super::*;
 use crate::balance::BalanceSnapshot;
 use crate::config::NodeConfig;
+use crate::ledger::Ledger;
 
 const MAX_PACKET: u64 = 1000;
 const CREDIT_LIMIT: u64 = 500;
@@ -58,9 +59,13 @@ impl Fixture {
     }
 
     fn with(adjust: impl FnOnce(&mut NodeConfig)) -> Fixture {
+        Fixture::with_ledger(adjust, Ledger::in_memory())
+    }
+
+    fn with_ledger(adjust: impl FnOnce(&mut NodeConfig), ledger: Ledger) -> Fixture {
         let mut config = NodeConfig::from_yaml("ilpAddress: test.x\n").expect("config");
         adjust(&mut config);
-        let node = Arc::new(Node::new(&config));
+        let node = Arc::new(Node::with_parts(&config, None, Arc::new(ledger)));
         let secrets = tempfile::tempdir().expect("temp dir");
         let mut a = peer_config(&secrets, "a", "USD", 9);
         a.max_packet_amount = Some(MAX_PACKET);
@@ -346,6 +351,32 @@ async fn past_the_credit_limit_is_t04_counting_prepares_in_flight() {
     assert_eq!(reject.code(), ErrorCode::T04_INSUFFICIENT_LIQUIDITY);
     drop(in_flight);
     fixture.admitted(prepare("test.b", 1, 5000));
+}
+
+#[tokio::test]
+async fn a_ledger_that_cannot_record_is_t00_and_reserves_nothing() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let config = crate::ledger::LedgerConfig::default();
+    let (ledger, _) = Ledger::open(&config, dir.path()).expect("ledger");
+    ledger.with_journal(crate::ledger::journal::Journal::break_writes);
+    ledger.account("a").reserve(1, None).expect("no limit").commit();
+    assert!(ledger.flush().is_err());
+    let mut fixture = Fixture::with_ledger(|_| {}, ledger);
+    fixture.link("b").await;
+    let before = fixture.balance("a");
+    let reject = fixture.refused(prepare("test.b", 5, 5000));
+    assert_eq!(reject.code(), ErrorCode::T00_INTERNAL_ERROR);
+    assert_eq!(fixture.balance("a"), before, "nothing reserved");
+    fixture.node.set_listening();
+    assert!(!fixture.node.is_ready(), "not ready while the ledger fails");
+
+    fixture
+        .node
+        .ledger
+        .with_journal(crate::ledger::journal::Journal::mend_writes);
+    fixture.node.ledger.flush().expect("the retry writes");
+    assert!(fixture.node.is_ready());
+    fixture.admitted(prepare("test.b", 5, 5000));
 }
 
 #[tokio::test]
