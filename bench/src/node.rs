@@ -68,13 +68,22 @@ impl Node {
     ) -> Result<Node> {
         let config = dir.join(format!("{name}.yaml"));
         std::fs::write(&config, yaml).with_context(|| format!("write {}", config.display()))?;
-        let mut all = vec![("CONFIG_FILE".to_string(), config.display().to_string())];
-        // `TRACK_BALANCES=false bench …` measures the cost of balance tracking.
-        all.extend(
-            std::env::var("TRACK_BALANCES")
-                .ok()
-                .map(|v| ("TRACK_BALANCES".to_string(), v)),
-        );
+        let mut all = vec![
+            ("CONFIG_FILE".to_string(), config.display().to_string()),
+            (
+                "DATA_DIR".to_string(),
+                dir.join(format!("{name}-data")).display().to_string(),
+            ),
+        ];
+        // `TRACK_BALANCES=false bench …` measures the cost of balance tracking, `LEDGER=memory
+        // bench …` the cost of the embedded ledger's journal.
+        for variable in ["TRACK_BALANCES", "LEDGER"] {
+            all.extend(
+                std::env::var(variable)
+                    .ok()
+                    .map(|v| (variable.to_string(), v)),
+            );
+        }
         all.extend(env.iter().cloned());
         Ok(Node::spawn(binary, name, &all, "connector_started")?.0)
     }

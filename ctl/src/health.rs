@@ -257,7 +257,12 @@ fn judge(mut check: Check, path: &str, status: u16, body: &str) -> Check {
         .and_then(|v| v.as_array())
         .map(|all| {
             all.iter()
-                .filter(|d| d.get("state").and_then(|s| s.as_str()) != Some("connected"))
+                .filter(|d| {
+                    // `up` says it; a service from before that field has only its state.
+                    let state = d.get("state").and_then(|s| s.as_str()).unwrap_or("?");
+                    let up = d.get("up").and_then(|v| v.as_bool());
+                    !up.unwrap_or_else(|| service_runtime::dependencies::is_up(state))
+                })
                 .map(|d| {
                     let text = |key: &str| d.get(key).and_then(|v| v.as_str()).unwrap_or("?");
                     match d.get("lastError").and_then(|v| v.as_str()) {
@@ -395,13 +400,16 @@ mod tests {
             "/health",
             200,
             r#"{"status":"ok","packetSuccessRate":0.75,"p99LatencyMs":2.5,"dependencies":[
-                {"name":"controlplane","state":"connecting","lastError":"refused"}]}"#,
+                {"name":"controlplane","state":"connecting","lastError":"refused"},
+                {"name":"ledger","state":"ok","up":true},
+                {"name":"discovery","state":"reachable"},
+                {"name":"ledger2","state":"failing","up":false,"lastError":"disk full"}]}"#,
         );
         assert_eq!(with_figures.packet_success_rate, Some(0.75));
         assert_eq!(with_figures.p99_latency_ms, Some(2.5));
         assert_eq!(
             with_figures.dependencies_down,
-            ["controlplane connecting (refused)"]
+            ["controlplane connecting (refused)", "ledger2 failing (disk full)"]
         );
         assert!(
             with_figures

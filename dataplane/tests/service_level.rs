@@ -16,7 +16,11 @@ async fn rejects_pull_the_success_rate_down() {
     let dir = tempfile::tempdir().unwrap();
     let (node, _receiver, sender) = common::start_single_node(dir.path(), SINGLE_NODE, &[]).await;
     let health = node.health();
-    assert_eq!(health["dependencies"], serde_json::json!([]), "{health}");
+    // Standalone: no control plane; the embedded ledger is its one dependency.
+    let dependencies = health["dependencies"].as_array().expect("a list");
+    assert_eq!(dependencies.len(), 1, "{health}");
+    assert_eq!(dependencies[0]["name"], "ledger", "{health}");
+    assert_eq!(dependencies[0]["up"], true, "{health}");
     assert_eq!(health["slaWindowSeconds"], 60, "{health}");
     // One sample must exist before the packets for them to count: the first is taken at start.
     for i in 0..3 {

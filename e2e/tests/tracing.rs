@@ -47,6 +47,8 @@ fn data_plane(name: &str, peers: &[(&str, String)], extra: &[(&'static str, Stri
         ("BTP_SERVER_PORT", "0".into()),
         ("HEALTH_CHECK_HOST", "127.0.0.1".into()),
         ("HEALTH_CHECK_PORT", "0".into()),
+        // These tests follow traces, not money: no ledger files to place and clean up.
+        ("LEDGER", "memory".into()),
     ]);
     env.extend(peers.iter().cloned());
     env.extend(extra.iter().cloned());

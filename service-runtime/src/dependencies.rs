@@ -6,6 +6,16 @@ use std::collections::BTreeMap;
 use std::sync::Mutex;
 use std::time::{SystemTime, UNIX_EPOCH};
 
+/// The states in which a dependency is working; any other state (connecting, disconnected,
+/// refusing, unreachable, failing …) counts as down. One list, so `/health`'s `up` field and
+/// every reader of it agree.
+pub const UP_STATES: &[&str] = &["connected", "reachable", "ok"];
+
+/// Whether a dependency in `state` is working.
+pub fn is_up(state: &str) -> bool {
+    UP_STATES.contains(&state)
+}
+
 /// One dependency as `/health` shows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DependencyState {
@@ -53,6 +63,7 @@ impl Dependencies {
                 serde_json::json!({
                     "name": name,
                     "state": d.state,
+                    "up": is_up(d.state),
                     "lastError": d.last_error,
                     "stateSinceMs": d.since_ms,
                 })

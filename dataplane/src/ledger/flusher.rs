@@ -75,7 +75,7 @@ fn flush_once(ledger: &Ledger, metrics: &LedgerMetrics) -> Result<(), JournalErr
         Ok(None) => Ok(()),
         Ok(Some(flushed)) => {
             metrics.flush_duration.observe(flushed.took.as_secs_f64());
-            metrics.flush_accounts.observe(flushed.accounts as f64);
+            metrics.accounts_written.inc_by(flushed.accounts as u64);
             if flushed.compacted {
                 info!(accounts = ledger.balances().len(), "ledger_compacted");
             }
