@@ -341,6 +341,7 @@ mod tests {
             version: "1".into(),
             public_key: NodeKey::generate().public_key_base64(),
             last_seen: 1,
+            verified: true,
         }
     }
 
