@@ -157,6 +157,7 @@ fn the_story_client_announces_lists_and_deregisters_unchanged() {
         "{last_seen} {now}"
     );
     assert_eq!(entry["verified"], false, "{entry}");
+    assert_eq!(entry["publicKey"], "", "nothing proven: {entry}");
 
     // The capability filter.
     assert_eq!(ids(&peers(&server, "?capabilities=peering")), ["alice"]);
