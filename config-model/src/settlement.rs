@@ -7,6 +7,11 @@
 /// like every base58 alphabet it has no 0, O, I or l.
 pub const XRP_ALPHABET: &str = "rpshnaf39wBUDNEGHJKLM4PQRST7VWXYZ2bcdeCg65jkm8oFqi1tuvAxyz";
 
+/// What a node settling on an EVM chain announces with discovery.
+pub const EVM_CAPABILITY: &str = "evm-settlement";
+/// What a node settling on the XRP Ledger announces with discovery.
+pub const XRP_CAPABILITY: &str = "xrp-settlement";
+
 pub const EVM_RULE: &str = "an EVM address is 0x followed by exactly 40 hex digits (0-9, a-f)";
 // Short enough that the wizard's "error: " line fits 80 columns.
 pub const XRP_RULE: &str =
@@ -78,10 +83,10 @@ impl Settlement {
         };
         let mut capabilities = Vec::new();
         if uses_evm {
-            capabilities.push("evm-settlement".to_string());
+            capabilities.push(EVM_CAPABILITY.to_string());
         }
         if uses_xrp {
-            capabilities.push("xrp-settlement".to_string());
+            capabilities.push(XRP_CAPABILITY.to_string());
         }
         Ok(Settlement {
             capabilities,
@@ -89,11 +94,79 @@ impl Settlement {
             xrp_address: address("SETTLEMENT_XRP_ADDRESS", uses_xrp, xrp, xrp_address)?,
         })
     }
+
+    /// The methods chosen, as `SETTLEMENT` spells them (`evm`, `xrp`), each with its address
+    /// (`None`: chosen without one): the form the control plane stores, one row per method.
+    pub fn methods(&self) -> Vec<(&'static str, Option<&str>)> {
+        let mut methods = Vec::new();
+        if self.capabilities.iter().any(|c| c == EVM_CAPABILITY) {
+            methods.push(("evm", self.evm_address.as_deref()));
+        }
+        if self.capabilities.iter().any(|c| c == XRP_CAPABILITY) {
+            methods.push(("xrp", self.xrp_address.as_deref()));
+        }
+        methods
+    }
+
+    /// Back from [`Settlement::methods`]' form, checked by the same rules as the environment
+    /// (so a stored row that breaks them is refused, not shown).
+    pub fn from_methods(
+        methods: &[(String, Option<String>)],
+    ) -> Result<Settlement, SettlementError> {
+        let mut evm = None;
+        let mut xrp = None;
+        for (method, address) in methods {
+            match method.as_str() {
+                "evm" => evm = Some(address.as_deref()),
+                "xrp" => xrp = Some(address.as_deref()),
+                other => {
+                    return Err(("SETTLEMENT", format!("{other:?} is not evm or xrp")));
+                }
+            }
+        }
+        let method = match (evm.is_some(), xrp.is_some()) {
+            (false, false) => None,
+            (true, false) => Some("evm"),
+            (false, true) => Some("xrp"),
+            (true, true) => Some("both"),
+        };
+        Settlement::parse(method, evm.flatten(), xrp.flatten())
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn methods_round_trip() {
+        let owned = |s: &Settlement| -> Vec<(String, Option<String>)> {
+            s.methods()
+                .into_iter()
+                .map(|(m, a)| (m.to_string(), a.map(String::from)))
+                .collect()
+        };
+        for (method, evm, xrp) in [
+            (None, None, None),
+            (
+                Some("evm"),
+                Some("0x52908400098527886E0F7030069857D2E4169EE7"),
+                None,
+            ),
+            (Some("xrp"), None, None),
+            (
+                Some("both"),
+                None,
+                Some("rHb9CJAWyB4rj91VRWn96DkukG4bwdtyTh"),
+            ),
+        ] {
+            let settlement = Settlement::parse(method, evm, xrp).unwrap();
+            let back = Settlement::from_methods(&owned(&settlement)).unwrap();
+            assert_eq!(back, settlement, "{method:?}");
+        }
+        assert!(Settlement::from_methods(&[("btc".into(), None)]).is_err());
+        assert!(Settlement::from_methods(&[("evm".into(), Some("0x1".into()))]).is_err());
+    }
 
     #[test]
     fn the_xrp_alphabet_is_base58_without_look_alikes() {

@@ -73,6 +73,12 @@ pub async fn run(
     };
     let store = Store::open(&settings.database_url).await?;
     let epoch = store.next_epoch().await?;
+    // The environment is the source; the store is where the status (and settlement, later)
+    // reads it, and it remembers when it last changed.
+    let recorded = store.record_settlement(&settings.settlement).await?;
+    if !recorded.is_empty() {
+        tracing::info!(changed = ?recorded.changed, removed = ?recorded.removed, "settlement_recorded");
+    }
     let hub = Arc::new(ConfigHub::new(store.clone(), epoch).await?);
     let events = Events::new();
     if let Some(file) = &settings.config_file {
@@ -108,7 +114,6 @@ pub async fn run(
         events,
         metrics.clone(),
         stopping,
-        settings.settlement.clone(),
     );
     let http = {
         let router = metrics::router(

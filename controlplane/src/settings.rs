@@ -36,8 +36,8 @@ pub struct Settings {
     /// links to discovered peers. The node's data plane reads the same file.
     pub node_key_file: PathBuf,
     pub discovery: Option<crate::discovery::DiscoverySettings>,
-    /// How the node settles (`ctl setup`'s answers); shown by `ctl status`, announced as
-    /// capabilities with discovery.
+    /// How the node settles (`ctl setup`'s answers): recorded in the store at every start (the
+    /// status reads it from there), announced as capabilities with discovery.
     pub settlement: Settlement,
     /// `CONFIG_FILE`: peers and routes applied at every start, already read and checked.
     pub config_file: Option<crate::seed::ConfigFile>,

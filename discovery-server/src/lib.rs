@@ -1,6 +1,8 @@
 //! The discovery server: an HTTP/JSON registry where nodes announce themselves with a TTL, list
 //! each other by capability and deregister. A node id is bound to the Ed25519 key that first
 //! announced it, so it cannot be hijacked while its owner is alive (see `docs/discovery.md`).
+//! Unsigned announcements (the seed stories' clients, `DISCOVERY_ALLOW_UNSIGNED`) bind a node id
+//! to an endpoint only, are listed as `verified: false`, and never displace a signed entry.
 //!
 //! * `settings` — environment → [`settings::Settings`];
 //! * `store` — SQLite (WAL) registry: binding, sequences, liveness queries;
@@ -67,6 +69,7 @@ pub async fn run(
         max_entries: settings.max_entries,
         limiter: RateLimiter::new(settings.rate_per_second, settings.rate_burst),
         started,
+        allow_unsigned: settings.allow_unsigned,
     });
     let (stop, stopping) = tokio::sync::watch::channel(false);
     let sweeper = tokio::spawn(sweeper::run(state.clone(), settings.ttl, stopping.clone()));
@@ -74,6 +77,7 @@ pub async fn run(
         port,
         ttl = settings.ttl.as_secs(),
         maxEntries = settings.max_entries,
+        allowUnsigned = settings.allow_unsigned,
         version = env!("CARGO_PKG_VERSION"),
         tracesExported = service_runtime::telemetry::traces_enabled(),
         "discovery_started"

@@ -13,7 +13,8 @@ const SERVICE: Service = Service {
         other.\n\n\
         Configured by environment (DISCOVERY_HOST, DISCOVERY_PORT, DISCOVERY_TTL_SECONDS, \
         DATA_DIR, DATABASE_URL, DISCOVERY_RATE_PER_SECOND, DISCOVERY_RATE_BURST, \
-        DISCOVERY_MAX_ENTRIES, LOG_LEVEL, LOG_FORMAT); see docs/discovery.md.",
+        DISCOVERY_MAX_ENTRIES, DISCOVERY_ALLOW_UNSIGNED, LOG_LEVEL, LOG_FORMAT); see \
+        docs/discovery.md.",
     health_port_env: "DISCOVERY_PORT",
     health_port: DEFAULT_PORT,
     health_path: "/health",

@@ -16,10 +16,14 @@ pub enum Reason {
     RegistryFull,
     Unavailable,
     NotFound,
+    /// An unsigned announcement to a server that requires signatures.
+    SignatureRequired,
+    /// An unsigned deregistration from another address than the announcer's.
+    WrongAddress,
 }
 
 impl Reason {
-    pub const ALL: [Reason; 9] = [
+    pub const ALL: [Reason; 11] = [
         Reason::InvalidField,
         Reason::BadSignature,
         Reason::IdentityConflict,
@@ -29,6 +33,8 @@ impl Reason {
         Reason::RegistryFull,
         Reason::Unavailable,
         Reason::NotFound,
+        Reason::SignatureRequired,
+        Reason::WrongAddress,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -42,6 +48,8 @@ impl Reason {
             Reason::RegistryFull => "registry_full",
             Reason::Unavailable => "unavailable",
             Reason::NotFound => "not_found",
+            Reason::SignatureRequired => "signature_required",
+            Reason::WrongAddress => "wrong_address",
         }
     }
 }
@@ -50,6 +58,8 @@ pub struct Metrics {
     catalogue: Catalogue,
     pub registered: IntGauge,
     pub announces: IntCounter,
+    /// Also counted in `announces`.
+    pub unsigned_announces: IntCounter,
     pub deregistrations: IntCounter,
     pub expiries: IntCounter,
     rejections: IntCounterVec,
@@ -63,6 +73,10 @@ impl Metrics {
             "Live entries (announced within 2 x TTL, or any active entry during the start-up grace)",
         );
         let announces = catalogue.counter("discovery_announces_total", "Accepted announcements");
+        let unsigned_announces = catalogue.counter(
+            "discovery_unsigned_announces_total",
+            "Accepted unsigned announcements (also counted in discovery_announces_total)",
+        );
         let deregistrations = catalogue.counter(
             "discovery_deregistrations_total",
             "Accepted deregistrations",
@@ -84,6 +98,7 @@ impl Metrics {
             catalogue,
             registered,
             announces,
+            unsigned_announces,
             deregistrations,
             expiries,
             rejections,
@@ -125,5 +140,6 @@ mod tests {
         }
         assert!(text.contains("discovery_rejections_total{reason=\"replay\"} 1"));
         assert!(text.contains("discovery_registered_peers 0"));
+        assert!(text.contains("discovery_unsigned_announces_total 0"));
     }
 }

@@ -36,6 +36,10 @@ pub struct Settings {
     /// Most node ids stored (live or not); a new one beyond it is refused when no stale row can
     /// make room.
     pub max_entries: u32,
+    /// `DISCOVERY_ALLOW_UNSIGNED`: accept the seed stories' unsigned announcements (listed with
+    /// `verified: false`). On by default: those clients must work unchanged, and an unsigned
+    /// entry can never displace a signed one (see `docs/discovery.md`).
+    pub allow_unsigned: bool,
     pub log: LogSettings,
 }
 
@@ -75,6 +79,7 @@ impl Settings {
             rate_per_second,
             rate_burst: bounded("DISCOVERY_RATE_BURST", DEFAULT_RATE_BURST)?,
             max_entries: bounded("DISCOVERY_MAX_ENTRIES", DEFAULT_MAX_ENTRIES)?,
+            allow_unsigned: env.flag("DISCOVERY_ALLOW_UNSIGNED")?.unwrap_or(true),
             database_url: env.database_url("discovery.db")?,
             log: env.log()?,
         })
@@ -101,6 +106,7 @@ mod tests {
         assert_eq!(s.rate_per_second, 20.0);
         assert_eq!(s.rate_burst, 40);
         assert_eq!(s.max_entries, 10_000);
+        assert!(s.allow_unsigned);
         assert!(s.log.json);
     }
 
@@ -127,6 +133,7 @@ mod tests {
             ("DISCOVERY_RATE_PER_SECOND", "NaN"),
             ("DISCOVERY_RATE_BURST", "0"),
             ("DISCOVERY_MAX_ENTRIES", "-1"),
+            ("DISCOVERY_ALLOW_UNSIGNED", "yes"),
             ("LOG_LEVEL", "loud"),
             ("LOG_FORMAT", "xml"),
         ];
@@ -157,5 +164,11 @@ mod tests {
         ]))
         .unwrap();
         assert_eq!(s.rate_per_second, 0.5);
+        let s = Settings::from_env_map(&env(&[
+            ("DATABASE_URL", "sqlite::memory:"),
+            ("DISCOVERY_ALLOW_UNSIGNED", "false"),
+        ]))
+        .unwrap();
+        assert!(!s.allow_unsigned);
     }
 }

@@ -29,22 +29,42 @@ fn refuse(field: impl Into<String>, problem: impl Into<String>) -> FieldError {
     }
 }
 
+/// The fields that make an announcement signed. A body carries all three (signed) or none of
+/// them (the seed stories' unsigned announcement); some but not all is a mistake, refused naming
+/// the first one missing.
+pub const SIGNING_FIELDS: [&str; 3] = ["publicKey", "sequence", "signature"];
+
+/// A checked announcement body. An unsigned one has an empty `public_key` and `signature` and
+/// sequence 0: nothing in it proves who wrote it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Parsed {
+    pub announcement: Announcement,
+    pub signed: bool,
+}
+
 /// Parses and checks an announcement body. The signature is only checked for form here;
-/// whether it verifies is an authentication question the caller answers separately.
-pub fn parse_announcement(body: &[u8]) -> Result<Announcement, FieldError> {
+/// whether it verifies is an authentication question the caller answers separately, as is
+/// whether this server accepts unsigned announcements at all.
+pub fn parse_announcement(body: &[u8]) -> Result<Parsed, FieldError> {
     let value: Value =
         serde_json::from_slice(body).map_err(|e| refuse("body", format!("invalid JSON: {e}")))?;
     let Value::Object(object) = value else {
         return Err(refuse("body", "must be a JSON object"));
     };
-    let announcement = Announcement {
+    let signed = SIGNING_FIELDS.iter().any(|f| object.contains_key(*f));
+    let mut announcement = Announcement {
         node_id: string(&object, "nodeId")?,
         btp_endpoint: string(&object, "btpEndpoint")?,
         ilp_address: string(&object, "ilpAddress")?,
         capabilities: strings(&object, "capabilities")?,
         version: string(&object, "version")?,
-        public_key: string(&object, "publicKey")?,
-        sequence: match object.get("sequence") {
+        public_key: String::new(),
+        sequence: 0,
+        signature: String::new(),
+    };
+    if signed {
+        announcement.public_key = string(&object, "publicKey")?;
+        announcement.sequence = match object.get("sequence") {
             None => return Err(refuse("sequence", "required")),
             Some(value) => value.as_u64().ok_or_else(|| {
                 refuse(
@@ -52,11 +72,16 @@ pub fn parse_announcement(body: &[u8]) -> Result<Announcement, FieldError> {
                     format!("must be an integer in 0..={}", u64::MAX),
                 )
             })?,
-        },
-        signature: string(&object, "signature")?,
-    };
-    check_announcement(&announcement)?;
-    Ok(announcement)
+        };
+        announcement.signature = string(&object, "signature")?;
+        check_announcement(&announcement)?;
+    } else {
+        check_fields(&announcement)?;
+    }
+    Ok(Parsed {
+        announcement,
+        signed,
+    })
 }
 
 fn string(object: &Map<String, Value>, field: &str) -> Result<String, FieldError> {
@@ -90,15 +115,21 @@ fn strings(object: &Map<String, Value>, field: &str) -> Result<Vec<String>, Fiel
         .collect()
 }
 
-/// Checks every field of an announcement in the order they are listed.
+/// Checks every field of a signed announcement in the order they are listed.
 pub fn check_announcement(a: &Announcement) -> Result<(), FieldError> {
+    check_fields(a)?;
+    PublicKey::from_base64(&a.public_key).map_err(|e| refuse("publicKey", e.to_string()))?;
+    decode_signature(&a.signature).map_err(|e| refuse("signature", e.to_string()))?;
+    Ok(())
+}
+
+/// Checks the fields every announcement has, signed or not, in the order they are listed.
+pub fn check_fields(a: &Announcement) -> Result<(), FieldError> {
     check_node_id(&a.node_id).map_err(|p| refuse("nodeId", p))?;
     check_btp_endpoint(&a.btp_endpoint).map_err(|p| refuse("btpEndpoint", p))?;
     proto::Address::new(&a.ilp_address).map_err(|e| refuse("ilpAddress", e.to_string()))?;
     check_capabilities(&a.capabilities)?;
     check_version(&a.version).map_err(|p| refuse("version", p))?;
-    PublicKey::from_base64(&a.public_key).map_err(|e| refuse("publicKey", e.to_string()))?;
-    decode_signature(&a.signature).map_err(|e| refuse("signature", e.to_string()))?;
     Ok(())
 }
 
@@ -238,7 +269,35 @@ mod tests {
     fn a_good_announcement_passes() {
         let a = signed();
         let body = serde_json::to_vec(&a).unwrap();
-        assert_eq!(parse_announcement(&body).unwrap(), a);
+        assert_eq!(
+            parse_announcement(&body).unwrap(),
+            Parsed {
+                announcement: a,
+                signed: true
+            }
+        );
+    }
+
+    #[test]
+    fn an_announcement_without_any_signing_field_is_unsigned() {
+        let body = br#"{"nodeId":"n","btpEndpoint":"ws://h:1","ilpAddress":"g.n",
+                        "capabilities":["peering"],"version":"1.0"}"#;
+        let parsed = parse_announcement(body).unwrap();
+        assert!(!parsed.signed);
+        assert_eq!(parsed.announcement.public_key, "");
+        assert_eq!(parsed.announcement.sequence, 0);
+        // Its fields get the same checks as a signed one's.
+        let bad = br#"{"nodeId":"n","btpEndpoint":"http://h:1","ilpAddress":"g.n",
+                       "capabilities":[],"version":"1.0"}"#;
+        assert_eq!(parse_announcement(bad).unwrap_err().field, "btpEndpoint");
+        // One signing field without the others is a mistake, not an unsigned announcement.
+        let mut value = serde_json::to_value(signed()).unwrap();
+        value.as_object_mut().unwrap().remove("signature");
+        let error = parse_announcement(value.to_string().as_bytes()).unwrap_err();
+        assert_eq!(error.to_string(), "signature: required");
+        value.as_object_mut().unwrap().remove("publicKey");
+        let error = parse_announcement(value.to_string().as_bytes()).unwrap_err();
+        assert_eq!(error.to_string(), "publicKey: required");
     }
 
     #[test]

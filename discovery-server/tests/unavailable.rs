@@ -29,6 +29,7 @@ async fn database_failures_are_503() {
         max_entries: 10,
         limiter: RateLimiter::new(100.0, 100),
         started: Instant::now(),
+        allow_unsigned: true,
     });
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
@@ -41,14 +42,22 @@ async fn database_failures_are_503() {
             serde_json::to_vec(&common::announcement(&key, "n", "ws://h:1", &[], 1)).unwrap();
         let announce = common::http(port, "POST", "/api/v1/peers/announce", &[], &body);
         let list = common::http(port, "GET", "/api/v1/peers", &[], b"");
+        // The seed stories' unsigned announcement meets the same 503.
+        let unsigned = common::http(
+            port,
+            "POST",
+            "/api/v1/peers/announce",
+            &[],
+            br#"{"nodeId":"s","btpEndpoint":"ws://h:1","ilpAddress":"g.s","capabilities":[],"version":"1"}"#,
+        );
         let health = common::http(port, "GET", "/health", &[], b"");
         let metrics = common::http(port, "GET", "/metrics", &[], b"");
-        (announce, list, health, metrics)
+        (announce, list, unsigned, health, metrics)
     })
     .await
     .unwrap();
-    let (announce, list, health, metrics) = responses;
-    for response in [&announce, &list] {
+    let (announce, list, unsigned, health, metrics) = responses;
+    for response in [&announce, &list, &unsigned] {
         assert_eq!(response.status, 503, "{}", response.body);
         assert!(
             response.error().starts_with("unavailable"),
@@ -64,7 +73,7 @@ async fn database_failures_are_503() {
             &metrics.body,
             "discovery_rejections_total{reason=\"unavailable\"}"
         ),
-        Some(2.0)
+        Some(3.0)
     );
     server.abort();
 }

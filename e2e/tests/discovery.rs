@@ -1,6 +1,7 @@
 //! Automatic peering through a discovery server: nodes find each other and forward with no
 //! node-to-node peer configured by hand; a node that stops is withdrawn; an impostor's key does
-//! not open a link; the discovery server going away (and coming back) drops nobody.
+//! not open a link; the discovery server going away (and coming back) drops nobody; the seed
+//! story's unsigned entries are known to a control plane but never peered.
 
 use std::path::Path;
 use std::time::Duration;
@@ -316,4 +317,113 @@ async fn nodes_find_each_other_peer_and_forward() {
     assert!(http_get(n1.health_port(), "/health").is_some());
     assert!(reaches_n3(&sender, "after-n2").await);
     drop(discovery);
+}
+
+/// One POST of `body` to the discovery server; its status.
+fn post_announce(port: u16, body: &[u8]) -> u16 {
+    service_runtime::http_client::request(
+        "127.0.0.1",
+        port,
+        "POST",
+        proto::discovery::ANNOUNCE_PATH,
+        &[("Content-Type", "application/json")],
+        body,
+        Duration::from_secs(5),
+    )
+    .map(|response| response.status)
+    .unwrap_or(0)
+}
+
+/// `ctl discovery list -o json` against `cp`: node id → peered.
+fn discovery_list(cp: &Process, token: &str) -> Vec<(String, bool)> {
+    let output = std::process::Command::new(binary("ctl"))
+        .env_clear()
+        .env(
+            "CTL_SERVER",
+            format!("http://127.0.0.1:{}", cp.port("grpcPort")),
+        )
+        .env("CTL_TOKEN", token)
+        .args(["discovery", "list", "-o", "json"])
+        .output()
+        .expect("ctl runs");
+    let listed: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap_or_default();
+    listed
+        .as_array()
+        .map(|nodes| {
+            nodes
+                .iter()
+                .map(|n| {
+                    (
+                        n["nodeId"].as_str().unwrap_or_default().to_string(),
+                        n["peered"] == true,
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// A signed node and a seed-story client share the registry; a control plane auto-peering with
+/// everyone peers with the signed one only, and still lists both.
+#[test]
+fn unsigned_entries_are_known_but_never_peered() {
+    let dir = temp_dir();
+    let discovery_port = free_port();
+    let _discovery = start_discovery(dir.path(), discovery_port);
+    let token = secret("api");
+    let env = [
+        node_env("me"),
+        controlplane_env(&dir.path().join("me"), &token),
+        vec![
+            (
+                "NODE_KEY_FILE",
+                dir.path().join("me.key").display().to_string(),
+            ),
+            ("PEER_DISCOVERY_ENABLED", "true".into()),
+            (
+                "PEER_DISCOVERY_ENDPOINTS",
+                format!("http://127.0.0.1:{discovery_port}"),
+            ),
+            ("PEER_ANNOUNCE_ADDRESS", "ws://127.0.0.1:1".into()),
+            ("PEER_AUTO_PEERING", "all".into()),
+            ("PEER_BROADCAST_INTERVAL_SECONDS", "1".into()),
+        ],
+    ]
+    .concat();
+    let cp = start_controlplane("me", &env);
+    let key = node_identity::NodeKey::generate();
+    let story = serde_json::json!({
+        "nodeId": "story", "btpEndpoint": "ws://127.0.0.1:2", "ilpAddress": "test.story",
+        "capabilities": ["peering"], "version": "1.0.0",
+    })
+    .to_string();
+    let mut sequence = 0;
+    // Both keep announcing (the TTL is short) until the control plane has seen them.
+    let wanted = vec![("keyed".to_string(), true), ("story".to_string(), false)];
+    let mut listed = Vec::new();
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while listed != wanted {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the control plane lists {listed:?}, expected {wanted:?}\n{}",
+            cp.logs().join("\n")
+        );
+        sequence += 1;
+        let mut signed = proto::discovery::Announcement {
+            node_id: "keyed".into(),
+            btp_endpoint: "ws://127.0.0.1:3".into(),
+            ilp_address: "test.keyed".into(),
+            capabilities: vec!["peering".into()],
+            version: "1.0.0".into(),
+            public_key: String::new(),
+            sequence,
+            signature: String::new(),
+        };
+        proto::discovery::sign_announcement(&key, &mut signed);
+        let body = serde_json::to_vec(&signed).expect("JSON");
+        assert_eq!(post_announce(discovery_port, &body), 200);
+        assert_eq!(post_announce(discovery_port, story.as_bytes()), 200);
+        std::thread::sleep(Duration::from_millis(300));
+        listed = discovery_list(&cp, &token);
+    }
 }

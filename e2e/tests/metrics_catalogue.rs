@@ -814,6 +814,7 @@ async fn every_catalogued_metric_is_exported_and_counts_what_happened() {
         &ds,
         &[
             ("discovery_announces_total", &[], 1.0),
+            ("discovery_unsigned_announces_total", &[], 0.0),
             ("discovery_registered_peers", &[], 1.0),
             ("discovery_deregistrations_total", &[], 0.0),
             ("discovery_expiries_total", &[], 0.0),

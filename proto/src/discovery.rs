@@ -123,6 +123,15 @@ pub struct PeerEntry {
     /// sent an RFC 3339 string; it is still read.
     #[serde(deserialize_with = "last_seen_seconds")]
     pub last_seen: u64,
+    /// Whether the entry was announced signed, proving `publicKey`. False for the seed stories'
+    /// unsigned announcements (whose `publicKey` is empty). Servers before this field listed
+    /// signed entries only, so its absence reads as true.
+    #[serde(default = "listed_before_unsigned_entries")]
+    pub verified: bool,
+}
+
+fn listed_before_unsigned_entries() -> bool {
+    true
 }
 
 /// `lastSeen` as a number of seconds, or as the RFC 3339 UTC string older servers sent
@@ -374,9 +383,15 @@ mod tests {
             version: "1".into(),
             public_key: "k".into(),
             last_seen: 1_764_561_747,
+            verified: true,
         })
         .unwrap();
         assert!(shown.contains(r#""lastSeen":1764561747"#), "{shown}");
+        assert!(shown.contains(r#""verified":true"#), "{shown}");
+        let unsigned = r#"{"nodeId":"a","btpEndpoint":"ws://a:1","ilpAddress":"g.a","capabilities":[],
+                          "version":"1","publicKey":"","lastSeen":1,"verified":false}"#;
+        let entry: PeerEntry = serde_json::from_str(unsigned).unwrap();
+        assert!(!entry.verified);
     }
 
     /// Pins the canonical bytes and the resulting signature for a fixed key, so a change to the

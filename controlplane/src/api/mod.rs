@@ -15,7 +15,6 @@ pub use node::NodeApi;
 pub use peers::PeersApi;
 pub use routes::RoutesApi;
 
-use config_model::settlement::Settlement;
 use service_runtime::dependencies::Dependencies;
 
 use crate::commit::{Changes, Committer};
@@ -32,8 +31,6 @@ pub struct State {
     pub events: Events,
     /// Where every write to peers and routes ends (events, then one rebuild).
     pub committer: Committer,
-    /// How the node settles, as configured (shown in the node's status).
-    pub settlement: Arc<Settlement>,
     /// The discovery servers, as `/health` shows them.
     pub dependencies: Arc<Dependencies>,
     pub metrics: Arc<crate::metrics::Metrics>,
@@ -57,10 +54,8 @@ impl State {
         events: Events,
         metrics: Arc<crate::metrics::Metrics>,
         shutdown: tokio::sync::watch::Receiver<bool>,
-        settlement: Settlement,
     ) -> State {
         State {
-            settlement: Arc::new(settlement),
             dependencies: Arc::default(),
             node_id,
             committer: Committer::new(hub.clone(), events.clone()),
@@ -89,7 +84,6 @@ impl State {
             Events::new(),
             Arc::new(crate::metrics::Metrics::new()),
             shutdown,
-            Settlement::default(),
         )
     }
 

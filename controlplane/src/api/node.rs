@@ -34,6 +34,7 @@ impl NodeService for NodeApi {
     ) -> Result<Response<pb::NodeStatus>, Status> {
         let state = &self.state;
         let current = state.hub.current();
+        let settlement = state.store.settlement().await.map_err(store_status)?;
         let data_planes = state
             .store
             .data_planes()
@@ -74,9 +75,9 @@ impl NodeService for NodeApi {
             route_count: u32::try_from(current.routes.len()).unwrap_or(u32::MAX),
             data_planes,
             settlement: Some(pb::Settlement {
-                capabilities: state.settlement.capabilities.clone(),
-                evm_address: state.settlement.evm_address.clone().unwrap_or_default(),
-                xrp_address: state.settlement.xrp_address.clone().unwrap_or_default(),
+                capabilities: settlement.capabilities,
+                evm_address: settlement.evm_address.unwrap_or_default(),
+                xrp_address: settlement.xrp_address.unwrap_or_default(),
             }),
         }))
     }
@@ -183,15 +184,15 @@ mod tests {
 
     #[tokio::test]
     async fn the_status_shows_how_the_node_settles() {
-        let mut state = State::for_tests("cp").await;
-        state.settlement = std::sync::Arc::new(
-            config_model::settlement::Settlement::parse(
-                Some("both"),
-                Some("0x52908400098527886E0F7030069857D2E4169EE7"),
-                Some("rHb9CJAWyB4rj91VRWn96DkukG4bwdtyTh"),
-            )
-            .unwrap(),
-        );
+        let state = State::for_tests("cp").await;
+        // What a start records from the environment is what the status shows.
+        let configured = config_model::settlement::Settlement::parse(
+            Some("both"),
+            Some("0x52908400098527886E0F7030069857D2E4169EE7"),
+            Some("rHb9CJAWyB4rj91VRWn96DkukG4bwdtyTh"),
+        )
+        .unwrap();
+        state.store.record_settlement(&configured).await.unwrap();
         let status = NodeApi { state }
             .get_status(Request::new(pb::GetStatusRequest::default()))
             .await
@@ -203,5 +204,9 @@ mod tests {
             ["evm-settlement", "xrp-settlement"]
         );
         assert_eq!(settlement.xrp_address, "rHb9CJAWyB4rj91VRWn96DkukG4bwdtyTh");
+        assert_eq!(
+            settlement.evm_address,
+            "0x52908400098527886E0F7030069857D2E4169EE7"
+        );
     }
 }

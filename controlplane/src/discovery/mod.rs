@@ -185,8 +185,8 @@ impl Discovery {
         Err("refused")
     }
 
-    /// Every endpoint's list, merged by node id (the freshest entry wins), without us. `None`
-    /// if no endpoint answered.
+    /// Every endpoint's list, merged by node id (a verified entry, then the freshest, wins),
+    /// without us. `None` if no endpoint answered.
     pub async fn fetch(&self) -> Option<Vec<DiscoveredNode>> {
         let mut merged: BTreeMap<String, DiscoveredNode> = BTreeMap::new();
         let mut answered = false;
@@ -207,7 +207,9 @@ impl Discovery {
                 let last_seen_ms = i64::try_from(entry.last_seen)
                     .unwrap_or(i64::MAX)
                     .saturating_mul(1000);
+                let verified = is_verified(&entry);
                 let node = DiscoveredNode {
+                    verified,
                     node_id: entry.node_id.clone(),
                     btp_endpoint: entry.btp_endpoint,
                     ilp_address: entry.ilp_address,
@@ -216,8 +218,12 @@ impl Discovery {
                     source_endpoint: endpoint.clone(),
                     last_seen_ms,
                 };
+                // A verified entry beats an unverified one from another endpoint, however
+                // fresh: an unproven claim must not displace a proven one.
                 match merged.get(&entry.node_id) {
-                    Some(existing) if existing.last_seen_ms >= last_seen_ms => {}
+                    Some(existing)
+                        if (existing.verified, existing.last_seen_ms)
+                            >= (verified, last_seen_ms) => {}
                     _ => {
                         merged.insert(entry.node_id, node);
                     }
@@ -295,7 +301,13 @@ impl Discovery {
     }
 }
 
-/// Milliseconds since the epoch of an RFC 3339 UTC time like `2026-11-24T04:52:31.123Z`.
+/// Whether a listed entry proved its key: not marked unverified (servers before the mark
+/// listed signed entries only, and it reads as true when absent) and carrying a valid public
+/// key (an unsigned entry's is empty). Only such entries are auto-peered by default.
+pub fn is_verified(entry: &wire::PeerEntry) -> bool {
+    entry.verified && node_identity::PublicKey::from_base64(&entry.public_key).is_ok()
+}
+
 /// A client span for one request to a discovery server, and the request carrying its trace
 /// context, when traces are exported; the request untouched otherwise.
 fn outgoing(
@@ -341,6 +353,7 @@ mod tests {
             version: "1".into(),
             public_key: NodeKey::generate().public_key_base64(),
             last_seen: 1,
+            verified: true,
         }
     }
 
@@ -380,6 +393,7 @@ mod tests {
             capabilities: vec![],
             interval: Duration::from_secs(60),
             policy: AutoPeering::All,
+            peer_with_unsigned: false,
             asset_code: "USD".into(),
             asset_scale: 9,
         };
@@ -405,6 +419,83 @@ mod tests {
         assert_eq!(found, ["a", "b", "c", "d", "e"], "every page, without us");
         let shown = discovery.state.dependencies.to_json();
         assert_eq!(shown[0]["state"], "reachable", "{shown}");
+    }
+
+    /// A server's list as raw JSON, the way any server (ours, an older one, another
+    /// registry) might send it.
+    async fn raw_stub(body: serde_json::Value) -> String {
+        let router = axum::Router::new().route(
+            wire::PEERS_PATH,
+            get(move || {
+                let body = body.clone();
+                async move { axum::Json(body) }
+            }),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, router).await });
+        format!("http://{address}")
+    }
+
+    #[tokio::test]
+    async fn entries_are_verified_only_with_a_proven_key() {
+        let key = NodeKey::generate().public_key_base64();
+        let peer = |id: &str, public_key: &str, verified: Option<bool>| {
+            let mut entry = serde_json::json!({
+                "nodeId": id, "btpEndpoint": format!("ws://{id}:1"), "ilpAddress": format!("g.{id}"),
+                "capabilities": [], "version": "1", "publicKey": public_key, "lastSeen": 5,
+            });
+            if let Some(verified) = verified {
+                entry["verified"] = verified.into();
+            }
+            entry
+        };
+        let endpoint = raw_stub(serde_json::json!({
+            "total": 5,
+            "peers": [
+                peer("old-server", &key, None),
+                peer("signed", &key, Some(true)),
+                peer("story", "", Some(false)),
+                peer("claimed", &key, Some(false)),
+                peer("broken", "not a key", None),
+            ],
+        }))
+        .await;
+        let nodes = client(endpoint).await.fetch().await.expect("answered");
+        let marks: Vec<(&str, bool)> = nodes
+            .iter()
+            .map(|n| (n.node_id.as_str(), n.verified))
+            .collect();
+        assert_eq!(
+            marks,
+            [
+                ("broken", false),
+                ("claimed", false),
+                ("old-server", true),
+                ("signed", true),
+                ("story", false),
+            ]
+        );
+    }
+
+    #[tokio::test]
+    async fn a_verified_entry_beats_a_fresher_unverified_one() {
+        let key = NodeKey::generate().public_key_base64();
+        let list = |public_key: &str, verified: bool, last_seen: u64| {
+            serde_json::json!({"total": 1, "peers": [{
+                "nodeId": "x", "btpEndpoint": format!("ws://{last_seen}:1"), "ilpAddress": "g.x",
+                "capabilities": [], "version": "1", "publicKey": public_key,
+                "lastSeen": last_seen, "verified": verified,
+            }]})
+        };
+        let proven = raw_stub(list(&key, true, 10)).await;
+        let unproven = raw_stub(list("", false, 20)).await;
+        let mut discovery = client(proven).await;
+        discovery.settings.endpoints.push(unproven);
+        let nodes = discovery.fetch().await.expect("answered");
+        assert_eq!(nodes.len(), 1);
+        assert!(nodes[0].verified);
+        assert_eq!(nodes[0].btp_endpoint, "ws://10:1");
     }
 
     #[tokio::test]

@@ -11,12 +11,27 @@ use crate::api::State;
 use crate::commit::Changes;
 use crate::store::{DiscoveredNode, Source, StoreError};
 
-fn wanted(policy: &AutoPeering, node: &DiscoveredNode) -> bool {
-    match policy {
+fn wanted(settings: &DiscoverySettings, node: &DiscoveredNode) -> bool {
+    let by_policy = match &settings.policy {
         AutoPeering::Off => false,
         AutoPeering::All => true,
         AutoPeering::Capabilities(needed) => needed.iter().all(|c| node.capabilities.contains(c)),
+    };
+    if !by_policy || node.verified {
+        return by_policy;
     }
+    // An unproven claim (an unsigned announcement): known and listed, peered only if the
+    // operator allows it, and only if it names a key — our links authenticate with node keys,
+    // so without one there is nothing to check the link against.
+    let refusal = if !settings.peer_with_unsigned {
+        "unverified (DISCOVERY_PEER_WITH_UNSIGNED=false)"
+    } else if node_identity::PublicKey::from_base64(&node.public_key).is_err() {
+        "unverified and without a public key to authenticate its link"
+    } else {
+        return true;
+    };
+    tracing::debug!(node = %node.node_id, reason = refusal, "discovered_node_unverified");
+    false
 }
 
 /// Whether routing `prefix` to a discovered node is safe: a real node address (a scheme and at
@@ -62,7 +77,7 @@ pub async fn reconcile(
     let mut changes = Changes::default();
     let mut keep: HashSet<String> = HashSet::new();
 
-    for node in nodes.iter().filter(|n| wanted(&settings.policy, n)) {
+    for node in nodes.iter().filter(|n| wanted(settings, n)) {
         let config = desired_peer(settings, own_id, node);
         if let Err(problem) = config.validate() {
             tracing::warn!(node = %node.node_id, %problem, "discovered_node_ignored");
@@ -153,6 +168,7 @@ mod reconcile_tests {
             capabilities: vec![],
             interval: Duration::from_secs(60),
             policy,
+            peer_with_unsigned: false,
             asset_code: "USD".into(),
             asset_scale: 9,
         }
@@ -167,6 +183,7 @@ mod reconcile_tests {
             public_key: node_identity::NodeKey::generate().public_key_base64(),
             source_endpoint: "http://discovery".into(),
             last_seen_ms: 1,
+            verified: true,
         }
     }
 
@@ -289,5 +306,104 @@ mod reconcile_tests {
             1,
             "still known, just not peered"
         );
+    }
+}
+
+#[cfg(test)]
+mod verification_tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    fn settings(peer_with_unsigned: bool) -> DiscoverySettings {
+        DiscoverySettings {
+            endpoints: vec!["http://discovery".into()],
+            announce_address: "ws://me:3000".into(),
+            ilp_address: "g.me".into(),
+            capabilities: vec![],
+            interval: Duration::from_secs(60),
+            policy: AutoPeering::All,
+            peer_with_unsigned,
+            asset_code: "USD".into(),
+            asset_scale: 9,
+        }
+    }
+
+    /// `id` at g.`id`; `key` says whether it lists a valid key, `verified` whether it proved it.
+    fn node(id: &str, key: bool, verified: bool) -> DiscoveredNode {
+        DiscoveredNode {
+            node_id: id.into(),
+            btp_endpoint: format!("ws://{id}:3000"),
+            ilp_address: format!("g.{id}"),
+            capabilities: vec![],
+            public_key: if key {
+                node_identity::NodeKey::generate().public_key_base64()
+            } else {
+                String::new()
+            },
+            source_endpoint: "http://discovery".into(),
+            last_seen_ms: 1,
+            verified,
+        }
+    }
+
+    async fn peered(state: &State) -> Vec<String> {
+        let mut ids: Vec<String> = state
+            .store
+            .all_peers()
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|p| p.config.id)
+            .collect();
+        ids.sort();
+        ids
+    }
+
+    #[tokio::test]
+    async fn only_verified_entries_are_peered_by_default() {
+        let state = State::for_tests("me").await;
+        let nodes = vec![
+            node("signed", true, true),
+            node("story", false, false),
+            node("claimed", true, false),
+        ];
+        reconcile(&state, &settings(false), "me", nodes.clone())
+            .await
+            .unwrap();
+        assert_eq!(peered(&state).await, ["signed"]);
+        // Known all the same, each with its mark.
+        let known = state.store.discovered().await.unwrap();
+        let marks: Vec<(&str, bool)> = known
+            .iter()
+            .map(|n| (n.node_id.as_str(), n.verified))
+            .collect();
+        assert_eq!(
+            marks,
+            [("claimed", false), ("signed", true), ("story", false)]
+        );
+        // A peer whose entry loses its proof is withdrawn with its route.
+        let mut later = nodes;
+        later[0].verified = false;
+        reconcile(&state, &settings(false), "me", later)
+            .await
+            .unwrap();
+        assert!(peered(&state).await.is_empty());
+        assert!(state.store.all_routes().await.unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn the_operator_may_peer_with_unverified_entries_that_name_a_key() {
+        let state = State::for_tests("me").await;
+        let nodes = vec![
+            node("signed", true, true),
+            node("story", false, false),
+            node("claimed", true, false),
+        ];
+        reconcile(&state, &settings(true), "me", nodes)
+            .await
+            .unwrap();
+        // Without a key there is nothing to authenticate the link with: never peered.
+        assert_eq!(peered(&state).await, ["claimed", "signed"]);
     }
 }

@@ -24,6 +24,9 @@ pub struct DiscoverySettings {
     pub capabilities: Vec<String>,
     pub interval: Duration,
     pub policy: AutoPeering,
+    /// `DISCOVERY_PEER_WITH_UNSIGNED`: let the policy also peer with entries that did not prove
+    /// their key (default false: only verified entries become peers).
+    pub peer_with_unsigned: bool,
     /// Asset of the peers discovery creates.
     pub asset_code: String,
     pub asset_scale: u8,
@@ -107,6 +110,7 @@ impl DiscoverySettings {
                 ));
             }
         };
+        let peer_with_unsigned = env.flag("DISCOVERY_PEER_WITH_UNSIGNED")?.unwrap_or(false);
         let asset_scale = match get("ASSET_SCALE") {
             None => config_model::DEFAULT_ASSET_SCALE,
             Some(text) => text
@@ -120,6 +124,7 @@ impl DiscoverySettings {
             capabilities,
             interval: Duration::from_secs(seconds),
             policy,
+            peer_with_unsigned,
             asset_code: get("ASSET_CODE")
                 .unwrap_or_else(|| config_model::DEFAULT_ASSET_CODE.into()),
             asset_scale,
@@ -190,6 +195,29 @@ mod tests {
         assert!(
             refused.problem.contains("evm, xrp, both or none"),
             "{refused}"
+        );
+    }
+
+    /// Only verified entries are peered unless the operator says otherwise.
+    #[test]
+    fn peering_with_unsigned_entries_is_off_unless_asked_for() {
+        let with = |extra: &[(&str, &str)]| {
+            settings(extra)
+                .map(|s| s.discovery.map(|d| d.peer_with_unsigned))
+                .map_err(|e| e.variable)
+        };
+        assert_eq!(with(&[]), Ok(Some(false)));
+        assert_eq!(
+            with(&[("DISCOVERY_PEER_WITH_UNSIGNED", "true")]),
+            Ok(Some(true))
+        );
+        assert_eq!(
+            with(&[("DISCOVERY_PEER_WITH_UNSIGNED", "false")]),
+            Ok(Some(false))
+        );
+        assert_eq!(
+            with(&[("DISCOVERY_PEER_WITH_UNSIGNED", "sometimes")]),
+            Err("DISCOVERY_PEER_WITH_UNSIGNED".to_string())
         );
     }
 }

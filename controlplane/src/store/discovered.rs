@@ -13,6 +13,8 @@ pub struct DiscoveredNode {
     pub public_key: String,
     pub source_endpoint: String,
     pub last_seen_ms: i64,
+    /// The entry proved its `public_key` (announced signed); see `discovery::is_verified`.
+    pub verified: bool,
 }
 
 impl Store {
@@ -25,8 +27,8 @@ impl Store {
         for node in nodes {
             sqlx::query(
                 "INSERT INTO discovered_nodes (node_id, btp_endpoint, ilp_address, capabilities, source_endpoint,
-                                               last_seen_ms, public_key)
-                 VALUES (?, ?, ?, ?, ?, ?, ?)",
+                                               last_seen_ms, public_key, verified)
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             )
             .bind(&node.node_id)
             .bind(&node.btp_endpoint)
@@ -35,6 +37,7 @@ impl Store {
             .bind(&node.source_endpoint)
             .bind(node.last_seen_ms)
             .bind(&node.public_key)
+            .bind(node.verified)
             .execute(&mut *tx)
             .await?;
         }
@@ -63,6 +66,7 @@ impl Store {
                         .unwrap_or_default(),
                     source_endpoint: row.try_get("source_endpoint")?,
                     last_seen_ms: row.try_get("last_seen_ms")?,
+                    verified: row.try_get("verified")?,
                 })
             })
             .collect::<Result<Vec<_>, sqlx::Error>>()

@@ -6,6 +6,7 @@ mod dataplanes;
 mod discovered;
 mod peers;
 mod routes;
+mod settlement;
 
 use sqlite_store::Database;
 use sqlx::Row;
@@ -14,6 +15,7 @@ pub use dataplanes::{DataPlaneRecord, LinkReport, ReportedBalance};
 pub use discovered::DiscoveredNode;
 pub use peers::StoredPeer;
 pub use routes::{DeclaredCounts, RouteDeclaration, StoredRoute};
+pub use settlement::SettlementRecorded;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/controlplane");
 

@@ -1,13 +1,14 @@
 //! One function per endpoint. Each checks its input, asks the store, and answers; the store
 //! decides identity and sequence questions inside one transaction.
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, PathRejection, QueryRejection};
-use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::extract::{ConnectInfo, Path, Query, State};
+use axum::http::{Extensions, HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use node_identity::{PublicKey, decode_signature};
 use proto::discovery::{
@@ -21,8 +22,19 @@ use super::{ApiError, AppState, MAX_BODY_BYTES, MAX_LIST};
 use crate::metrics::Reason;
 use crate::validate;
 
+/// The client's IP address (no port; an IPv4-mapped IPv6 address as IPv4), which an unsigned
+/// entry is bound to for deregistration. A router served without connection info (in-process
+/// use) sees every client as `unknown`.
+fn client_ip(extensions: &Extensions) -> String {
+    extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ConnectInfo(address)| address.ip().to_canonical().to_string())
+        .unwrap_or_else(|| String::from("unknown"))
+}
+
 pub async fn announce(
     State(state): State<Arc<AppState>>,
+    extensions: Extensions,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<AnnounceResponse>, ApiError> {
     let body = body.map_err(|rejection| {
@@ -40,17 +52,42 @@ pub async fn announce(
             )
         }
     })?;
-    let announcement = validate::parse_announcement(&body).map_err(ApiError::invalid)?;
-    // The signature proves the key holder wrote these fields; whether that key owns the node id
-    // is the store's question.
-    verify_announcement(&announcement)
-        .map_err(|_| ApiError::unauthenticated("signature: does not verify"))?;
+    let validate::Parsed {
+        announcement,
+        signed,
+    } = validate::parse_announcement(&body).map_err(ApiError::invalid)?;
     let window = state.liveness.now();
-    let outcome = state
-        .store
-        .announce(&announcement, window, state.max_entries)
-        .await?;
+    let outcome = if signed {
+        // The signature proves the key holder wrote these fields; whether that key owns the
+        // node id is the store's question.
+        verify_announcement(&announcement)
+            .map_err(|_| ApiError::unauthenticated("signature: does not verify"))?;
+        state
+            .store
+            .announce(&announcement, window, state.max_entries)
+            .await?
+    } else {
+        if !state.allow_unsigned {
+            return Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                Some(Reason::SignatureRequired),
+                "publicKey: required: this server accepts only signed announcements \
+                 (publicKey, sequence and signature; see docs/discovery.md)",
+            ));
+        }
+        let source_ip = client_ip(&extensions);
+        state
+            .store
+            .announce_unsigned(&announcement, &source_ip, window, state.max_entries)
+            .await?
+    };
     state.metrics.announces.inc();
+    if !signed {
+        state.metrics.unsigned_announces.inc();
+    }
+    if outcome.replaced_unsigned {
+        tracing::info!(nodeId = %announcement.node_id, "unsigned_entry_replaced");
+    }
     if outcome.expired_unswept {
         state.metrics.expiries.inc();
     }
@@ -63,6 +100,7 @@ pub async fn announce(
             btpEndpoint = %announcement.btp_endpoint,
             ilpAddress = %announcement.ilp_address,
             claimed = outcome.claimed,
+            verified = signed,
             "peer_registered"
         );
     } else {
@@ -141,6 +179,7 @@ pub async fn list(
 pub async fn deregister(
     State(state): State<Arc<AppState>>,
     node_id: Result<Path<String>, PathRejection>,
+    extensions: Extensions,
     headers: HeaderMap,
 ) -> Result<Json<DeregisterResponse>, ApiError> {
     let Path(node_id) = node_id.map_err(|rejection| {
@@ -163,6 +202,20 @@ pub async fn deregister(
             .and_then(|v| v.to_str().ok())
             .map(str::trim)
     };
+    // No credentials at all: the seed stories' unsigned DELETE, allowed for an unsigned entry
+    // from the address that announced it (the store refuses a signed entry).
+    if state.allow_unsigned
+        && header_text(SEQUENCE_HEADER).is_none()
+        && header_text(SIGNATURE_HEADER).is_none()
+    {
+        state
+            .store
+            .deregister_unsigned(&node_id, &client_ip(&extensions))
+            .await?;
+        state.metrics.deregistrations.inc();
+        tracing::info!(nodeId = %node_id, verified = false, "peer_deregistered");
+        return Ok(Json(DeregisterResponse { success: true }));
+    }
     let sequence = match header_text(SEQUENCE_HEADER) {
         None => return Err(ApiError::unauthenticated("X-Discovery-Sequence: required")),
         Some(text) => text.parse::<u64>().map_err(|_| {

@@ -37,6 +37,8 @@ pub struct AppState {
     pub max_entries: u32,
     pub limiter: RateLimiter,
     pub started: Instant,
+    /// `DISCOVERY_ALLOW_UNSIGNED`: accept the seed stories' unsigned announcements.
+    pub allow_unsigned: bool,
 }
 
 pub fn router(state: Arc<AppState>) -> Router {
@@ -136,6 +138,12 @@ impl From<StoreError> for ApiError {
             StoreError::RegistryFull => (StatusCode::SERVICE_UNAVAILABLE, Reason::RegistryFull),
             StoreError::NotFound => (StatusCode::NOT_FOUND, Reason::NotFound),
             StoreError::BadSignature => (StatusCode::UNAUTHORIZED, Reason::BadSignature),
+            StoreError::BoundToKey | StoreError::EndpointConflict => {
+                (StatusCode::CONFLICT, Reason::IdentityConflict)
+            }
+            // Like a DELETE of a signed entry without its headers: missing credentials.
+            StoreError::SignatureRequired => (StatusCode::UNAUTHORIZED, Reason::BadSignature),
+            StoreError::WrongAddress => (StatusCode::FORBIDDEN, Reason::WrongAddress),
             StoreError::Open(_) | StoreError::Sql(_) | StoreError::Corrupt { .. } => {
                 // The details are for the operator, not the client.
                 tracing::warn!(%error, "database_error");

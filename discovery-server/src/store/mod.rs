@@ -37,6 +37,21 @@ pub enum StoreError {
     /// The deregistration's signature does not verify with the bound key.
     #[error("signature: does not verify")]
     BadSignature,
+    /// An unsigned announcement for a node id a key has claimed (live or not): only a signed
+    /// announcement can take such a node id.
+    #[error("nodeId: bound to a key; only a signed announcement may use it")]
+    BoundToKey,
+    /// An unsigned announcement for a node id whose live unsigned entry has another endpoint.
+    #[error("nodeId: registered with another btpEndpoint")]
+    EndpointConflict,
+    /// An unsigned deregistration of an entry a key owns: it needs that key's signature.
+    #[error("X-Discovery-Sequence: required (this entry was announced signed)")]
+    SignatureRequired,
+    /// An unsigned deregistration from another address than the one that announced the entry.
+    #[error(
+        "nodeId: an unsigned entry may only be deregistered from the address that announced it"
+    )]
+    WrongAddress,
 }
 
 #[derive(Clone)]

@@ -227,3 +227,126 @@ async fn a_newer_schema_is_refused() {
         "{err}"
     );
 }
+
+/// An unsigned announcement of `id` at `endpoint` (the seed stories' clients sign nothing).
+fn unsigned(id: &str, endpoint: &str) -> Announcement {
+    Announcement {
+        node_id: id.into(),
+        btp_endpoint: endpoint.into(),
+        ilp_address: format!("test.{id}"),
+        capabilities: vec!["peering".into()],
+        version: "1.0".into(),
+        public_key: String::new(),
+        sequence: 0,
+        signature: String::new(),
+    }
+}
+
+#[tokio::test]
+async fn an_unsigned_entry_binds_its_endpoint_while_live() {
+    let store = memory().await;
+    let first = store
+        .announce_unsigned(&unsigned("u", "ws://u:1"), "10.0.0.1", at(T0), 10)
+        .await
+        .unwrap();
+    assert!(first.new);
+    // Same endpoint, from anywhere: a refresh.
+    store
+        .announce_unsigned(&unsigned("u", "ws://u:1"), "10.0.0.9", at(T0 + 1_000), 10)
+        .await
+        .unwrap();
+    let live = store.live_entries(at(T0 + 1_000)).await.unwrap();
+    assert_eq!(live.len(), 1);
+    assert!(!live[0].verified);
+    assert_eq!(live[0].public_key, "");
+    assert_eq!(live[0].last_seen_ms, T0 + 1_000);
+    // Another endpoint while live: refused.
+    let err = store
+        .announce_unsigned(&unsigned("u", "ws://x:1"), "10.0.0.1", at(T0 + 2_000), 10)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::EndpointConflict), "{err:?}");
+    // The refresh from 10.0.0.9 did not give that address the right to deregister.
+    let err = store
+        .deregister_unsigned("u", "10.0.0.9")
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::WrongAddress), "{err:?}");
+    // Once stale, another endpoint (and its address) takes the node id.
+    let claimed = store
+        .announce_unsigned(&unsigned("u", "ws://x:1"), "10.0.0.2", at(T0 + 21_001), 10)
+        .await
+        .unwrap();
+    assert!(claimed.claimed && claimed.expired_unswept);
+    let err = store
+        .deregister_unsigned("u", "10.0.0.1")
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::WrongAddress), "{err:?}");
+    store.deregister_unsigned("u", "10.0.0.2").await.unwrap();
+    assert!(
+        store
+            .live_entries(at(T0 + 21_002))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let err = store
+        .deregister_unsigned("u", "10.0.0.2")
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::NotFound), "{err:?}");
+    // Deregistered: free for anyone again (an unsigned entry has no sequence to replay).
+    let again = store
+        .announce_unsigned(&unsigned("u", "ws://y:1"), "10.0.0.3", at(T0 + 21_003), 10)
+        .await
+        .unwrap();
+    assert!(again.claimed);
+}
+
+#[tokio::test]
+async fn unsigned_never_displaces_a_key_but_a_key_displaces_unsigned() {
+    let (store, owner) = store_with_a(5).await;
+    // A signed entry, live or long stale, is not an unsigned client's to take or remove.
+    for now in [T0 + 1, T0 + 100_000] {
+        let err = store
+            .announce_unsigned(&unsigned("a", "ws://a:1"), "10.0.0.1", at(now), 10)
+            .await
+            .unwrap_err();
+        assert!(matches!(err, StoreError::BoundToKey), "{err:?}");
+    }
+    let err = store
+        .deregister_unsigned("a", "10.0.0.1")
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::SignatureRequired), "{err:?}");
+    let live = store.live_entries(at(T0 + 2)).await.unwrap();
+    assert_eq!(live[0].public_key, owner.public_key_base64());
+    assert!(live[0].verified);
+
+    // A live unsigned entry is taken over by a signed announcement (a key proves more).
+    store
+        .announce_unsigned(&unsigned("u", "ws://u:1"), "10.0.0.1", at(T0), 10)
+        .await
+        .unwrap();
+    let key = NodeKey::generate();
+    let took = announce(&store, &key, "u", "ws://k:1", 1, T0 + 1, 10)
+        .await
+        .unwrap();
+    assert!(took.claimed && took.replaced_unsigned);
+    let live = store.live_entries(at(T0 + 2)).await.unwrap();
+    let u = live.iter().find(|e| e.node_id == "u").unwrap();
+    assert!(u.verified);
+    assert_eq!(u.btp_endpoint, "ws://k:1");
+    // And from then on it is bound to that key: the announcer's address has no say.
+    let err = store
+        .deregister_unsigned("u", "10.0.0.1")
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::SignatureRequired), "{err:?}");
+    let err = store
+        .announce_unsigned(&unsigned("u", "ws://u:1"), "10.0.0.1", at(T0 + 3), 10)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::BoundToKey), "{err:?}");
+}
