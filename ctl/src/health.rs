@@ -409,7 +409,10 @@ mod tests {
         assert_eq!(with_figures.p99_latency_ms, Some(2.5));
         assert_eq!(
             with_figures.dependencies_down,
-            ["controlplane connecting (refused)", "ledger2 failing (disk full)"]
+            [
+                "controlplane connecting (refused)",
+                "ledger2 failing (disk full)"
+            ]
         );
         assert!(
             with_figures

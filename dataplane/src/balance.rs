@@ -161,7 +161,10 @@ mod tests {
         let balance = Arc::new(Balance::new(-7, changed.clone()));
         assert_eq!(balance.snapshot().balance, -7);
         drop(balance.reserve(5, None).unwrap());
-        assert!(!changed.load(Ordering::Acquire), "a released reservation moves nothing");
+        assert!(
+            !changed.load(Ordering::Acquire),
+            "a released reservation moves nothing"
+        );
         balance.reserve(5, None).unwrap().commit();
         assert!(changed.swap(false, Ordering::AcqRel));
         balance.outgoing_fulfilled(1);

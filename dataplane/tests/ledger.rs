@@ -72,7 +72,11 @@ async fn a_graceful_restart_restores_every_balance_exactly() {
     assert_eq!(balance(&node, "sender"), (total, 0));
     assert_eq!(balance(&node, "receiver"), (-total, 0));
     let metric = node.metric("ilp_peer_balance{peer=\"sender\"}");
-    assert_eq!(metric, Some(total as f64), "the gauge starts from the ledger");
+    assert_eq!(
+        metric,
+        Some(total as f64),
+        "the gauge starts from the ledger"
+    );
 
     // And it counts on from there.
     let (_receiver, sender) = reconnect(&node).await;

@@ -51,7 +51,9 @@ pub enum JournalError {
     },
     /// The snapshot is written atomically, so a bad one is damage, not a crash: starting with
     /// zero balances would forget money, so the node refuses to start.
-    #[error("{path}: damaged ledger snapshot ({problem}); restore it from a backup or move it away to start from the journal alone")]
+    #[error(
+        "{path}: damaged ledger snapshot ({problem}); restore it from a backup or move it away to start from the journal alone"
+    )]
     DamagedSnapshot { path: PathBuf, problem: String },
 }
 
@@ -383,7 +385,9 @@ mod tests {
         let (mut journal, _) = Journal::open(dir.path()).unwrap();
         journal.append(&balances(&[("alice", 1)])).unwrap();
         let old_journal = std::fs::read(dir.path().join(JOURNAL)).unwrap();
-        journal.append(&balances(&[("alice", 2), ("bob", 9)])).unwrap();
+        journal
+            .append(&balances(&[("alice", 2), ("bob", 9)]))
+            .unwrap();
         journal
             .compact(&balances(&[("alice", 2), ("bob", 9)]))
             .unwrap();

@@ -93,7 +93,10 @@ impl Ledger {
 
     /// Opens the configured ledger: for the embedded kind, restores every balance from
     /// `data_dir/ledger/`.
-    pub fn open(config: &LedgerConfig, data_dir: &Path) -> Result<(Ledger, Recovered), JournalError> {
+    pub fn open(
+        config: &LedgerConfig,
+        data_dir: &Path,
+    ) -> Result<(Ledger, Recovered), JournalError> {
         let LedgerConfig::Embedded { .. } = config else {
             return Ok((Ledger::in_memory(), Recovered::default()));
         };
@@ -186,7 +189,9 @@ impl Ledger {
                 return Err(error);
             }
         };
-        store.written.extend(changes.iter().map(|(k, v)| (k.clone(), *v)));
+        store
+            .written
+            .extend(changes.iter().map(|(k, v)| (k.clone(), *v)));
         let mut compacted = false;
         if store.journal.needs_compaction() {
             let all = store.written.clone();

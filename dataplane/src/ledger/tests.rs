@@ -110,7 +110,10 @@ fn a_failing_disk_makes_the_ledger_failing_until_a_flush_succeeds_and_nothing_is
     assert!(ledger.is_failing());
 
     ledger.with_journal(Journal::mend_writes);
-    let flushed = ledger.flush().unwrap().expect("the retry writes what failed");
+    let flushed = ledger
+        .flush()
+        .unwrap()
+        .expect("the retry writes what failed");
     assert_eq!(flushed.accounts, 1);
     assert!(!ledger.is_failing());
     drop(ledger);
@@ -151,7 +154,11 @@ fn the_flusher_thread_writes_within_its_interval_and_once_more_when_stopped() {
     ledger.account("alice").reserve(3, None).unwrap().commit();
     flusher.stop().unwrap();
     assert!(!ledger.is_failing());
-    assert_eq!(*reports.lock().unwrap(), vec![true, false], "failed, then recovered");
+    assert_eq!(
+        *reports.lock().unwrap(),
+        vec![true, false],
+        "failed, then recovered"
+    );
     assert!(metrics.ledger.flush_errors.get() >= 1);
     assert_eq!(embedded_copy(dir.path())["alice"], 10);
 }

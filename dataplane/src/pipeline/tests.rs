@@ -359,7 +359,11 @@ async fn a_ledger_that_cannot_record_is_t00_and_reserves_nothing() {
     let config = crate::ledger::LedgerConfig::default();
     let (ledger, _) = Ledger::open(&config, dir.path()).expect("ledger");
     ledger.with_journal(crate::ledger::journal::Journal::break_writes);
-    ledger.account("a").reserve(1, None).expect("no limit").commit();
+    ledger
+        .account("a")
+        .reserve(1, None)
+        .expect("no limit")
+        .commit();
     assert!(ledger.flush().is_err());
     let mut fixture = Fixture::with_ledger(|_| {}, ledger);
     fixture.link("b").await;

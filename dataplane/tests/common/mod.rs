@@ -38,7 +38,10 @@ impl NodeProcess {
             .env("HEALTH_CHECK_PORT", "0")
             .env("LOG_LEVEL", "info")
             // Its own ledger, kept across restarts of this node only.
-            .env("DATA_DIR", dir.join(format!("{name}-data")).display().to_string())
+            .env(
+                "DATA_DIR",
+                dir.join(format!("{name}-data")).display().to_string(),
+            )
             .envs(env.iter().map(|(k, v)| (*k, v.clone())));
         let mut node = NodeProcess {
             name: name.to_string(),
