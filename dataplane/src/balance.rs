@@ -74,6 +74,15 @@ impl Balance {
         })
     }
 
+    /// Shows what a shared ledger (TigerBeetle) holds for this peer: there, not here, is where
+    /// its money moves, and this account is only the view `/health` and the reports read.
+    pub fn show(&self, balance: i128, pending_incoming: i128) {
+        *self.lock() = BalanceSnapshot {
+            balance,
+            pending_incoming,
+        };
+    }
+
     /// A Prepare we sent to this peer was fulfilled: we owe it `amount` more.
     pub fn outgoing_fulfilled(&self, amount: u64) -> i128 {
         let balance = {

@@ -45,7 +45,6 @@ async fn health(State(node): State<Arc<Node>>) -> Response {
         .collect();
     peers.sort_by(|a, b| a["id"].as_str().cmp(&b["id"].as_str()));
     let dependencies = node.dependencies.to_json();
-    let ledger = node.ledger.config();
     let figures = node.service_level.figures();
     let status = if node.is_ready() {
         "ok"
@@ -63,16 +62,7 @@ async fn health(State(node): State<Arc<Node>>) -> Response {
         "routes": snapshot.routes.len(),
         "peers": peers,
         "dependencies": dependencies,
-        "ledger": {
-            "kind": ledger.kind(),
-            "state": if node.ledger.is_failing() { "failing" } else { "ok" },
-            "directory": node.ledger.dir().map(|d| d.display().to_string()),
-            "flushIntervalMs": match ledger {
-                crate::ledger::LedgerConfig::Embedded { flush_interval } => Some(flush_interval.as_millis() as u64),
-                crate::ledger::LedgerConfig::Memory => None,
-            },
-            "accounts": node.ledger.balances().len(),
-        },
+        "ledger": node.ledger.health(),
         // Over the last minute, sampled once a second (null when nothing was answered).
         "slaWindowSeconds": service_level::WINDOW.as_secs(),
         "packets": figures.packets,

@@ -55,12 +55,19 @@ pub async fn run(config: NodeConfig, shutdown: impl Future<Output = ()>) -> Resu
                 .map_err(|problem| ConfigError::new("NODE_KEY_FILE", problem))?,
         ),
     };
-    let (ledger, flusher) = open_ledger(&config)?;
-    let node = Arc::new(Node::with_parts(&config, node_key, ledger));
+    let metrics = metrics::Metrics::new();
+    let (ledger, flusher) = open_ledger(&config, &metrics)?;
+    let node = Arc::new(Node::with_parts(&config, node_key, ledger, metrics));
     let flusher = match flusher {
         Some(interval) => Some(start_flusher(&node, interval)?),
         None => None,
     };
+    #[cfg(feature = "tigerbeetle")]
+    let refresher = node.ledger.tigerbeetle().map(|ledger| {
+        node.dependencies
+            .set(LEDGER_DEPENDENCY, "connecting", ledger.last_error());
+        tokio::spawn(refresh_from_tigerbeetle(node.clone(), ledger.clone()))
+    });
     let (btp_listener, btp_port) = listen("BTP peers", &config.btp_host, config.btp_port).await?;
     let (health_listener, health_port) =
         listen("health checks", &config.health_host, config.health_port).await?;
@@ -150,6 +157,10 @@ pub async fn run(config: NodeConfig, shutdown: impl Future<Output = ()>) -> Resu
     }
     let _ = stop_http.send(true);
     sampler.abort();
+    #[cfg(feature = "tigerbeetle")]
+    if let Some(refresher) = refresher {
+        refresher.abort();
+    }
     // Last, once nothing can move a balance any more: a graceful stop loses nothing.
     if let Some(flusher) = flusher {
         match flusher.stop() {
@@ -171,9 +182,18 @@ pub async fn run(config: NodeConfig, shutdown: impl Future<Output = ()>) -> Resu
 /// to flush it, if at all.
 fn open_ledger(
     config: &NodeConfig,
+    metrics: &metrics::Metrics,
 ) -> Result<(Arc<ledger::Ledger>, Option<Duration>), ConfigError> {
-    let (ledger, recovered) = ledger::Ledger::open(&config.ledger, &config.data_dir)
-        .map_err(|error| ConfigError::new("DATA_DIR", error.to_string()))?;
+    let (ledger, recovered) = ledger::Ledger::open(
+        &config.ledger,
+        &config.data_dir,
+        &config.node_id,
+        &metrics.ledger,
+    )
+    .map_err(|error| match error {
+        ledger::OpenError::Journal(error) => ConfigError::new("DATA_DIR", error.to_string()),
+        ledger::OpenError::TigerBeetle(problem) => ConfigError::new("LEDGER", problem),
+    })?;
     let interval = match &config.ledger {
         ledger::LedgerConfig::Embedded { flush_interval } => {
             if recovered.torn_bytes > 0 {
@@ -189,6 +209,10 @@ fn open_ledger(
                 "ledger_restored"
             );
             Some(*flush_interval)
+        }
+        ledger::LedgerConfig::TigerBeetle(settings) => {
+            info!(addresses = %settings.addresses, clusterId = %settings.cluster_id, "ledger_tigerbeetle");
+            None
         }
         ledger::LedgerConfig::Memory => None,
     };
@@ -221,7 +245,48 @@ fn start_flusher(
     .map_err(|e| ConfigError::new("LEDGER", format!("cannot start the flusher thread: {e}")))
 }
 
-/// The embedded ledger's name among `/health`'s dependencies.
+/// Reads balances from TigerBeetle into the peers' views (for `/health`, the control plane's
+/// reports and `ilp_peer_balance`), which also probes the cluster: readiness and the `ledger`
+/// dependency follow whether it answers.
+#[cfg(feature = "tigerbeetle")]
+async fn refresh_from_tigerbeetle(node: Arc<Node>, ledger: Arc<ledger::tigerbeetle::TigerBeetle>) {
+    let mut every = tokio::time::interval(ledger::tigerbeetle::REFRESH_EVERY);
+    let mut was_healthy = None;
+    loop {
+        every.tick().await;
+        let snapshot = node.snapshot();
+        let views: Vec<_> = snapshot
+            .peers
+            .values()
+            .map(|peer| {
+                let settings = peer.settings();
+                let accounts = ledger::tigerbeetle::PeerAccounts::new(
+                    &node.node_id,
+                    &peer.id,
+                    &settings.asset_code,
+                    settings.asset_scale,
+                );
+                (peer.id.to_string(), accounts, peer.balance.clone())
+            })
+            .collect();
+        ledger.refresh(&views).await;
+        for peer in snapshot.peers.values() {
+            peer.metrics
+                .balance
+                .set(peer.balance.snapshot().balance as f64);
+        }
+        let healthy = ledger.is_healthy();
+        if was_healthy != Some(healthy) {
+            was_healthy = Some(healthy);
+            let state = if healthy { "ok" } else { "unreachable" };
+            node.dependencies
+                .set(LEDGER_DEPENDENCY, state, ledger.last_error());
+            node.update_ready();
+        }
+    }
+}
+
+/// The ledger's name among `/health`'s dependencies.
 pub const LEDGER_DEPENDENCY: &str = "ledger";
 
 /// Waits until no Prepare is in flight, or `limit` passes. True if everything finished.

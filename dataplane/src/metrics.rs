@@ -33,13 +33,20 @@ pub struct Metrics {
     pub ledger: LedgerMetrics,
 }
 
-/// The embedded ledger's flushes (handles are cheap clones, handed to the flusher thread).
+/// The ledger's work: the embedded ledger's flushes, TigerBeetle's requests (handles are cheap
+/// clones, handed to the flusher thread and the batcher).
 #[derive(Clone)]
 pub struct LedgerMetrics {
     pub flush_duration: Histogram,
     pub accounts_written: IntCounter,
     pub flush_errors: IntCounter,
     pub healthy: IntGauge,
+    pub request_duration: Histogram,
+    pub requests: IntCounter,
+    pub transfers: IntCounter,
+    pub request_errors: IntCounter,
+    pub packets_held: IntGauge,
+    pub finish_failures: IntCounter,
 }
 
 /// One peer's metric handles, resolved once so the packet path does no label lookups.
@@ -147,7 +154,34 @@ impl Metrics {
             ),
             healthy: catalogue.gauge(
                 "ledger_healthy",
-                "1 while the ledger records balances (its last flush succeeded); 0 while it refuses packets",
+                "1 while the ledger records balances (its last flush or request succeeded); 0 while it refuses packets",
+            ),
+            request_duration: catalogue.histogram(
+                "ledger_request_duration_seconds",
+                "Time for one request to the TigerBeetle cluster (a batch of transfers, or an account lookup)",
+                &[
+                    0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0, 5.0,
+                ],
+            ),
+            requests: catalogue.counter(
+                "ledger_requests_total",
+                "Batches of transfers sent to the TigerBeetle cluster",
+            ),
+            transfers: catalogue.counter(
+                "ledger_transfers_total",
+                "Transfers sent to the TigerBeetle cluster; divided by ledger_requests_total, the batch size",
+            ),
+            request_errors: catalogue.counter(
+                "ledger_request_errors_total",
+                "Batches the TigerBeetle cluster did not answer in time or refused as a whole",
+            ),
+            packets_held: catalogue.gauge(
+                "ledger_packets_held",
+                "Packets whose pending transfers are placed and not yet posted or voided",
+            ),
+            finish_failures: catalogue.counter(
+                "ledger_finish_failures_total",
+                "Posts or voids that did not land (a post lost this way is a fulfilled packet the ledger does not show)",
             ),
         };
         ledger.healthy.set(1);

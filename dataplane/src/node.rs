@@ -118,13 +118,15 @@ impl Node {
     /// A node serving nothing yet: [`Node::apply`] gives it peers and routes.
     /// With an in-memory ledger and no node key (tests and tools).
     pub fn new(config: &NodeConfig) -> Node {
-        Node::with_parts(config, None, Arc::new(Ledger::in_memory()))
+        Node::with_parts(config, None, Arc::new(Ledger::in_memory()), Metrics::new())
     }
 
+    /// `metrics` are made first because the ledger reports into them.
     pub fn with_parts(
         config: &NodeConfig,
         node_key: Option<node_identity::NodeKey>,
         ledger: Arc<Ledger>,
+        metrics: Metrics,
     ) -> Node {
         Node {
             ledger,
@@ -133,7 +135,7 @@ impl Node {
             address: config.ilp_address.clone(),
             forwarding: config.forwarding.clone(),
             link_settings: LinkSettings::default(),
-            metrics: Metrics::new(),
+            metrics,
             snapshot: ArcSwap::from_pointee(Snapshot::default()),
             started: Instant::now(),
             listening: AtomicBool::new(false),

@@ -55,6 +55,10 @@ struct Outgoing {
 /// What settling the next hop's answer needs, held across the wait.
 struct Pending {
     next: Arc<Peer>,
+    /// In the sender's units; what a shared ledger holds (local ledgers hold it in
+    /// `reservation`).
+    #[cfg_attr(not(feature = "tigerbeetle"), allow(dead_code))]
+    incoming_amount: u64,
     /// In the next hop's units.
     outgoing_amount: u64,
     condition: [u8; 32],
@@ -129,12 +133,35 @@ impl Node {
         received: std::time::Instant,
         trace: &Span,
     ) -> Answer {
+        #[cfg(feature = "tigerbeetle")]
+        let shared = self
+            .ledger
+            .tigerbeetle()
+            .map(|ledger| (ledger.clone(), shared_ledger::packet_key(&from.id, &raw)));
         let (outgoing, pending) = match self.admit(from, raw, received, trace) {
             Ok(admitted) => admitted,
             Err(reject) => return reject,
         };
+        #[cfg(feature = "tigerbeetle")]
+        let hold = match &shared {
+            Some((ledger, key)) => {
+                match self
+                    .hold_shared(ledger, from, key, &pending, &outgoing)
+                    .await
+                {
+                    Ok(hold) => hold,
+                    Err(reject) => return reject,
+                }
+            }
+            None => None,
+        };
         let reply = send(&pending.next, outgoing, trace).await;
-        self.settle(from, pending, reply)
+        let answer = self.settle(from, pending, reply);
+        #[cfg(feature = "tigerbeetle")]
+        if let (Some((ledger, _)), Some(hold)) = (shared, hold) {
+            shared_ledger::finish(ledger, hold, &answer).await;
+        }
+        answer
     }
 
     /// Every check a Prepare must pass before it goes on, in order; the first that fails is our
@@ -204,6 +231,7 @@ impl Node {
             },
             Pending {
                 next,
+                incoming_amount: amount,
                 outgoing_amount,
                 condition,
                 reservation,
@@ -366,6 +394,9 @@ impl Node {
                 &[],
             ));
         }
+        if !self.ledger.is_local() {
+            return Ok(None); // held by the shared ledger after admission
+        }
         match from.balance.reserve(amount, credit_limit) {
             Ok(reservation) => Ok(Some(reservation)),
             Err(exceeded) => {
@@ -426,6 +457,7 @@ impl Node {
     fn settle_fulfill(&self, from: &Peer, pending: Pending, reply: Bytes) -> Answer {
         let Pending {
             next,
+            incoming_amount: _,
             outgoing_amount,
             condition,
             reservation,
@@ -661,5 +693,7 @@ impl IncomingHandler for PeerHandler {
     }
 }
 
+#[cfg(feature = "tigerbeetle")]
+mod shared_ledger;
 #[cfg(test)]
 mod tests;

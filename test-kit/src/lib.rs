@@ -7,12 +7,14 @@
 //! - [`Service`]: the same for tests, panicking with the captured logs on any failure and
 //!   printing them if the test panicked.
 //! - [`run`]: a command to completion, bounded.
+//! - [`tigerbeetle::Cluster`]: a real TigerBeetle cluster (one or three replicas).
 //!
 //! Tests use 127.0.0.1 and ephemeral ports; every wait here has a deadline.
 
 pub mod process;
 mod run;
 mod service;
+pub mod tigerbeetle;
 
 pub use run::{Output, run, try_run};
 pub use service::Service;

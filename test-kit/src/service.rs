@@ -16,7 +16,7 @@ pub const READY_WITHIN: Duration = Duration::from_secs(30);
 pub struct Service {
     pub name: String,
     process: Process,
-    ready: String,
+    ready: Ready,
     /// False once a failure has panicked with the logs already, so `drop` does not print them
     /// again.
     report_logs: bool,
@@ -39,11 +39,21 @@ impl Service {
 
     /// Starts what `spec` describes and waits for the event `ready`.
     pub fn start_spec(spec: Spec, ready: &str) -> Service {
+        Service::start_with(spec, Ready::Event(ready.to_string()))
+    }
+
+    /// Starts what `spec` describes and waits (up to `limit`) for a log line containing
+    /// `needle`: for programs that do not log JSON (TigerBeetle's `listening on`).
+    pub fn start_line(spec: Spec, needle: &str, limit: Duration) -> Service {
+        Service::start_with(spec, Ready::Line(needle.to_string(), limit))
+    }
+
+    fn start_with(spec: Spec, ready: Ready) -> Service {
         let process = spec.start().unwrap_or_else(|e| panic!("{e}"));
         let mut service = Service {
             name: process.name().to_string(),
             process,
-            ready: ready.to_string(),
+            ready,
             report_logs: true,
             started: Value::Null,
         };
@@ -52,7 +62,14 @@ impl Service {
     }
 
     fn await_ready(&mut self) {
-        self.started = match self.process.wait_for_event(&self.ready, READY_WITHIN) {
+        let waited = match &self.ready {
+            Ready::Event(message) => self.process.wait_for_event(message, READY_WITHIN),
+            Ready::Line(needle, limit) => self
+                .process
+                .wait_for_line(needle, *limit, |line| line.contains(needle.as_str()))
+                .map(Value::String),
+        };
+        self.started = match waited {
             Ok(event) => event,
             Err(error) => {
                 // The message carries the logs.
@@ -161,6 +178,14 @@ impl Service {
         self.process.restart().unwrap_or_else(|e| panic!("{e}"));
         self.await_ready();
     }
+}
+
+/// What a started service logs when it is ready.
+enum Ready {
+    /// A JSON log event with this message.
+    Event(String),
+    /// Any line containing this text, within this long.
+    Line(String, Duration),
 }
 
 impl Drop for Service {

@@ -365,13 +365,50 @@ fn ledger_config(
             flush_interval: interval,
         }),
         Some("memory") => Ok(LedgerConfig::Memory),
+        Some("tigerbeetle") => tigerbeetle_config(vars),
         Some(other) => Err(ConfigError::new(
             "LEDGER",
             format!(
-                "{other:?} is not a ledger this data plane has: embedded (balances journaled in DATA_DIR, the default) or memory (lost on restart)"
+                "{other:?} is not a ledger this data plane has: embedded (balances journaled in DATA_DIR, the default), tigerbeetle (a TigerBeetle cluster, TIGERBEETLE_ADDRESSES) or memory (lost on restart)"
             ),
         )),
     }
+}
+
+fn tigerbeetle_config(vars: Env<'_>) -> Result<LedgerConfig, ConfigError> {
+    let addresses = vars.required(
+        "TIGERBEETLE_ADDRESSES",
+        "the replicas of the TigerBeetle cluster (LEDGER=tigerbeetle), e.g. 127.0.0.1:3000",
+    )?;
+    if addresses.split(',').any(|a| a.trim().is_empty()) {
+        return Err(ConfigError::new(
+            "TIGERBEETLE_ADDRESSES",
+            format!("{addresses:?}: an empty address in the list"),
+        ));
+    }
+    let cluster_id = match vars.get("TIGERBEETLE_CLUSTER_ID") {
+        None => 0,
+        Some(text) => text.parse::<u128>().map_err(|_| {
+            ConfigError::new(
+                "TIGERBEETLE_CLUSTER_ID",
+                format!("{text:?} is not a cluster id (a decimal integer)"),
+            )
+        })?,
+    };
+    let timeout = vars
+        .millis("TIGERBEETLE_TIMEOUT_MS")?
+        .unwrap_or(crate::ledger::DEFAULT_TIGERBEETLE_TIMEOUT);
+    let max_batch = vars
+        .integer("TIGERBEETLE_MAX_BATCH", 2..=8189)?
+        .map_or(crate::ledger::DEFAULT_TIGERBEETLE_MAX_BATCH, |n| n as usize);
+    Ok(LedgerConfig::TigerBeetle(
+        crate::ledger::TigerBeetleConfig {
+            cluster_id,
+            addresses,
+            timeout,
+            max_batch,
+        },
+    ))
 }
 
 fn validate(config: &NodeConfig) -> Result<(), ConfigError> {

@@ -14,6 +14,8 @@
 
 pub mod flusher;
 pub mod journal;
+#[cfg(feature = "tigerbeetle")]
+pub mod tigerbeetle;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -32,6 +34,34 @@ pub enum LedgerConfig {
     Memory,
     /// Balances in memory, journaled to `DATA_DIR/ledger/` every `flush_interval`.
     Embedded { flush_interval: Duration },
+    /// Every packet as two-phase transfers in a TigerBeetle cluster (feature `tigerbeetle`).
+    TigerBeetle(TigerBeetleConfig),
+}
+
+/// Where the TigerBeetle cluster is and how the data plane talks to it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TigerBeetleConfig {
+    /// `TIGERBEETLE_CLUSTER_ID` (default 0).
+    pub cluster_id: u128,
+    /// `TIGERBEETLE_ADDRESSES`: every replica, comma-separated (`3000`, `10.0.0.5:3000,…`).
+    pub addresses: String,
+    /// `TIGERBEETLE_TIMEOUT_MS` (default 2000): a request not answered in this is an outage.
+    pub timeout: Duration,
+    /// `TIGERBEETLE_MAX_BATCH` (default 254): transfers per request. 254 fits the 32 KiB
+    /// requests of a `--development` replica; a production replica takes up to 8189.
+    pub max_batch: usize,
+}
+
+pub const DEFAULT_TIGERBEETLE_TIMEOUT: Duration = Duration::from_millis(2000);
+pub const DEFAULT_TIGERBEETLE_MAX_BATCH: usize = 254;
+
+/// Why the configured ledger could not be opened.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    #[error(transparent)]
+    Journal(#[from] JournalError),
+    #[error("LEDGER=tigerbeetle: {0}")]
+    TigerBeetle(String),
 }
 
 /// 10 ms: one `fdatasync` per interval is ~0.1–0.5 % of a core on the disks measured here,
@@ -51,6 +81,7 @@ impl LedgerConfig {
         match self {
             LedgerConfig::Memory => "memory",
             LedgerConfig::Embedded { .. } => "embedded",
+            LedgerConfig::TigerBeetle(_) => "tigerbeetle",
         }
     }
 }
@@ -72,6 +103,8 @@ pub struct Ledger {
     /// The embedded kind's files, and the balances they hold.
     store: Option<Mutex<Store>>,
     failing: AtomicBool,
+    #[cfg(feature = "tigerbeetle")]
+    tigerbeetle: Option<Arc<tigerbeetle::TigerBeetle>>,
 }
 
 struct Store {
@@ -88,18 +121,62 @@ impl Ledger {
             changed: Arc::default(),
             store: None,
             failing: AtomicBool::new(false),
+            #[cfg(feature = "tigerbeetle")]
+            tigerbeetle: None,
         }
     }
 
     /// Opens the configured ledger: for the embedded kind, restores every balance from
-    /// `data_dir/ledger/`.
+    /// `data_dir/ledger/`; for TigerBeetle, starts its client (inside a Tokio runtime).
     pub fn open(
         config: &LedgerConfig,
         data_dir: &Path,
-    ) -> Result<(Ledger, Recovered), JournalError> {
-        let LedgerConfig::Embedded { .. } = config else {
-            return Ok((Ledger::in_memory(), Recovered::default()));
+        node_id: &str,
+        metrics: &crate::metrics::LedgerMetrics,
+    ) -> Result<(Ledger, Recovered), OpenError> {
+        match config {
+            LedgerConfig::Memory => Ok((Ledger::in_memory(), Recovered::default())),
+            LedgerConfig::Embedded { .. } => Ok(Ledger::open_embedded(config, data_dir)?),
+            LedgerConfig::TigerBeetle(settings) => {
+                Ledger::open_tigerbeetle(config, settings, node_id, metrics)
+            }
+        }
+    }
+
+    #[cfg(feature = "tigerbeetle")]
+    fn open_tigerbeetle(
+        config: &LedgerConfig,
+        settings: &TigerBeetleConfig,
+        node_id: &str,
+        metrics: &crate::metrics::LedgerMetrics,
+    ) -> Result<(Ledger, Recovered), OpenError> {
+        let client = tigerbeetle::TigerBeetle::connect(node_id, settings, metrics.clone())
+            .map_err(OpenError::TigerBeetle)?;
+        let ledger = Ledger {
+            config: config.clone(),
+            tigerbeetle: Some(client),
+            ..Ledger::in_memory()
         };
+        Ok((ledger, Recovered::default()))
+    }
+
+    #[cfg(not(feature = "tigerbeetle"))]
+    fn open_tigerbeetle(
+        _: &LedgerConfig,
+        _: &TigerBeetleConfig,
+        _: &str,
+        _: &crate::metrics::LedgerMetrics,
+    ) -> Result<(Ledger, Recovered), OpenError> {
+        Err(OpenError::TigerBeetle(
+            "this data plane was built without TigerBeetle (cargo build --features dataplane/tigerbeetle; the images have it)".into(),
+        ))
+    }
+
+    /// The embedded ledger, every balance restored from `data_dir/ledger/`.
+    pub fn open_embedded(
+        config: &LedgerConfig,
+        data_dir: &Path,
+    ) -> Result<(Ledger, Recovered), JournalError> {
         let dir = data_dir.join("ledger");
         let (journal, recovered) = Journal::open(&dir)?;
         let changed: Arc<AtomicBool> = Arc::default();
@@ -121,6 +198,8 @@ impl Ledger {
                 written: recovered.balances.clone(),
             })),
             failing: AtomicBool::new(false),
+            #[cfg(feature = "tigerbeetle")]
+            tigerbeetle: None,
         };
         Ok((ledger, recovered))
     }
@@ -154,9 +233,52 @@ impl Ledger {
             .collect()
     }
 
-    /// True while the last flush failed: the packet path refuses new Prepares.
+    /// True while the last flush failed (or TigerBeetle does not answer): the packet path
+    /// refuses new Prepares.
     pub fn is_failing(&self) -> bool {
+        #[cfg(feature = "tigerbeetle")]
+        if let Some(tigerbeetle) = &self.tigerbeetle {
+            return !tigerbeetle.is_healthy();
+        }
         self.failing.load(Ordering::Acquire)
+    }
+
+    /// The TigerBeetle client, when that is the ledger: the packet path holds and posts
+    /// through it instead of reserving here.
+    #[cfg(feature = "tigerbeetle")]
+    pub fn tigerbeetle(&self) -> Option<&Arc<tigerbeetle::TigerBeetle>> {
+        self.tigerbeetle.as_ref()
+    }
+
+    /// What `/health` shows of the ledger.
+    pub fn health(&self) -> serde_json::Value {
+        let mut health = serde_json::json!({
+            "kind": self.config.kind(),
+            "state": if self.is_failing() { "failing" } else { "ok" },
+            "accounts": self.balances().len(),
+        });
+        match &self.config {
+            LedgerConfig::Memory => {}
+            LedgerConfig::Embedded { flush_interval } => {
+                health["directory"] = self.dir().map(|d| d.display().to_string()).into();
+                health["flushIntervalMs"] = (flush_interval.as_millis() as u64).into();
+            }
+            LedgerConfig::TigerBeetle(settings) => {
+                health["addresses"] = settings.addresses.clone().into();
+                health["clusterId"] = settings.cluster_id.to_string().into();
+                #[cfg(feature = "tigerbeetle")]
+                if let Some(tigerbeetle) = &self.tigerbeetle {
+                    health["lastError"] = tigerbeetle.last_error().into();
+                }
+            }
+        }
+        health
+    }
+
+    /// True when balances move here (memory, embedded); false when a shared ledger keeps them
+    /// and the accounts here are only views.
+    pub fn is_local(&self) -> bool {
+        !matches!(self.config, LedgerConfig::TigerBeetle(_))
     }
 
     /// Writes the balances that moved since the last flush as one synced journal batch.

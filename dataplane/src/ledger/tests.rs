@@ -12,7 +12,7 @@ fn embedded(dir: &Path) -> Ledger {
     let config = LedgerConfig::Embedded {
         flush_interval: INTERVAL,
     };
-    Ledger::open(&config, dir).unwrap().0
+    Ledger::open_embedded(&config, dir).unwrap().0
 }
 
 /// What every ledger does, whatever keeps it.

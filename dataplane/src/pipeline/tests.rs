@@ -65,7 +65,12 @@ impl Fixture {
     fn with_ledger(adjust: impl FnOnce(&mut NodeConfig), ledger: Ledger) -> Fixture {
         let mut config = NodeConfig::from_yaml("ilpAddress: test.x\n").expect("config");
         adjust(&mut config);
-        let node = Arc::new(Node::with_parts(&config, None, Arc::new(ledger)));
+        let node = Arc::new(Node::with_parts(
+            &config,
+            None,
+            Arc::new(ledger),
+            crate::metrics::Metrics::new(),
+        ));
         let secrets = tempfile::tempdir().expect("temp dir");
         let mut a = peer_config(&secrets, "a", "USD", 9);
         a.max_packet_amount = Some(MAX_PACKET);
@@ -155,6 +160,7 @@ impl Fixture {
     fn pending(&self, amount: u64) -> Pending {
         Pending {
             next: self.peer("b"),
+            incoming_amount: amount,
             outgoing_amount: amount,
             condition: condition_for(&FULFILLMENT),
             reservation: Some(
@@ -357,7 +363,7 @@ async fn past_the_credit_limit_is_t04_counting_prepares_in_flight() {
 async fn a_ledger_that_cannot_record_is_t00_and_reserves_nothing() {
     let dir = tempfile::tempdir().expect("temp dir");
     let config = crate::ledger::LedgerConfig::default();
-    let (ledger, _) = Ledger::open(&config, dir.path()).expect("ledger");
+    let (ledger, _) = Ledger::open_embedded(&config, dir.path()).expect("ledger");
     ledger.with_journal(crate::ledger::journal::Journal::break_writes);
     ledger
         .account("a")
