@@ -1,7 +1,7 @@
 //! The ILDCP client (RFC 31): a node without `ILP_ADDRESS` learns its address from its parent.
 //!
-//! Once the parent's link is up, it sends a Prepare to `peer.config` (amount 0, empty data, the
-//! peer-protocol condition, expiry now + 60 s as JS and RS do) and reads the address and asset
+//! Once the parent's link is up, it sends `proto::ildcp::request` (a Prepare to `peer.config`,
+//! amount 0, empty data, the peer-protocol condition, expiry now + 60 s as JS and RS do) and reads the address and asset
 //! from the Fulfill's data. It asks again on every new session of the parent's link, since the
 //! parent may have been reconfigured meanwhile; a different answer replaces the address (and is
 //! logged). A Reject, a timeout or a bad answer is retried with backoff. The host side, which
@@ -12,12 +12,9 @@ use std::time::Duration;
 
 use btp_link::{Link, LinkError};
 use bytes::Bytes;
+use proto::Timestamp;
 use proto::ildcp::IldcpResponse;
-use proto::ilp::{
-    Fulfill, PEER_PROTOCOL_CONDITION, PEER_PROTOCOL_FULFILLMENT, Prepare, PrepareBuilder, Reject,
-    TYPE_FULFILL, TYPE_REJECT,
-};
-use proto::{Address, Timestamp};
+use proto::ilp::{Fulfill, PEER_PROTOCOL_FULFILLMENT, Reject, TYPE_FULFILL, TYPE_REJECT};
 use tokio::sync::watch;
 use tracing::{debug, info, warn};
 
@@ -25,8 +22,6 @@ use crate::backoff::Backoff;
 use crate::node::{AddressSource, Node, NodeAddress};
 use crate::peer::Peer;
 
-/// The request's expiry, as JS and RS set it for peer protocols.
-pub const REQUEST_EXPIRY: Duration = Duration::from_secs(60);
 /// How long we wait for the answer: shorter than the expiry, so a parent that swallowed the
 /// request is asked again soon rather than after a minute.
 pub const ANSWER_TIMEOUT: Duration = Duration::from_secs(10);
@@ -58,28 +53,12 @@ impl IldcpError {
     }
 }
 
-/// The ILDCP request: a Prepare to `peer.config`, amount 0, empty data, the peer-protocol
-/// condition, expiring `REQUEST_EXPIRY` after `now`.
+/// The ILDCP request (`proto::ildcp::request`), encoded.
 pub fn request(now: Timestamp) -> Bytes {
-    // A constant that is an address; should it ever not be, an empty request is refused by the
-    // link rather than a panic here.
-    let Ok(destination) = Address::new(proto::ildcp::DESTINATION) else {
-        return Bytes::new();
-    };
-    let expires_at = now
-        .checked_add_ms(REQUEST_EXPIRY.as_millis() as i64)
-        .unwrap_or(now);
-    PrepareBuilder {
-        amount: 0,
-        expires_at,
-        execution_condition: &PEER_PROTOCOL_CONDITION,
-        destination: &destination,
-        data: &[],
-    }
-    .build()
-    .map(|prepare: Prepare| prepare.encode())
-    // Only data over 32767 bytes fails to build, and ours is empty.
-    .unwrap_or_default()
+    proto::ildcp::request(now)
+        .map(|prepare| prepare.encode())
+        // Only data over 32767 bytes or a bad destination fail to build: neither is ours.
+        .unwrap_or_default()
 }
 
 /// Reads the parent's answer: a Fulfill with the zero fulfillment whose data decodes, or why not.

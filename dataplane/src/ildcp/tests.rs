@@ -1,6 +1,6 @@
 //! Tests of the ILDCP client: the request it sends and how it reads answers.
 
-use proto::ilp::{ErrorCode, FulfillBuilder, RejectBuilder};
+use proto::ilp::{ErrorCode, FulfillBuilder, PEER_PROTOCOL_CONDITION, Prepare, RejectBuilder};
 
 use super::*;
 
