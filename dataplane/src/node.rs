@@ -454,6 +454,8 @@ impl Node {
         let previous = self.address.swap(Some(Arc::new(address)));
         self.blocked.fetch_and(!AWAITING_ADDRESS, Ordering::AcqRel);
         self.update_ready();
+        // The control plane reporter sends the address with the link states: wake it.
+        self.link_changes.notify();
         previous
     }
 
