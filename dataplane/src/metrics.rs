@@ -8,6 +8,9 @@ use service_runtime::metrics::Catalogue;
 
 use crate::link_state::LinkState;
 
+/// The `result` label values of `dataplane_ildcp_requests_total`.
+pub const ILDCP_RESULTS: [&str; 5] = ["learned", "rejected", "timeout", "link_error", "invalid"];
+
 pub struct Metrics {
     catalogue: Catalogue,
     pub packets: IntCounterVec,
@@ -131,6 +134,10 @@ impl Metrics {
             "ILDCP requests to the parent for our address (no ILP_ADDRESS set), by result (learned, rejected, timeout, link_error, invalid)",
             &["result"],
         );
+        // Every series from the start: 0 requests is what a configured address means.
+        for result in ILDCP_RESULTS {
+            ildcp_requests.with_label_values(&[result]);
+        }
         let ready = catalogue.gauge(
             "dataplane_ready",
             "1 once the node listens, serves a route table and knows its ILP address",

@@ -267,10 +267,15 @@ async fn a_configured_address_wins_and_no_ildcp_request_is_made() {
         Some(0.0),
         "the parent was never asked"
     );
-    assert!(
-        !node_c.metrics().contains("dataplane_ildcp_requests_total"),
-        "no ILDCP request counted"
-    );
+    for result in dataplane::metrics::ILDCP_RESULTS {
+        assert_eq!(
+            node_c.metric(&format!(
+                r#"dataplane_ildcp_requests_total{{result="{result}"}}"#
+            )),
+            Some(0.0),
+            "no ILDCP request counted ({result})"
+        );
+    }
     let (status, _) = http_get(node_c.health_port, "/health/ready");
     assert_eq!(status, 200);
 }

@@ -208,7 +208,7 @@ async fn session(
                                 pending_incoming: b.pending_incoming,
                             })
                             .collect();
-                        let address = (!report.ilp_address.is_empty()).then(|| ReportedAddress {
+                        let address = (!report.ilp_address.is_empty()).then_some(ReportedAddress {
                             ilp_address: report.ilp_address,
                             source: report.address_source,
                         });

@@ -77,3 +77,22 @@ fn every_other_answer_is_an_error_saying_why() {
         Err(IldcpError::Invalid(_))
     ));
 }
+
+#[test]
+fn every_result_is_a_series_that_exists_from_the_start() {
+    let errors = [
+        IldcpError::Rejected {
+            code: "F00".into(),
+            message: String::new(),
+        },
+        IldcpError::Timeout(ANSWER_TIMEOUT),
+        IldcpError::Link("closed".into()),
+        IldcpError::Invalid("x".into()),
+    ];
+    for label in errors.iter().map(IldcpError::label).chain(["learned"]) {
+        assert!(
+            crate::metrics::ILDCP_RESULTS.contains(&label),
+            "{label} is not pre-created"
+        );
+    }
+}
