@@ -102,6 +102,36 @@ fn environment_overrides_the_file() {
 }
 
 #[test]
+fn a_childs_ildcp_address_can_come_from_the_environment() {
+    let config = NodeConfig::from_env_map(&env(&[
+        ("ILP_ADDRESS", "test.b"),
+        ("BTP_PEER_KID_SECRET", "s"),
+        ("BTP_PEER_KID_RELATION", "child"),
+        ("BTP_PEER_KID_ILP_ADDRESS", "test.elsewhere.kid"),
+    ]))
+    .unwrap();
+    assert_eq!(
+        config.peers[0].ilp_address.as_ref().map(|a| a.as_str()),
+        Some("test.elsewhere.kid")
+    );
+    let bad = NodeConfig::from_env_map(&env(&[
+        ("ILP_ADDRESS", "test.b"),
+        ("BTP_PEER_KID_SECRET", "s"),
+        ("BTP_PEER_KID_RELATION", "child"),
+        ("BTP_PEER_KID_ILP_ADDRESS", "test..kid"),
+    ]))
+    .unwrap_err();
+    assert_eq!(bad.field, "BTP_PEER_KID_ILP_ADDRESS");
+    let not_a_child = NodeConfig::from_env_map(&env(&[
+        ("ILP_ADDRESS", "test.b"),
+        ("BTP_PEER_KID_SECRET", "s"),
+        ("BTP_PEER_KID_ILP_ADDRESS", "test.elsewhere.kid"),
+    ]))
+    .unwrap_err();
+    assert_eq!(not_a_child.field, "peers[0].ilpAddress");
+}
+
+#[test]
 fn env_only_configuration_works() {
     let config = NodeConfig::from_env_map(&env(&[
         ("ILP_ADDRESS", "test.b"),
