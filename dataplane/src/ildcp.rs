@@ -1,8 +1,8 @@
 //! The ILDCP client (RFC 31): a node without `ILP_ADDRESS` learns its address from its parent.
 //!
 //! Once the parent's link is up, it sends `proto::ildcp::request` (a Prepare to `peer.config`,
-//! amount 0, empty data, the peer-protocol condition, expiry now + 60 s as JS and RS do) and reads the address and asset
-//! from the Fulfill's data. It asks again on every new session of the parent's link, since the
+//! amount 0, empty data, the peer-protocol condition, expiry now + 60 s as JS and RS do) and
+//! reads the address and asset from the Fulfill's data. It asks again on every new session of the parent's link, since the
 //! parent may have been reconfigured meanwhile; a different answer replaces the address (and is
 //! logged). A Reject, a timeout or a bad answer is retried with backoff. The host side, which
 //! answers our own children, is in the pipeline (`Node::ildcp`).
@@ -112,7 +112,11 @@ pub async fn learn_address(node: Arc<Node>, mut stop: watch::Receiver<bool>) {
         if let Some((parent, link, session)) = parent_link(&node) {
             let key = (parent.id.clone(), session);
             if answered.as_ref() != Some(&key) {
-                match ask(&link).await {
+                let asked = tokio::select! {
+                    asked = ask(&link) => asked,
+                    _ = stop.wait_for(|stop| *stop) => return,
+                };
+                match asked {
                     Ok(response) => {
                         node.metrics
                             .ildcp_requests
