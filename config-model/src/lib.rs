@@ -38,15 +38,29 @@ pub struct TableError {
     pub problem: String,
 }
 
-/// Checks every peer and route, and the table as a whole: unique peer ids, unique prefixes,
-/// and routes that name existing peers.
+/// Checks every peer and route, and the table as a whole: unique peer ids, one parent at most
+/// (RFC 34: a node learns its address from one parent by ILDCP), unique prefixes, and routes
+/// that name existing peers.
 pub fn validate_table(peers: &[PeerConfig], routes: &[RouteConfig]) -> Result<(), TableError> {
     let mut ids = HashSet::with_capacity(peers.len());
+    let mut parent: Option<&str> = None;
     for (index, peer) in peers.iter().enumerate() {
         peer.validate().map_err(|e| TableError {
             field: format!("peers[{index}].{}", e.field.yaml_name()),
             problem: e.problem,
         })?;
+        if peer.relation == Relation::Parent {
+            if let Some(first) = parent {
+                return Err(TableError {
+                    field: format!("peers[{index}].relation"),
+                    problem: format!(
+                        "{} is a second parent besides {first}; a node has one parent at most (RFC 34)",
+                        peer.id
+                    ),
+                });
+            }
+            parent = Some(peer.id.as_str());
+        }
         if !ids.insert(peer.id.as_str()) {
             return Err(TableError {
                 field: format!("peers[{index}].id"),
@@ -75,4 +89,31 @@ pub fn validate_table(peers: &[PeerConfig], routes: &[RouteConfig]) -> Result<()
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn peer(id: &str, relation: Relation) -> PeerConfig {
+        PeerConfig {
+            relation,
+            ..PeerConfig::new(id, SecretRef::Env(id.to_ascii_uppercase()))
+        }
+    }
+
+    #[test]
+    fn a_table_has_one_parent_at_most() {
+        let one = [peer("up", Relation::Parent), peer("kid", Relation::Child)];
+        assert!(validate_table(&one, &[]).is_ok());
+        let two = [
+            peer("up", Relation::Parent),
+            peer("kid", Relation::Child),
+            peer("other", Relation::Parent),
+        ];
+        let error = validate_table(&two, &[]).unwrap_err();
+        assert_eq!(error.field, "peers[2].relation");
+        assert!(error.problem.contains("one parent at most"), "{error}");
+        assert!(error.problem.contains("up"), "{error}");
+    }
 }

@@ -44,6 +44,9 @@ pub struct PeerConfig {
     pub auth_username: Option<String>,
     /// The peer's node public key (base64 Ed25519), when `secret_ref` is `node-key`.
     pub public_key: Option<String>,
+    /// The address a child is told by ILDCP (RFC 31) instead of `<our address>.<its id>`.
+    /// Children only: no other relation asks us for its address.
+    pub ilp_address: Option<proto::Address>,
 }
 
 /// A peer's fields, named as operators write them in YAML and as the gRPC API names them.
@@ -59,6 +62,7 @@ pub enum PeerField {
     SecretRef,
     AuthUsername,
     PublicKey,
+    IlpAddress,
 }
 
 impl PeerField {
@@ -74,6 +78,7 @@ impl PeerField {
             PeerField::SecretRef => "secretRef",
             PeerField::AuthUsername => "authUsername",
             PeerField::PublicKey => "publicKey",
+            PeerField::IlpAddress => "ilpAddress",
         }
     }
 
@@ -89,6 +94,7 @@ impl PeerField {
             PeerField::SecretRef => "secret_ref",
             PeerField::AuthUsername => "auth_username",
             PeerField::PublicKey => "public_key",
+            PeerField::IlpAddress => "ilp_address",
         }
     }
 }
@@ -124,6 +130,7 @@ impl PeerConfig {
             secret_ref,
             auth_username: None,
             public_key: None,
+            ilp_address: None,
         }
     }
 
@@ -179,6 +186,17 @@ impl PeerConfig {
                 );
             }
             (_, None) => {}
+        }
+        // Only a child asks us for its address (RFC 31): on any other relation the setting
+        // would never be used, and a silently ignored setting misleads whoever wrote it.
+        if self.ilp_address.is_some() && self.relation != Relation::Child {
+            return fail(
+                PeerField::IlpAddress,
+                format!(
+                    "only used with relation child (the address ILDCP gives it); this peer is a {}",
+                    self.relation.as_str()
+                ),
+            );
         }
         Ok(())
     }
@@ -287,6 +305,23 @@ mod tests {
                 ..peer()
             },
             PeerField::PublicKey,
+        ));
+        let child_address = Some(proto::Address::new("g.a.kid").unwrap());
+        assert!(
+            PeerConfig {
+                relation: Relation::Child,
+                ilp_address: child_address.clone(),
+                ..peer()
+            }
+            .validate()
+            .is_ok()
+        );
+        cases.push((
+            PeerConfig {
+                ilp_address: child_address,
+                ..peer()
+            },
+            PeerField::IlpAddress,
         ));
         for (peer, field) in cases {
             assert_eq!(peer.validate().unwrap_err().field, field, "{peer:?}");

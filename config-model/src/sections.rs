@@ -28,6 +28,8 @@ pub struct PeerSection {
     pub auth_username: Option<String>,
     /// The peer's node public key, with `secretRef: node-key`.
     pub public_key: Option<String>,
+    /// With `relation: child`: the address ILDCP gives it instead of `<our address>.<id>`.
+    pub ilp_address: Option<String>,
     /// Never accepted: declared only so that a literal secret gets a refusal that says why
     /// rather than "unknown field". Its value is never read.
     pub secret: Option<IgnoredAny>,
@@ -94,6 +96,13 @@ impl PeerSection {
                 fail("relation", format!("{text:?} is not peer, parent or child"))
             })?,
         };
+        let ilp_address =
+            match self.ilp_address.as_deref() {
+                None => None,
+                Some(text) => Some(proto::Address::new(text).map_err(|e| {
+                    fail("ilpAddress", format!("{text:?} is not an ILP address: {e}"))
+                })?),
+            };
         Ok(PeerConfig {
             id: self.id,
             url: self.url,
@@ -105,6 +114,7 @@ impl PeerSection {
             secret_ref,
             auth_username: self.auth_username,
             public_key: self.public_key,
+            ilp_address,
         })
     }
 }
@@ -158,6 +168,11 @@ mod tests {
                 "literal secrets are refused",
             ),
             (
+                r#"{"id": "a", "secretRef": "env:A", "relation": "child", "ilpAddress": "g..x"}"#,
+                "peers[1].ilpAddress",
+                "not an ILP address",
+            ),
+            (
                 r#"{"id": "a", "secretRef": "env:A", "relation": "boss"}"#,
                 "peers[1].relation",
                 "not peer, parent or child",
@@ -172,5 +187,14 @@ mod tests {
             assert!(!error.to_string().contains("hunter2"), "echoed: {error}");
         }
         assert!(serde_json::from_str::<PeerSection>(r#"{"id": "a", "secretref": "x"}"#).is_err());
+        let child = section(
+            r#"{"id": "kid", "secretRef": "env:K", "relation": "child", "ilpAddress": "g.elsewhere.kid"}"#,
+        )
+        .into_config(0, &AssetDefaults::default(), None)
+        .unwrap();
+        assert_eq!(
+            child.ilp_address.as_ref().map(|a| a.as_str()),
+            Some("g.elsewhere.kid")
+        );
     }
 }

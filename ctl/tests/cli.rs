@@ -319,6 +319,8 @@ fn status_shows_version_counts_and_data_planes() -> anyhow::Result<()> {
                     balance: "-42".into(),
                     pending_incoming: "7".into(),
                 }],
+                ilp_address: "g.parent.east".into(),
+                address_source: "ildcp".into(),
             }],
             settlement: Some(api::Settlement {
                 capabilities: vec!["evm-settlement".into()],
@@ -340,6 +342,7 @@ fn status_shows_version_counts_and_data_planes() -> anyhow::Result<()> {
         "connection refused",
         "-42",
         "evm 0x52908400098527886E0F7030069857D2E4169EE7",
+        "g.parent.east (ildcp)",
     ] {
         ensure!(run.stdout.contains(needle), "{needle}: {}", show(&run));
     }
@@ -366,6 +369,8 @@ fn status_shows_version_counts_and_data_planes() -> anyhow::Result<()> {
         show(&run)
     );
     ensure!(plane["balances"][0]["balance"] == "-42", "{}", show(&run));
+    ensure!(plane["ilpAddress"] == "g.parent.east", "{}", show(&run));
+    ensure!(plane["addressSource"] == "ildcp", "{}", show(&run));
     Ok(())
 }
 

@@ -51,10 +51,15 @@ async fn health(State(node): State<Arc<Node>>) -> Response {
     } else {
         not_ready_status(&node)
     };
+    let address = node.address();
     axum::Json(json!({
         "status": status,
         "nodeId": node.node_id,
-        "ilpAddress": node.address.as_str(),
+        // null until the parent's ILDCP answer, when ILP_ADDRESS is not set.
+        "ilpAddress": address.as_ref().map(|a| a.address.as_str()),
+        "addressSource": address.as_ref().map(|a| a.source.as_str()),
+        // The asset the parent said our account is in (ILDCP only).
+        "parentAsset": address.as_ref().and_then(|a| a.asset.as_ref()).map(|(code, scale)| json!({"code": code, "scale": scale})),
         "version": env!("CARGO_PKG_VERSION"),
         "uptimeSeconds": node.uptime().as_secs(),
         "ready": node.is_ready(),
@@ -92,6 +97,9 @@ async fn ready(State(node): State<Arc<Node>>) -> Response {
 fn not_ready_status(node: &Node) -> &'static str {
     if node.is_draining() {
         "draining"
+    } else if node.is_awaiting_address() {
+        // No ILP_ADDRESS, and the parent has not answered ILDCP yet.
+        "awaiting_address"
     } else if node.ledger.is_failing() {
         "ledger_failing"
     } else {

@@ -9,6 +9,7 @@ pub mod balance;
 pub mod config;
 pub mod control;
 pub mod http;
+pub mod ildcp;
 pub mod ledger;
 pub mod link_state;
 pub mod links;
@@ -134,10 +135,15 @@ pub async fn run(config: NodeConfig, shutdown: impl Future<Output = ()>) -> Resu
         }
     }
     tasks.spawn(links::serve(node.clone(), btp_listener, node.stop_signal()));
+    if config.ilp_address.is_none() {
+        // A configured address always wins: only without one is the parent asked.
+        tasks.spawn(ildcp::learn_address(node.clone(), node.stop_signal()));
+    }
     node.set_listening();
     info!(
         nodeId = %node.node_id,
-        ilpAddress = %node.address,
+        ilpAddress = node.address().map(|a| a.address.to_string()).unwrap_or_default(),
+        addressSource = node.address().map_or("ildcp (awaiting)", |a| a.source.as_str()),
         btpServerPort = btp_port,
         healthPort = health_port,
         peers = node.snapshot().peers.len(),

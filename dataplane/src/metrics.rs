@@ -8,6 +8,9 @@ use service_runtime::metrics::Catalogue;
 
 use crate::link_state::LinkState;
 
+/// The `result` label values of `dataplane_ildcp_requests_total`.
+pub const ILDCP_RESULTS: [&str; 5] = ["learned", "rejected", "timeout", "link_error", "invalid"];
+
 pub struct Metrics {
     catalogue: Catalogue,
     pub packets: IntCounterVec,
@@ -30,6 +33,8 @@ pub struct Metrics {
     pub config_applied: IntCounter,
     pub config_rejected: IntCounter,
     pub controlplane_connected: IntGauge,
+    /// ILDCP requests to our parent, by result.
+    pub ildcp_requests: IntCounterVec,
     pub ledger: LedgerMetrics,
 }
 
@@ -131,9 +136,18 @@ impl Metrics {
             "dataplane_controlplane_connected",
             "1 while the config stream to the control plane is open",
         );
+        let ildcp_requests = catalogue.counter_vec(
+            "dataplane_ildcp_requests_total",
+            "ILDCP requests to the parent for our address (no ILP_ADDRESS set), by result (learned, rejected, timeout, link_error, invalid)",
+            &["result"],
+        );
+        // Every series from the start: 0 requests is what a configured address means.
+        for result in ILDCP_RESULTS {
+            ildcp_requests.with_label_values(&[result]);
+        }
         let ready = catalogue.gauge(
             "dataplane_ready",
-            "1 once the node listens and serves a route table",
+            "1 once the node listens, serves a route table and knows its ILP address",
         );
         let ledger = LedgerMetrics {
             flush_duration: catalogue.histogram(
@@ -206,6 +220,7 @@ impl Metrics {
             config_applied: config_updates.with_label_values(&["applied"]),
             config_rejected: config_updates.with_label_values(&["rejected"]),
             controlplane_connected,
+            ildcp_requests,
         }
     }
 

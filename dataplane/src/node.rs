@@ -3,10 +3,10 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering};
 use std::time::Instant;
 
-use arc_swap::ArcSwap;
+use arc_swap::{ArcSwap, ArcSwapOption};
 use btp_link::{AuthFailure, AuthRequest, LinkSettings};
 use proto::Address;
 use sha2::{Digest, Sha256};
@@ -87,9 +87,43 @@ pub struct Applied {
     pub routes: usize,
 }
 
+/// Where the node's ILP address came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AddressSource {
+    /// `ILP_ADDRESS` / `ilpAddress`: always wins, no ILDCP request is made.
+    Configured,
+    /// Learned from the parent by ILDCP (RFC 31).
+    Ildcp,
+}
+
+impl AddressSource {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AddressSource::Configured => "configured",
+            AddressSource::Ildcp => "ildcp",
+        }
+    }
+}
+
+/// The node's ILP address, where it came from, and (when learned by ILDCP) the asset the
+/// parent said our account with it is in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NodeAddress {
+    pub address: Address,
+    pub source: AddressSource,
+    /// `(code, scale)` from the parent's ILDCP answer; `None` when configured.
+    pub asset: Option<(String, u8)>,
+}
+
+/// Bits of `Node::blocked`: why Prepares are refused before any other check.
+const DRAINING: u8 = 1;
+const AWAITING_ADDRESS: u8 = 2;
+
 pub struct Node {
     pub node_id: String,
-    pub address: Address,
+    /// Swapped when ILDCP answers; `None` until then. Read on the packet path only to build our
+    /// own Rejects (and ILDCP answers), through `arc_swap`: no lock.
+    address: ArcSwapOption<NodeAddress>,
     pub forwarding: ForwardingConfig,
     pub link_settings: LinkSettings,
     pub metrics: Metrics,
@@ -97,7 +131,9 @@ pub struct Node {
     started: Instant,
     listening: AtomicBool,
     routes_loaded: AtomicBool,
-    draining: AtomicBool,
+    /// `DRAINING | AWAITING_ADDRESS`: one load on the packet path tells whether either refuses
+    /// the Prepare, as the draining flag alone did before ILDCP.
+    blocked: AtomicU8,
     in_flight: AtomicUsize,
     /// Turned true at shutdown: dialers and the BTP server stop.
     stop: watch::Sender<bool>,
@@ -132,7 +168,13 @@ impl Node {
             ledger,
             node_key,
             node_id: config.node_id.clone(),
-            address: config.ilp_address.clone(),
+            address: ArcSwapOption::new(config.ilp_address.clone().map(|address| {
+                Arc::new(NodeAddress {
+                    address,
+                    source: AddressSource::Configured,
+                    asset: None,
+                })
+            })),
             forwarding: config.forwarding.clone(),
             link_settings: LinkSettings::default(),
             metrics,
@@ -140,7 +182,11 @@ impl Node {
             started: Instant::now(),
             listening: AtomicBool::new(false),
             routes_loaded: AtomicBool::new(false),
-            draining: AtomicBool::new(false),
+            blocked: AtomicU8::new(if config.ilp_address.is_some() {
+                0
+            } else {
+                AWAITING_ADDRESS
+            }),
             in_flight: AtomicUsize::new(0),
             stop: watch::channel(false).0,
             link_changes: Arc::default(),
@@ -253,9 +299,15 @@ impl Node {
         Ok((applied, to_dial))
     }
 
-    /// Resolves at the next link state change (or one made since the last wait).
+    /// Resolves at the next link state change (or one made since the last wait). For the one
+    /// control plane reporter; anyone else subscribes with [`Node::link_changes`].
     pub async fn next_link_change(&self) {
         self.link_changes.next().await;
+    }
+
+    /// A receiver woken by every link state change of any peer.
+    pub fn link_changes(&self) -> watch::Receiver<u64> {
+        self.link_changes.subscribe()
     }
 
     /// The secret a peer's reference points to, or its node public key.
@@ -301,6 +353,15 @@ impl Node {
 
     pub fn snapshot(&self) -> arc_swap::Guard<Arc<Snapshot>> {
         self.snapshot.load()
+    }
+
+    /// The peer with `relation: parent`, if any (the table has one at most, RFC 34).
+    pub fn parent(&self) -> Option<Arc<Peer>> {
+        self.snapshot()
+            .peers
+            .values()
+            .find(|peer| peer.settings().relation == config_model::Relation::Parent)
+            .cloned()
     }
 
     /// Finds the peer a token belongs to. Every peer's digest is compared, in constant time and
@@ -356,17 +417,48 @@ impl Node {
     pub fn is_ready(&self) -> bool {
         self.listening.load(Ordering::Acquire)
             && self.routes_loaded.load(Ordering::Acquire)
-            && !self.is_draining()
+            && self.blocked() == 0
             && !self.ledger.is_failing()
     }
 
     pub fn start_draining(&self) {
-        self.draining.store(true, Ordering::Release);
+        self.blocked.fetch_or(DRAINING, Ordering::AcqRel);
         self.update_ready();
     }
 
     pub fn is_draining(&self) -> bool {
-        self.draining.load(Ordering::Acquire)
+        self.blocked() & DRAINING != 0
+    }
+
+    /// True until the node knows its ILP address (learned by ILDCP when not configured).
+    pub fn is_awaiting_address(&self) -> bool {
+        self.blocked() & AWAITING_ADDRESS != 0
+    }
+
+    /// Non-zero when Prepares are refused outright (draining, or no address yet).
+    pub(crate) fn blocked(&self) -> u8 {
+        self.blocked.load(Ordering::Acquire)
+    }
+
+    /// The node's address and its source; `None` while awaiting ILDCP.
+    pub fn address(&self) -> Option<Arc<NodeAddress>> {
+        self.address.load_full()
+    }
+
+    /// Our address for a Reject's `triggeredBy`, without taking a reference count.
+    pub(crate) fn address_guard(&self) -> arc_swap::Guard<Option<Arc<NodeAddress>>> {
+        self.address.load()
+    }
+
+    /// Installs the address (ILDCP's answer), returns the one it replaces, and lets Prepares
+    /// through if they were waiting for it.
+    pub fn set_address(&self, address: NodeAddress) -> Option<Arc<NodeAddress>> {
+        let previous = self.address.swap(Some(Arc::new(address)));
+        self.blocked.fetch_and(!AWAITING_ADDRESS, Ordering::AcqRel);
+        self.update_ready();
+        // The control plane reporter sends the address with the link states: wake it.
+        self.link_changes.notify();
+        previous
     }
 
     pub fn in_flight(&self) -> usize {

@@ -203,6 +203,7 @@ mod tests {
             secret_ref,
             auth_username: None,
             public_key: None,
+            ilp_address: None,
         };
         Peer::new(
             config,

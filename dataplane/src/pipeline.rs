@@ -2,10 +2,11 @@
 //! until we answer it.
 //!
 //! Order of checks (each failure answers with our own Reject, `triggeredBy` = our address):
-//! draining → T03; undecodable → F01; already expired → R00 (we read an expired Prepare as a
+//! draining → T03; no ILP address yet (awaiting the parent's ILDCP answer) → T00, with an empty
+//! `triggeredBy` since we have no address to put there; undecodable → F01; already expired → R00 (we read an expired Prepare as a
 //! transfer that timed out, as interledger-rs does; JS answers R02); above the sender's max
 //! packet amount → F08 with its 16-byte data; `peer.config` from a child → its ILDCP answer
-//! (RFC 31), from anyone else → F00; other `peer.*` → F02; no route → F02; next hop not
+//! (RFC 31: its configured `ilpAddress`, else ours then its id), from anyone else → F00; other `peer.*` → F02; no route → F02; next hop not
 //! connected → T01; amount conversion; expiry shortened (and capped) with too little left → R02;
 //! sender past its credit limit → T04. Then the Prepare goes out with its amount and expiry
 //! rewritten, and we wait at most until the new expiry (→ R00). A Fulfill is checked against
@@ -174,12 +175,9 @@ impl Node {
         received: std::time::Instant,
         trace: &Span,
     ) -> Result<(Outgoing, Pending), Answer> {
-        if self.is_draining() {
-            return Err(self.reject(
-                ErrorCode::T03_CONNECTOR_BUSY,
-                "connector is shutting down",
-                &[],
-            ));
+        // One atomic load covers both reasons to refuse everything; which one is read only then.
+        if self.blocked() != 0 {
+            return Err(self.refuse_all());
         }
         let mut prepare = self.decode(from, raw)?;
         let now = Timestamp::now();
@@ -239,6 +237,25 @@ impl Node {
         ))
     }
 
+    /// Why nothing is admitted now: shutting down (T03), or no address yet (T00: a temporary
+    /// failure of this connector, so the sender may retry; not T01, which would blame the next
+    /// hop, nor T03, which says we are loaded).
+    #[cold]
+    fn refuse_all(&self) -> Answer {
+        if self.is_draining() {
+            return self.reject(
+                ErrorCode::T03_CONNECTOR_BUSY,
+                "connector is shutting down",
+                &[],
+            );
+        }
+        self.reject(
+            ErrorCode::T00_INTERNAL_ERROR,
+            "connector has no ILP address yet: waiting for its parent's ILDCP answer",
+            &[],
+        )
+    }
+
     /// The Prepare, or F01 (counted as the sender's protocol violation).
     fn decode(&self, from: &Peer, raw: Bytes) -> Result<Prepare, Answer> {
         Prepare::decode(raw).map_err(|error| {
@@ -286,9 +303,9 @@ impl Node {
         )
     }
 
-    /// ILDCP (RFC 31): a child asking `peer.config` is told its address (ours, then its id),
-    /// and its asset; anyone else, or a request whose condition our zero fulfillment cannot
-    /// meet, gets F00 saying why.
+    /// ILDCP (RFC 31): a child asking `peer.config` is told its address (its configured
+    /// `ilpAddress`, else ours then its id), and its asset; anyone else, or a request whose
+    /// condition our zero fulfillment cannot meet, gets F00 saying why.
     fn ildcp(&self, from: &Peer, settings: &PeerConfig, prepare: &Prepare) -> Answer {
         if settings.relation != crate::config::Relation::Child {
             return self.reject(
@@ -308,14 +325,31 @@ impl Node {
                 &[],
             );
         }
-        let address = format!("{}.{}", self.address.as_str(), from.id);
-        let Ok(client_address) = proto::Address::new(&address) else {
-            return self.reject(
-                ErrorCode::F00_BAD_REQUEST,
-                &format!("{address:?} is not an ILP address"),
-                &[],
-            );
+        let client_address = match &settings.ilp_address {
+            Some(configured) => configured.clone(),
+            None => {
+                let ours = self.address_guard();
+                // `admit` refuses everything before our address is known; kept as a Reject.
+                let Some(ours) = ours.as_ref() else {
+                    return self.refuse_all();
+                };
+                // Not `with_suffix`: a peer id may hold dots, each then a segment of its own.
+                match proto::Address::new(&format!("{}.{}", ours.address.as_str(), from.id)) {
+                    Ok(address) => address,
+                    Err(error) => {
+                        return self.reject(
+                            ErrorCode::F00_BAD_REQUEST,
+                            &format!(
+                                "{}.{} is not an ILP address: {error}",
+                                ours.address, from.id
+                            ),
+                            &[],
+                        );
+                    }
+                }
+            }
         };
+        let address = client_address.clone();
         let data = IldcpResponse {
             client_address,
             asset_scale: settings.asset_scale,
@@ -542,9 +576,11 @@ impl Node {
 
     pub fn reject_bytes(&self, code: ErrorCode, message: &str, data: &[u8]) -> Bytes {
         let message = truncate(message, proto::ilp::MAX_MESSAGE_LEN);
+        let address = self.address_guard();
         let built = RejectBuilder {
             code,
-            triggered_by: Some(&self.address),
+            // Empty before ILDCP has told us our address (accepted by JS and RS readers).
+            triggered_by: address.as_ref().map(|a| &a.address),
             message,
             data,
         }

@@ -110,6 +110,16 @@ fn bad_configuration_exits_with_one_line_naming_the_field() {
         ),
         ("ilpAddress: 'test..n'\n", &[], "ilpAddress"),
         (
+            "name: n\npeers:\n  - { id: x, relation: child, secretRef: 'env:S1' }\n",
+            &[("S1", "one")],
+            "ILP_ADDRESS: required (or ilpAddress in CONFIG_FILE) unless a peer has relation: parent",
+        ),
+        (
+            "name: n\npeers:\n  - { id: x, relation: parent, secretRef: 'env:S1' }\n  - { id: y, relation: parent, secretRef: 'env:S2' }\n",
+            &[("S1", "one"), ("S2", "two")],
+            "peers[1].relation: y is a second parent besides x; a node has one parent at most",
+        ),
+        (
             "ilpAddress: test.n\nroutes:\n  - { prefix: test.x, peer: ghost }\n",
             &[],
             "routes[0].peer: unknown peer",

@@ -373,6 +373,12 @@ async fn changes_reach_the_data_plane_live() {
         .as_str()
         .unwrap_or_default();
     assert!(nack.contains("env:SECRET_NOBODY_SET"), "{stdout}");
+    // The address the data plane reports with its links, and where it came from.
+    assert_eq!(shown["dataPlanes"][0]["ilpAddress"], "test.a", "{stdout}");
+    assert_eq!(
+        shown["dataPlanes"][0]["addressSource"], "configured",
+        "{stdout}"
+    );
     let (_, table, _) = a.ctl(&["status"]);
     assert!(table.contains("env:SECRET_NOBODY_SET"), "{table}");
     // Fixing it (removing the peer) is applied again.

@@ -717,6 +717,12 @@ async fn every_catalogued_metric_is_exported_and_counts_what_happened() {
                 1.0,
             ),
             ("dataplane_ready", &[], 1.0),
+            // ILP_ADDRESS is configured: the parent (there is none) is never asked.
+            (
+                "dataplane_ildcp_requests_total",
+                &[("result", "learned")],
+                0.0,
+            ),
             ("dataplane_controlplane_connected", &[], 1.0),
             (
                 "dataplane_config_updates_total",

@@ -133,4 +133,8 @@ pub enum EncodeError {
     /// silently would hide the problem from whoever wrote it.
     #[error("Reject message is {len} bytes long, at most {max} allowed")]
     MessageTooLong { len: usize, max: usize },
+
+    /// An address the packet needs is not one (RFC 15).
+    #[error("invalid address: {0}")]
+    InvalidAddress(AddressError),
 }

@@ -2,12 +2,31 @@
 //! a Prepare to `peer.config` (amount 0, empty data, the peer-protocol condition); the parent
 //! answers with a Fulfill (32 zero bytes) whose data is this response.
 
-use crate::Address;
-use crate::error::DecodeError;
+use crate::error::{DecodeError, EncodeError};
+use crate::ilp::{PEER_PROTOCOL_CONDITION, Prepare, PrepareBuilder};
 use crate::oer::{read_length, write_var_octets};
+use crate::{Address, Timestamp};
 
 /// The destination of an ILDCP request.
 pub const DESTINATION: &str = "peer.config";
+
+/// How long after it is sent an ILDCP request expires, as JS and RS set it for peer protocols.
+pub const REQUEST_EXPIRY_MS: i64 = 60_000;
+
+/// The child's request, sent at `now`: a Prepare to `peer.config`, amount 0, empty data, the
+/// peer-protocol condition, expiring [`REQUEST_EXPIRY_MS`] later. The answer is a Fulfill with
+/// the zero fulfillment and an [`IldcpResponse`] as data, or a Reject.
+pub fn request(now: Timestamp) -> Result<Prepare, EncodeError> {
+    let destination = Address::new(DESTINATION).map_err(EncodeError::InvalidAddress)?;
+    PrepareBuilder {
+        amount: 0,
+        expires_at: now.checked_add_ms(REQUEST_EXPIRY_MS).unwrap_or(now),
+        execution_condition: &PEER_PROTOCOL_CONDITION,
+        destination: &destination,
+        data: &[],
+    }
+    .build()
+}
 
 /// What the parent tells the child.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -88,6 +107,17 @@ mod tests {
         };
         assert_eq!(response.encode(), hex(EXAMPLE));
         assert_eq!(IldcpResponse::decode(&hex(EXAMPLE)).unwrap(), response);
+    }
+
+    #[test]
+    fn the_request_is_an_empty_zero_amount_prepare_to_peer_config() {
+        let now = Timestamp::now();
+        let prepare = request(now).unwrap();
+        assert_eq!(prepare.destination().as_str(), "peer.config");
+        assert_eq!(prepare.amount(), 0);
+        assert_eq!(*prepare.execution_condition(), PEER_PROTOCOL_CONDITION);
+        assert!(prepare.data().is_empty());
+        assert_eq!(prepare.expires_at().unix_ms() - now.unix_ms(), 60_000);
     }
 
     #[test]

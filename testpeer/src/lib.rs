@@ -37,6 +37,8 @@ pub enum TestPeerError {
     Answer(String),
     #[error("not an ILP address: {0}")]
     Address(String),
+    #[error("the node refused ILDCP with {code}: {message}")]
+    IldcpRejected { code: ErrorCode, message: String },
 }
 
 /// What came back for one Prepare.
@@ -181,6 +183,30 @@ impl TestPeer {
         let deadline = tokio::time::Instant::now() + wait;
         let answer = self.link.request(ilp, deadline).await?;
         decode_outcome(answer)
+    }
+
+    /// Asks the node for our address and asset by ILDCP (RFC 31), as a child does: the
+    /// node must list us with `relation: child`.
+    pub async fn ildcp(&self) -> Result<proto::ildcp::IldcpResponse, TestPeerError> {
+        let request = proto::ildcp::request(Timestamp::now())
+            .map_err(|e| TestPeerError::Build(e.to_string()))?;
+        match self
+            .send_raw(request.encode(), Duration::from_secs(10))
+            .await?
+        {
+            Outcome::Fulfilled { fulfillment, data } => {
+                if fulfillment != proto::ilp::PEER_PROTOCOL_FULFILLMENT {
+                    return Err(TestPeerError::Answer(
+                        "ILDCP fulfillment is not 32 zero bytes".into(),
+                    ));
+                }
+                proto::ildcp::IldcpResponse::decode(&data)
+                    .map_err(|e| TestPeerError::Answer(format!("ILDCP response: {e}")))
+            }
+            Outcome::Rejected { code, message, .. } => {
+                Err(TestPeerError::IldcpRejected { code, message })
+            }
+        }
     }
 
     pub fn stats(&self) -> &ReceiverStats {

@@ -24,6 +24,7 @@ pub fn peer_to_pb(peer: &PeerConfig) -> pb::PeerConfig {
         secret_ref,
         auth_username,
         public_key,
+        ilp_address,
     } = peer;
     pb::PeerConfig {
         id: id.clone(),
@@ -36,6 +37,10 @@ pub fn peer_to_pb(peer: &PeerConfig) -> pb::PeerConfig {
         secret_ref: secret_ref.to_string(),
         auth_username: auth_username.clone().unwrap_or_default(),
         public_key: public_key.clone().unwrap_or_default(),
+        ilp_address: ilp_address
+            .as_ref()
+            .map(|a| a.as_str().to_string())
+            .unwrap_or_default(),
     }
 }
 
@@ -54,6 +59,7 @@ pub fn peer_to_api(peer: &PeerConfig) -> pb::Peer {
         secret_ref: p.secret_ref,
         auth_username: p.auth_username,
         public_key: p.public_key,
+        ilp_address: p.ilp_address,
         source: String::new(),
         create_time: None,
         update_time: None,
@@ -80,6 +86,7 @@ struct Fields<'a> {
     secret_ref: &'a str,
     auth_username: &'a str,
     public_key: &'a str,
+    ilp_address: &'a str,
 }
 
 /// Both messages carry the settable fields under the same names.
@@ -98,6 +105,7 @@ macro_rules! fields_of {
                     secret_ref: &p.secret_ref,
                     auth_username: &p.auth_username,
                     public_key: &p.public_key,
+                    ilp_address: &p.ilp_address,
                 }
             }
         }
@@ -154,12 +162,21 @@ fn set_field(
         }
         PeerField::AuthUsername => config.auth_username = nonempty(input.auth_username),
         PeerField::PublicKey => config.public_key = nonempty(input.public_key),
+        PeerField::IlpAddress => {
+            config.ilp_address = match input.ilp_address {
+                "" => None,
+                text => Some(
+                    proto::Address::new(text)
+                        .map_err(|e| format!("{text:?} is not an ILP address: {e}"))?,
+                ),
+            }
+        }
     }
     Ok(())
 }
 
 /// Every field but the id, which names the peer and cannot be changed.
-pub const SETTABLE: [PeerField; 9] = [
+pub const SETTABLE: [PeerField; 10] = [
     PeerField::Url,
     PeerField::Relation,
     PeerField::AssetCode,
@@ -169,6 +186,7 @@ pub const SETTABLE: [PeerField; 9] = [
     PeerField::SecretRef,
     PeerField::AuthUsername,
     PeerField::PublicKey,
+    PeerField::IlpAddress,
 ];
 
 fn blank() -> PeerConfig {

@@ -7,7 +7,7 @@ fn full() -> PeerConfig {
     PeerConfig {
         id: "west".into(),
         url: Some("ws://west:3000".into()),
-        relation: Relation::Parent,
+        relation: Relation::Child,
         asset_code: "EUR".into(),
         asset_scale: 6,
         max_packet_amount: Some(500),
@@ -15,6 +15,7 @@ fn full() -> PeerConfig {
         secret_ref: SecretRef::NodeKey,
         auth_username: Some("me".into()),
         public_key: Some("key".into()),
+        ilp_address: Some(proto::Address::new("g.elsewhere.west").unwrap()),
     }
 }
 
@@ -39,6 +40,7 @@ fn one_change_per_field() -> Vec<(&'static str, PeerConfig)> {
         secret_ref: _,
         auth_username: _,
         public_key: _,
+        ilp_address: _,
     } = full();
     let with = |change: fn(&mut PeerConfig)| {
         let mut peer = full();
@@ -48,7 +50,7 @@ fn one_change_per_field() -> Vec<(&'static str, PeerConfig)> {
     vec![
         ("id", with(|p| p.id = "east".into())),
         ("url", with(|p| p.url = None)),
-        ("relation", with(|p| p.relation = Relation::Child)),
+        ("relation", with(|p| p.relation = Relation::Parent)),
         ("asset_code", with(|p| p.asset_code = "USD".into())),
         ("asset_scale", with(|p| p.asset_scale = 9)),
         ("max_packet_amount", with(|p| p.max_packet_amount = None)),
@@ -59,6 +61,10 @@ fn one_change_per_field() -> Vec<(&'static str, PeerConfig)> {
         ),
         ("auth_username", with(|p| p.auth_username = None)),
         ("public_key", with(|p| p.public_key = Some("other".into()))),
+        (
+            "ilp_address",
+            with(|p| p.ilp_address = Some(proto::Address::new("g.other.west").unwrap())),
+        ),
     ]
 }
 
@@ -163,6 +169,21 @@ fn api_input_gets_defaults_and_field_named_errors() {
     })
     .unwrap_err();
     assert_eq!(invalid.field, "peer.asset_code");
+    for (relation, address, problem) in [
+        ("child", "g..kid", "not an ILP address"),
+        ("peer", "g.a.kid", "only used with relation child"),
+    ] {
+        let error = peer_from_create(&pb::Peer {
+            id: "a".into(),
+            secret_ref: "env:A".into(),
+            relation: relation.into(),
+            ilp_address: address.into(),
+            ..Default::default()
+        })
+        .unwrap_err();
+        assert_eq!(error.field, "peer.ilp_address", "{relation} {address}");
+        assert!(error.problem.contains(problem), "{error}");
+    }
 
     let updated = peer_from_update(
         &created,

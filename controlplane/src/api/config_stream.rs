@@ -17,7 +17,7 @@ use tonic::{Request, Response, Status, Streaming};
 use super::State;
 use super::node::version_pb;
 use crate::push::CurrentConfig;
-use crate::store::{LinkReport, ReportedBalance};
+use crate::store::{LinkReport, ReportedAddress, ReportedBalance};
 
 const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -208,7 +208,11 @@ async fn session(
                                 pending_incoming: b.pending_incoming,
                             })
                             .collect();
-                        record(&state, &node_id, state.store.record_report(&node_id, &link_rows, &balance_rows).await);
+                        let address = (!report.ilp_address.is_empty()).then_some(ReportedAddress {
+                            ilp_address: report.ilp_address,
+                            source: report.address_source,
+                        });
+                        record(&state, &node_id, state.store.record_report(&node_id, &link_rows, &balance_rows, address.as_ref()).await);
                     }
                     pb::data_plane_message::Message::Hello(_) => {}
                 }

@@ -65,6 +65,12 @@ impl NodeService for NodeApi {
                         pending_incoming: b.pending_incoming,
                     })
                     .collect(),
+                ilp_address: dp
+                    .address
+                    .as_ref()
+                    .map(|a| a.ilp_address.clone())
+                    .unwrap_or_default(),
+                address_source: dp.address.map(|a| a.source).unwrap_or_default(),
                 node_id: dp.node_id,
             })
             .collect();

@@ -13,6 +13,29 @@ pub struct PeersApi {
     pub state: State,
 }
 
+/// RFC 34: a node has one parent at most (it learns its address from it by ILDCP). Checked
+/// here against the stored peers so the operator hears it at once; a table that slipped past
+/// (two concurrent writes) is still refused by the data plane's `validate_table`, as a NACK.
+async fn check_one_parent(state: &State, config: &config_model::PeerConfig) -> Result<(), Status> {
+    if config.relation != config_model::Relation::Parent {
+        return Ok(());
+    }
+    let peers = state.store.all_peers().await.map_err(store_status)?;
+    if let Some(other) = peers
+        .iter()
+        .find(|p| p.config.relation == config_model::Relation::Parent && p.config.id != config.id)
+    {
+        return Err(invalid(
+            "peer.relation",
+            format!(
+                "{} is already this node's parent; a node has one parent at most (RFC 34)",
+                other.config.id
+            ),
+        ));
+    }
+    Ok(())
+}
+
 #[tonic::async_trait]
 impl PeerService for PeersApi {
     async fn create_peer(
@@ -22,6 +45,7 @@ impl PeerService for PeersApi {
         let request = request.into_inner();
         let input = request.peer.ok_or_else(|| invalid("peer", "required"))?;
         let config = peer_from_create(&input)?;
+        check_one_parent(&self.state, &config).await?;
         let store = &self.state.store;
         if request.validate_only {
             if store
@@ -98,6 +122,7 @@ impl PeerService for PeersApi {
             .ok_or_else(|| Status::not_found(format!("peer {:?} not found", input.id)))?;
         let mask = request.update_mask.map(|m| m.paths).unwrap_or_default();
         let config = peer_from_update(&current.config, &input, &mask)?;
+        check_one_parent(&self.state, &config).await?;
         let etag = Some(input.etag.as_str()).filter(|e| !e.is_empty());
         current.check_etag(etag).map_err(store_status)?;
         if request.validate_only {
@@ -170,5 +195,68 @@ impl PeerService for PeersApi {
         Ok(Response::new(pb::DeletePeerResponse {
             deleted_routes: routes,
         }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn create(id: &str, relation: &str) -> Request<pb::CreatePeerRequest> {
+        Request::new(pb::CreatePeerRequest {
+            peer: Some(pb::Peer {
+                id: id.into(),
+                relation: relation.into(),
+                secret_ref: format!("env:{}", id.to_ascii_uppercase()),
+                ..Default::default()
+            }),
+            validate_only: false,
+        })
+    }
+
+    #[tokio::test]
+    async fn a_second_parent_is_refused_and_a_childs_address_is_kept() {
+        let api = PeersApi {
+            state: State::for_tests("cp").await,
+        };
+        api.create_peer(create("up", "parent")).await.unwrap();
+        let refused = api.create_peer(create("up2", "parent")).await.unwrap_err();
+        assert_eq!(refused.code(), tonic::Code::InvalidArgument);
+        assert!(
+            refused
+                .message()
+                .contains("peer.relation: up is already this node's parent"),
+            "{refused:?}"
+        );
+        // Turning a peer into a second parent is refused the same way; the parent itself may
+        // be updated.
+        api.create_peer(create("side", "peer")).await.unwrap();
+        let update = |id: &str| {
+            Request::new(pb::UpdatePeerRequest {
+                peer: Some(pb::Peer {
+                    id: id.into(),
+                    relation: "parent".into(),
+                    ..Default::default()
+                }),
+                update_mask: Some(prost_types::FieldMask {
+                    paths: vec!["relation".into()],
+                }),
+                validate_only: false,
+            })
+        };
+        assert!(api.update_peer(update("side")).await.is_err());
+        assert!(api.update_peer(update("up")).await.is_ok());
+
+        let mut kid = create("kid", "child");
+        if let Some(peer) = kid.get_mut().peer.as_mut() {
+            peer.ilp_address = "test.elsewhere.kid".into();
+        }
+        api.create_peer(kid).await.unwrap();
+        let shown = api
+            .get_peer(Request::new(pb::GetPeerRequest { id: "kid".into() }))
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(shown.ilp_address, "test.elsewhere.kid", "stored and shown");
     }
 }

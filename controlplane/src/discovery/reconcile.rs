@@ -55,6 +55,7 @@ fn desired_peer(settings: &DiscoverySettings, own_id: &str, node: &DiscoveredNod
         secret_ref: SecretRef::NodeKey,
         auth_username: None,
         public_key: Some(node.public_key.clone()),
+        ilp_address: None,
     }
 }
 

@@ -13,6 +13,15 @@ pub struct DataPlaneRecord {
     pub last_seen_ms: i64,
     pub links: Vec<LinkReport>,
     pub balances: Vec<ReportedBalance>,
+    /// The ILP address it last reported, if it has one.
+    pub address: Option<ReportedAddress>,
+}
+
+/// A data plane's ILP address and where it came from (`configured` or `ildcp`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReportedAddress {
+    pub ilp_address: String,
+    pub source: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -105,12 +114,13 @@ impl Store {
         })
     }
 
-    /// Replaces what `node_id` last reported about its links and balances.
+    /// Replaces what `node_id` last reported about its links, balances and address.
     pub async fn record_report(
         &self,
         node_id: &str,
         links: &[LinkReport],
         balances: &[ReportedBalance],
+        address: Option<&ReportedAddress>,
     ) -> Result<(), StoreError> {
         let now = now_ms();
         let mut tx = self.write_transaction().await?;
@@ -143,9 +153,13 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         }
-        sqlx::query("UPDATE data_planes SET last_seen_ms = ? WHERE node_id = ?")
-            .bind(now)
-            .bind(node_id)
+        sqlx::query(
+            "UPDATE data_planes SET last_seen_ms = ?, ilp_address = ?, address_source = ? WHERE node_id = ?",
+        )
+        .bind(now)
+        .bind(address.map(|a| a.ilp_address.as_str()))
+        .bind(address.map(|a| a.source.as_str()))
+        .bind(node_id)
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;
@@ -189,7 +203,14 @@ impl Store {
                     })
                 })
                 .collect::<Result<Vec<_>, sqlx::Error>>()?;
+            let ilp_address: Option<String> = row.try_get("ilp_address")?;
+            let source: Option<String> = row.try_get("address_source")?;
+            let address = ilp_address.map(|ilp_address| ReportedAddress {
+                ilp_address,
+                source: source.unwrap_or_default(),
+            });
             records.push(DataPlaneRecord {
+                address,
                 applied: version(
                     row.try_get("applied_epoch")?,
                     row.try_get("applied_generation")?,

@@ -11,7 +11,7 @@ mod settlement;
 use sqlite_store::Database;
 use sqlx::Row;
 
-pub use dataplanes::{DataPlaneRecord, LinkReport, ReportedBalance};
+pub use dataplanes::{DataPlaneRecord, LinkReport, ReportedAddress, ReportedBalance};
 pub use discovered::DiscoveredNode;
 pub use peers::StoredPeer;
 pub use routes::{DeclaredCounts, RouteDeclaration, StoredRoute};

@@ -30,6 +30,12 @@ fn from_row(row: &SqliteRow) -> Result<StoredPeer, StoreError> {
     let relation: String = row.try_get("relation")?;
     let secret_ref: String = row.try_get("secret_ref")?;
     let scale: i64 = row.try_get("asset_scale")?;
+    let ilp_address: Option<String> = row.try_get("ilp_address")?;
+    let ilp_address = ilp_address
+        .map(|text| {
+            proto::Address::new(&text).map_err(|e| corrupt(format!("ilp_address {text:?}: {e}")))
+        })
+        .transpose()?;
     Ok(StoredPeer {
         config: PeerConfig {
             id: row.try_get("id")?,
@@ -44,6 +50,7 @@ fn from_row(row: &SqliteRow) -> Result<StoredPeer, StoreError> {
             secret_ref: SecretRef::parse(&secret_ref).map_err(corrupt)?,
             auth_username: row.try_get("auth_username")?,
             public_key: row.try_get("public_key")?,
+            ilp_address,
         },
         source: Source::parse(&row.try_get::<String, _>("source")?, "peers")?,
         created_at_ms: row.try_get("created_at_ms")?,
@@ -54,7 +61,7 @@ fn from_row(row: &SqliteRow) -> Result<StoredPeer, StoreError> {
 
 /// A peer's settings as columns, in the order `bind_settings` binds them: one list for the
 /// INSERT and the UPDATE, so a setting cannot be written by one and forgotten by the other.
-const SETTINGS: [&str; 9] = [
+const SETTINGS: [&str; 10] = [
     "url",
     "relation",
     "asset_code",
@@ -64,6 +71,7 @@ const SETTINGS: [&str; 9] = [
     "secret_ref",
     "auth_username",
     "public_key",
+    "ilp_address",
 ];
 
 static INSERT: LazyLock<String> = LazyLock::new(|| {
@@ -97,6 +105,7 @@ fn bind_settings<'q>(query: Query<'q>, config: &PeerConfig) -> Query<'q> {
         secret_ref,
         auth_username,
         public_key,
+        ilp_address,
     } = config;
     query
         .bind(url.clone())
@@ -108,6 +117,7 @@ fn bind_settings<'q>(query: Query<'q>, config: &PeerConfig) -> Query<'q> {
         .bind(secret_ref.to_string())
         .bind(auth_username.clone())
         .bind(public_key.clone())
+        .bind(ilp_address.as_ref().map(|a| a.as_str().to_string()))
 }
 
 impl StoredPeer {

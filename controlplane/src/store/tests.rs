@@ -152,6 +152,10 @@ async fn data_plane_reports_are_kept() {
                 balance: "-170141183460469231731687303715884105728".into(),
                 pending_incoming: "0".into(),
             }],
+            Some(&ReportedAddress {
+                ilp_address: "test.p.a".into(),
+                source: "ildcp".into(),
+            }),
         )
         .await
         .unwrap();
@@ -165,6 +169,16 @@ async fn data_plane_reports_are_kept() {
     );
     assert_eq!(a.links[0].state, "up");
     assert_eq!(a.balances[0].balance, i128::MIN.to_string());
+    assert_eq!(
+        a.address,
+        Some(ReportedAddress {
+            ilp_address: "test.p.a".into(),
+            source: "ildcp".into(),
+        })
+    );
+    // A report without an address (waiting for ILDCP again) clears it.
+    store.record_report("a", &[], &[], None).await.unwrap();
+    assert_eq!(store.data_planes().await.unwrap()[0].address, None);
 }
 
 #[tokio::test]
@@ -210,7 +224,7 @@ async fn concurrent_writers_all_succeed() {
                 state: format!("s{i}"),
                 last_error: None,
             };
-            s.record_report("a", &[link], &[]).await
+            s.record_report("a", &[link], &[], None).await
         });
         let s = store.clone();
         tasks.spawn(async move {

@@ -78,6 +78,10 @@ pub struct PeerFields {
     /// The peer's node public key (base64 Ed25519), with --secret-ref node-key.
     #[arg(long, value_name = "KEY")]
     pub public_key: Option<String>,
+    /// With --relation child: the ILP address ILDCP gives the child instead of
+    /// <this node's address>.<id>.
+    #[arg(long, value_name = "ADDRESS")]
+    pub ilp_address: Option<String>,
 }
 
 #[derive(Args, Debug)]
@@ -110,6 +114,9 @@ pub struct UpdateArgs {
     /// Remove the credit limit.
     #[arg(long, conflicts_with = "credit_limit")]
     pub clear_credit_limit: bool,
+    /// Give the child <this node's address>.<id> again.
+    #[arg(long, conflicts_with = "ilp_address")]
+    pub clear_ilp_address: bool,
     /// Only if the peer is still at this etag (from `peers get`); otherwise exit 6.
     #[arg(long, value_name = "ETAG")]
     pub etag: Option<String>,
@@ -227,6 +234,7 @@ pub fn create_request(args: AddArgs) -> Result<api::CreatePeerRequest, UsageErro
             secret_ref: reference.to_string(),
             auth_username: fields.auth_username.unwrap_or_default(),
             public_key: fields.public_key.unwrap_or_default(),
+            ilp_address: fields.ilp_address.unwrap_or_default(),
             ..Default::default()
         }),
         validate_only: args.dry_run,
@@ -236,7 +244,7 @@ pub fn create_request(args: AddArgs) -> Result<api::CreatePeerRequest, UsageErro
 /// The flags that name fields, for the "nothing to update" message.
 const FIELD_FLAGS: &str = "--url, --relation, --asset-code, --asset-scale, --max-packet-amount, \
     --clear-max-packet-amount, --credit-limit, --clear-credit-limit, --secret-ref, \
-    --auth-username, --public-key";
+    --auth-username, --public-key, --ilp-address, --clear-ilp-address";
 
 /// An UpdatePeer whose mask lists exactly the fields given, in proto order. An empty mask
 /// would mean "every field" to the server, so no field flags is a usage error, not a call.
@@ -284,6 +292,11 @@ pub fn update_request(args: UpdateArgs) -> Result<api::UpdatePeerRequest, UsageE
     if let Some(key) = fields.public_key {
         peer.public_key = key;
         paths.push("public_key");
+    }
+    if fields.ilp_address.is_some() || args.clear_ilp_address {
+        // Empty in the message and named in the mask: back to the default address.
+        peer.ilp_address = fields.ilp_address.unwrap_or_default();
+        paths.push("ilp_address");
     }
     if paths.is_empty() {
         return Err(UsageError(format!(
@@ -504,6 +517,28 @@ mod tests {
         );
         let request = update(&["--public-key", "b3RoZXI="]).unwrap_or_default();
         assert_eq!(mask(&request), ["public_key"]);
+    }
+
+    #[test]
+    fn a_childs_ildcp_address_can_be_set_and_cleared() {
+        let Ok(Command::Add(args)) =
+            parse_line("add kid --secret-ref env:K --relation child --ilp-address g.other.kid")
+        else {
+            panic!("did not parse");
+        };
+        let peer = create_request(args)
+            .ok()
+            .unwrap_or_default()
+            .peer
+            .unwrap_or_default();
+        assert_eq!(peer.ilp_address, "g.other.kid");
+        let set = update(&["--ilp-address", "g.x.kid"]).unwrap_or_default();
+        assert_eq!(mask(&set), ["ilp_address"]);
+        assert_eq!(set.peer.unwrap_or_default().ilp_address, "g.x.kid");
+        let cleared = update(&["--clear-ilp-address"]).unwrap_or_default();
+        assert_eq!(mask(&cleared), ["ilp_address"]);
+        assert_eq!(cleared.peer.unwrap_or_default().ilp_address, "");
+        assert!(parse_line("update w --ilp-address g.x --clear-ilp-address").is_err());
     }
 
     #[test]

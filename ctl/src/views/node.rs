@@ -77,6 +77,10 @@ pub struct DataPlaneStatus {
     pub last_seen: Option<String>,
     pub links: Vec<LinkStatus>,
     pub balances: Vec<PeerBalance>,
+    /// Empty while the data plane waits for its parent's ILDCP answer.
+    pub ilp_address: String,
+    /// `configured` or `ildcp`.
+    pub address_source: String,
 }
 
 impl From<api::DataPlaneStatus> for DataPlaneStatus {
@@ -90,6 +94,8 @@ impl From<api::DataPlaneStatus> for DataPlaneStatus {
             last_seen: d.last_seen.map(rfc3339),
             links: d.links.into_iter().map(Into::into).collect(),
             balances: d.balances.into_iter().map(Into::into).collect(),
+            ilp_address: d.ilp_address,
+            address_source: d.address_source,
         }
     }
 }
@@ -211,6 +217,7 @@ fn status_table(s: &NodeStatus) -> String {
         &[
             "DATA PLANE",
             "CONNECTED",
+            "ILP ADDRESS",
             "APPLIED",
             "LAST NACK",
             "LAST SEEN",
@@ -261,6 +268,11 @@ fn data_plane_cells(d: &DataPlaneStatus) -> Vec<String> {
     vec![
         d.node_id.clone(),
         if d.connected { "yes" } else { "no" }.to_string(),
+        match (d.ilp_address.as_str(), d.address_source.as_str()) {
+            ("", _) => "-".to_string(),
+            (address, "") => address.to_string(),
+            (address, source) => format!("{address} ({source})"),
+        },
         version(d.applied_version),
         last_nack,
         dash(d.last_seen.as_deref()),
@@ -309,6 +321,8 @@ mod tests {
                     balance: "-170141183460469231731687303715884105728".into(),
                     pending_incoming: "0".into(),
                 }],
+                ilp_address: "g.west.n1".into(),
+                address_source: "configured".into(),
             }],
             settlement: Settlement::default(),
         };
@@ -324,6 +338,7 @@ mod tests {
         assert!(table.contains("3.17"), "{table}");
         assert!(table.contains("3.17: route to unknown peer"), "{table}");
         assert!(table.contains("west  up"), "{table}");
+        assert!(table.contains("g.west.n1 (configured)"), "{table}");
         assert!(
             table.contains("-170141183460469231731687303715884105728"),
             "{table}"

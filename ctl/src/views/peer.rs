@@ -20,6 +20,8 @@ pub struct Peer {
     pub auth_username: String,
     /// The peer's node public key, with secret reference `node-key`.
     pub public_key: String,
+    /// The address ILDCP gives this child; empty for <our address>.<id>.
+    pub ilp_address: String,
     pub source: String,
     pub create_time: Option<String>,
     pub update_time: Option<String>,
@@ -45,6 +47,7 @@ impl From<api::Peer> for Peer {
             update_time,
             etag,
             public_key,
+            ilp_address,
         } = p;
         Self {
             id,
@@ -57,6 +60,7 @@ impl From<api::Peer> for Peer {
             secret_ref,
             auth_username,
             public_key,
+            ilp_address,
             source,
             create_time: create_time.map(rfc3339),
             update_time: update_time.map(rfc3339),
@@ -74,6 +78,7 @@ impl Row for Peer {
         "MAX PACKET",
         "CREDIT LIMIT",
         "SECRET REF",
+        "ILP ADDRESS",
         "SOURCE",
         "ETAG",
     ];
@@ -87,6 +92,7 @@ impl Row for Peer {
             limit(self.max_packet_amount),
             limit(self.credit_limit),
             dash(Some(&self.secret_ref)),
+            dash(Some(&self.ilp_address)),
             dash(Some(&self.source)),
             dash(Some(&self.etag)),
         ]
@@ -130,6 +136,7 @@ mod tests {
             secret_ref: "env:WEST_SECRET".into(),
             auth_username: "east".into(),
             public_key: String::new(),
+            ilp_address: String::new(),
             source: "static".into(),
             create_time: Some("2026-01-01T00:00:00Z".into()),
             update_time: None,
@@ -187,6 +194,7 @@ mod tests {
                 "secretRef": "env:WEST_SECRET",
                 "authUsername": "east",
                 "publicKey": "",
+                "ilpAddress": "",
                 "source": "static",
                 "createTime": "2026-01-01T00:00:00Z",
                 "updateTime": null,

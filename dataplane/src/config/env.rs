@@ -10,9 +10,10 @@ use super::{ConfigError, PeerConfig, Relation, RouteConfig, SecretRef};
 
 const PREFIX: &str = "BTP_PEER_";
 /// Longest first, so `_MAX_PACKET_AMOUNT` is not read as some shorter suffix.
-const SUFFIXES: [&str; 8] = [
+const SUFFIXES: [&str; 9] = [
     "_MAX_PACKET_AMOUNT",
     "_CREDIT_LIMIT",
+    "_ILP_ADDRESS",
     "_ASSET_CODE",
     "_ASSET_SCALE",
     "_RELATION",
@@ -117,6 +118,15 @@ pub(super) fn apply_peer_seeds(
                 }
                 "_MAX_PACKET_AMOUNT" => peer.max_packet_amount = Some(number(value)?),
                 "_CREDIT_LIMIT" => peer.credit_limit = Some(number(value)?),
+                // Checked here as an address; that it is a child's is `validate_table`'s rule.
+                "_ILP_ADDRESS" => {
+                    peer.ilp_address = Some(proto::Address::new(value).map_err(|e| {
+                        ConfigError::new(
+                            name.clone(),
+                            format!("{value:?} is not an ILP address: {e}"),
+                        )
+                    })?)
+                }
                 "_ROUTES" => {
                     for prefix in value.split(',').map(str::trim).filter(|p| !p.is_empty()) {
                         routes.retain(|r| r.prefix != prefix);

@@ -72,7 +72,9 @@ pub struct ControlPlaneConfig {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NodeConfig {
     pub node_id: String,
-    pub ilp_address: Address,
+    /// `ILP_ADDRESS`. `None`: learned from the parent peer by ILDCP (RFC 31) once its link is
+    /// up; allowed only with a parent (or in managed mode, where the control plane names it).
+    pub ilp_address: Option<Address>,
     pub btp_host: String,
     pub btp_port: u16,
     pub health_host: String,
@@ -144,22 +146,27 @@ fn build(
     let vars = Env::new(env);
     let get = |name: &str| vars.get(name);
 
-    let address_text = get("ILP_ADDRESS").or(file.ilp_address).ok_or_else(|| {
-        ConfigError::new("ILP_ADDRESS", "required (or ilpAddress in CONFIG_FILE)")
-    })?;
-    let ilp_address = Address::new(&address_text).map_err(|e| {
-        ConfigError::new(
-            "ilpAddress",
-            format!("{address_text:?} is not an ILP address: {e}"),
-        )
-    })?;
-    let default_id = ilp_address
-        .as_str()
-        .rsplit('.')
-        .next()
-        .unwrap_or_default()
-        .to_string();
-    let node_id = get("NODE_ID").or(file.name).unwrap_or(default_id);
+    let ilp_address = match get("ILP_ADDRESS").or(file.ilp_address) {
+        None => None,
+        Some(text) => Some(Address::new(&text).map_err(|e| {
+            ConfigError::new("ilpAddress", format!("{text:?} is not an ILP address: {e}"))
+        })?),
+    };
+    let node_id = match (get("NODE_ID").or(file.name), &ilp_address) {
+        (Some(id), _) => id,
+        (None, Some(address)) => address
+            .as_str()
+            .rsplit('.')
+            .next()
+            .unwrap_or_default()
+            .to_string(),
+        (None, None) => {
+            return Err(ConfigError::new(
+                "NODE_ID",
+                "required when ILP_ADDRESS is not set (the node id is otherwise the address's last segment)",
+            ));
+        }
+    };
     check_identifier("name", &node_id)?;
 
     let btp = file.btp_server.unwrap_or_default();
@@ -413,7 +420,18 @@ fn tigerbeetle_config(vars: Env<'_>) -> Result<LedgerConfig, ConfigError> {
 
 fn validate(config: &NodeConfig) -> Result<(), ConfigError> {
     config_model::validate_table(&config.peers, &config.routes)
-        .map_err(|e| ConfigError::new(e.field, e.problem))
+        .map_err(|e| ConfigError::new(e.field, e.problem))?;
+    // Without an address the node asks its parent (ILDCP). Standalone, the table is known now,
+    // so a node with nobody to ask is refused here; in managed mode the control plane's
+    // snapshot brings the parent, and the node stays unready (`awaiting_address`) until then.
+    let has_parent = config.peers.iter().any(|p| p.relation == Relation::Parent);
+    if config.ilp_address.is_none() && config.control_plane.is_none() && !has_parent {
+        return Err(ConfigError::new(
+            "ILP_ADDRESS",
+            "required (or ilpAddress in CONFIG_FILE) unless a peer has relation: parent, from which the address is learned by ILDCP",
+        ));
+    }
+    Ok(())
 }
 
 fn check_identifier(field: &str, id: &str) -> Result<(), ConfigError> {

@@ -34,7 +34,10 @@ logging: { level: debug, format: text }
 fn file_config_is_read() {
     let config = NodeConfig::from_yaml(YAML).unwrap();
     assert_eq!(config.node_id, "node-a");
-    assert_eq!(config.ilp_address.as_str(), "g.node-a");
+    assert_eq!(
+        config.ilp_address.as_ref().map(|a| a.as_str()),
+        Some("g.node-a")
+    );
     assert_eq!(
         (config.btp_host.as_str(), config.btp_port),
         ("127.0.0.1", 3100)
@@ -99,6 +102,36 @@ fn environment_overrides_the_file() {
 }
 
 #[test]
+fn a_childs_ildcp_address_can_come_from_the_environment() {
+    let config = NodeConfig::from_env_map(&env(&[
+        ("ILP_ADDRESS", "test.b"),
+        ("BTP_PEER_KID_SECRET", "s"),
+        ("BTP_PEER_KID_RELATION", "child"),
+        ("BTP_PEER_KID_ILP_ADDRESS", "test.elsewhere.kid"),
+    ]))
+    .unwrap();
+    assert_eq!(
+        config.peers[0].ilp_address.as_ref().map(|a| a.as_str()),
+        Some("test.elsewhere.kid")
+    );
+    let bad = NodeConfig::from_env_map(&env(&[
+        ("ILP_ADDRESS", "test.b"),
+        ("BTP_PEER_KID_SECRET", "s"),
+        ("BTP_PEER_KID_RELATION", "child"),
+        ("BTP_PEER_KID_ILP_ADDRESS", "test..kid"),
+    ]))
+    .unwrap_err();
+    assert_eq!(bad.field, "BTP_PEER_KID_ILP_ADDRESS");
+    let not_a_child = NodeConfig::from_env_map(&env(&[
+        ("ILP_ADDRESS", "test.b"),
+        ("BTP_PEER_KID_SECRET", "s"),
+        ("BTP_PEER_KID_ILP_ADDRESS", "test.elsewhere.kid"),
+    ]))
+    .unwrap_err();
+    assert_eq!(not_a_child.field, "peers[0].ilpAddress");
+}
+
+#[test]
 fn env_only_configuration_works() {
     let config = NodeConfig::from_env_map(&env(&[
         ("ILP_ADDRESS", "test.b"),
@@ -117,6 +150,26 @@ fn env_only_configuration_works() {
     assert_eq!(ids, ["a", "c"]);
 }
 
+#[test]
+fn without_an_address_a_parent_is_asked_and_a_configured_one_wins() {
+    let parent =
+        "peers:\n  - { id: up, secretRef: 'env:U', relation: parent, url: 'ws://127.0.0.1:1' }\n";
+    let config = NodeConfig::from_yaml(&format!("name: kid\n{parent}")).unwrap();
+    assert_eq!((config.node_id.as_str(), config.ilp_address), ("kid", None));
+    let config = NodeConfig::from_yaml(&format!("ilpAddress: g.kid\n{parent}")).unwrap();
+    assert_eq!(
+        config.ilp_address.as_ref().map(|a| a.as_str()),
+        Some("g.kid")
+    );
+    // Managed mode: the parent comes with the control plane's snapshot.
+    let managed = NodeConfig::from_env_map(&env(&[
+        ("NODE_ID", "kid"),
+        ("CONTROLPLANE_URL", "http://127.0.0.1:1"),
+    ]))
+    .unwrap();
+    assert_eq!(managed.ilp_address, None);
+}
+
 fn error_of(yaml: &str) -> ConfigError {
     NodeConfig::from_yaml(yaml).unwrap_err()
 }
@@ -126,7 +179,27 @@ fn bad_configuration_names_the_field() {
     let base = "ilpAddress: g.a\n";
     let cases: &[(&str, &str, &str)] = &[
         ("ilpAddress: 'g..a'\n", "ilpAddress", "not an ILP address"),
-        ("name: x\n", "ILP_ADDRESS", "required"),
+        ("name: x\n", "ILP_ADDRESS", "relation: parent"),
+        (
+            "name: x\npeers:\n  - { id: b, secretRef: 'env:B', relation: child }\n",
+            "ILP_ADDRESS",
+            "required",
+        ),
+        (
+            "peers:\n  - { id: up, secretRef: 'env:U', relation: parent }\n",
+            "NODE_ID",
+            "required when ILP_ADDRESS is not set",
+        ),
+        (
+            "name: x\npeers:\n  - { id: up, secretRef: 'env:U', relation: parent }\n  - { id: up2, secretRef: 'env:V', relation: parent }\n",
+            "peers[1].relation",
+            "one parent at most",
+        ),
+        (
+            "peers:\n  - { id: b, secretRef: 'env:B', ilpAddress: g.b }\n",
+            "peers[0].ilpAddress",
+            "only used with relation child",
+        ),
         (
             "peers:\n  - { id: b, secret: hunter2 }\n",
             "peers[0].secret",
@@ -183,7 +256,10 @@ fn bad_configuration_names_the_field() {
         ),
     ];
     for (extra, field, needle) in cases {
-        let yaml = if extra.starts_with("ilpAddress") || extra.starts_with("name") {
+        let yaml = if extra.starts_with("ilpAddress")
+            || extra.starts_with("name")
+            || extra.contains("relation: parent")
+        {
             extra.to_string()
         } else {
             format!("{base}{extra}")

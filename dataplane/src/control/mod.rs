@@ -268,6 +268,7 @@ fn apply_table(
 /// Sends link states when they change (and balances now and then).
 async fn report_loop(node: Arc<Node>, tx: mpsc::Sender<pb::DataPlaneMessage>) {
     let mut last_links: Vec<pb::LinkStatus> = Vec::new();
+    let mut last_address: Option<Arc<crate::node::NodeAddress>> = None;
     let mut last_balances = std::time::Instant::now() - BALANCE_INTERVAL;
     let mut first = true;
     loop {
@@ -290,7 +291,8 @@ async fn report_loop(node: Arc<Node>, tx: mpsc::Sender<pb::DataPlaneMessage>) {
                 }
             })
             .collect();
-        let links_changed = links != last_links;
+        let address = node.address();
+        let links_changed = links != last_links || address != last_address;
         if !links_changed && last_balances.elapsed() < BALANCE_INTERVAL {
             continue;
         }
@@ -308,6 +310,14 @@ async fn report_loop(node: Arc<Node>, tx: mpsc::Sender<pb::DataPlaneMessage>) {
         let report = pb::Report {
             links: links.clone(),
             balances,
+            ilp_address: address
+                .as_ref()
+                .map(|a| a.address.as_str().to_string())
+                .unwrap_or_default(),
+            address_source: address
+                .as_ref()
+                .map(|a| a.source.as_str().to_string())
+                .unwrap_or_default(),
         };
         if tx
             .send(pb::DataPlaneMessage {
@@ -319,6 +329,7 @@ async fn report_loop(node: Arc<Node>, tx: mpsc::Sender<pb::DataPlaneMessage>) {
             return;
         }
         last_links = links;
+        last_address = address;
         last_balances = std::time::Instant::now();
     }
 }

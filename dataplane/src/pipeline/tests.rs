@@ -43,6 +43,7 @@ fn peer_config(secrets: &tempfile::TempDir, id: &str, asset: &str, scale: u8) ->
         secret_ref: SecretRef::File(path),
         auth_username: None,
         public_key: None,
+        ilp_address: None,
     }
 }
 
@@ -553,16 +554,20 @@ fn admit_from(fixture: &Fixture, id: &str, raw: Bytes) -> Result<(Outgoing, Pend
     )
 }
 
-#[test]
-fn a_child_asking_peer_config_learns_its_address_and_asset() {
-    let fixture = Fixture::new();
-    let Err(answer) = admit_from(&fixture, "kid", ildcp_request(PEER_PROTOCOL_CONDITION)) else {
+/// What the host answers the ILDCP client's own request from `kid`, read by the client.
+fn ildcp_answer(fixture: &Fixture) -> IldcpResponse {
+    let request = crate::ildcp::request(Timestamp::now());
+    let Err(answer) = admit_from(fixture, "kid", request) else {
         panic!("peer.config is answered here, never forwarded");
     };
     assert_eq!(answer.code, None, "a Fulfill");
-    let fulfill = Fulfill::decode(answer.bytes).expect("a Fulfill");
-    assert_eq!(*fulfill.fulfillment(), PEER_PROTOCOL_FULFILLMENT);
-    let response = IldcpResponse::decode(fulfill.data()).expect("an ILDCP response");
+    crate::ildcp::read_answer(answer.bytes).expect("an ILDCP response")
+}
+
+#[test]
+fn a_child_asking_peer_config_learns_its_address_and_asset() {
+    let fixture = Fixture::new();
+    let response = ildcp_answer(&fixture);
     assert_eq!(response.client_address.as_str(), "test.x.kid");
     assert_eq!(
         (response.asset_code.as_str(), response.asset_scale),
@@ -598,4 +603,74 @@ fn peer_config_from_a_non_child_or_with_another_condition_is_f00() {
         "{}",
         reject.message()
     );
+}
+
+#[test]
+fn a_childs_configured_address_overrides_ours_plus_its_id() {
+    let fixture = Fixture::new();
+    let kid = fixture.peer("kid");
+    kid.update_settings(PeerConfig {
+        ilp_address: Some(Address::new("test.elsewhere.junior").expect("address")),
+        ..(**kid.settings()).clone()
+    });
+    let response = ildcp_answer(&fixture);
+    assert_eq!(response.client_address.as_str(), "test.elsewhere.junior");
+    assert_eq!(
+        (response.asset_code.as_str(), response.asset_scale),
+        ("EUR", 2)
+    );
+}
+
+#[test]
+fn without_an_address_everything_is_t00_until_ildcp_answers() {
+    let fixture = Fixture::with(|config| config.ilp_address = None);
+    assert!(fixture.node.is_awaiting_address());
+    assert!(fixture.node.address().is_none());
+    let Err(answer) = fixture.admit(prepare("test.b", 1, 5000)) else {
+        panic!("admitted");
+    };
+    let reject = Reject::decode(answer.bytes).expect("a Reject");
+    assert_eq!(reject.code(), ErrorCode::T00_INTERNAL_ERROR);
+    assert!(
+        reject.message().contains("no ILP address yet"),
+        "{}",
+        reject.message()
+    );
+    assert_eq!(reject.triggered_by(), None, "no address to name");
+    // Our own children cannot be told an address derived from one we do not have.
+    let Err(answer) = admit_from(&fixture, "kid", crate::ildcp::request(Timestamp::now())) else {
+        panic!("admitted");
+    };
+    assert_eq!(answer.code, Some(ErrorCode::T00_INTERNAL_ERROR));
+
+    let previous = fixture.node.set_address(crate::node::NodeAddress {
+        address: Address::new("test.parent.x").expect("address"),
+        source: crate::node::AddressSource::Ildcp,
+        asset: Some(("USD".into(), 9)),
+    });
+    assert!(previous.is_none());
+    assert!(!fixture.node.is_awaiting_address());
+    assert_eq!(
+        ildcp_answer(&fixture).client_address.as_str(),
+        "test.parent.x.kid"
+    );
+    let Err(answer) = fixture.admit(prepare("test.e", 1, 5000)) else {
+        panic!("admitted");
+    };
+    let reject = Reject::decode(answer.bytes).expect("a Reject");
+    assert_eq!(
+        reject.code(),
+        ErrorCode::T01_PEER_UNREACHABLE,
+        "checks go on"
+    );
+    assert_eq!(
+        reject.triggered_by().map(|a| a.as_str()),
+        Some("test.parent.x")
+    );
+    // Draining still wins over everything.
+    fixture.node.start_draining();
+    let Err(answer) = fixture.admit(prepare("test.e", 1, 5000)) else {
+        panic!("admitted");
+    };
+    assert_eq!(answer.code, Some(ErrorCode::T03_CONNECTOR_BUSY));
 }
