@@ -2,7 +2,9 @@
 # Builds the images from binaries compiled on this host (cargo build --release), through the
 # runtime stages of deploy/docker/Dockerfile: for machines whose Docker cannot pull the Rust
 # image (legacy builder, no registry). Tags ilp-connector/{runtime,dataplane,controlplane,
-# discovery-server,tools}:$IMAGE_TAG (default: latest).
+# discovery-server,tools,tigerbeetle}:$IMAGE_TAG (default: latest). The data plane must have
+# been built with `--features dataplane/tigerbeetle`; the TigerBeetle server is
+# $TIGERBEETLE_BIN, else what deploy/tigerbeetle/toolchain.sh server builds (cached).
 #
 # The host must run the same Debian release as the runtime image (bookworm): the binaries link
 # its glibc. deploy/test/make-base-image.sh provides debian:bookworm-slim when it cannot be pulled.
@@ -32,10 +34,12 @@ mkdir "$ctx/bin"
 for b in "${binaries[@]}"; do
     objcopy --compress-debug-sections=zlib "$release/$b" "$ctx/bin/$b"
 done
+# A static Zig binary: copied as it is.
+cp "${TIGERBEETLE_BIN:-$("$repo/deploy/tigerbeetle/toolchain.sh" server)}" "$ctx/bin/tigerbeetle"
 cp "$ca_bundle" "$ctx/ca-certificates.crt"
 "$repo/deploy/test/derive-test-dockerfile.sh" "$repo/deploy/docker/Dockerfile" "$ctx/Dockerfile"
 
-for target in runtime dataplane controlplane discovery-server tools; do
+for target in runtime dataplane controlplane discovery-server tools tigerbeetle; do
     echo "building ilp-connector/$target:$tag"
     # The legacy builder's deprecation notice goes to stderr; show stderr only on failure.
     if ! docker build --quiet --force-rm -f "$ctx/Dockerfile" --target "$target" -t "ilp-connector/$target:$tag" "$ctx" \

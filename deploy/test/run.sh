@@ -218,15 +218,17 @@ step "release binaries (cargo build --release --locked)"
 if [[ "${DEPLOY_TEST_PREBUILT:-}" == 1 ]]; then
     log "  DEPLOY_TEST_PREBUILT=1: using the binaries already in target/release"
 else
+    # The data plane with its TigerBeetle ledger: Zig and libclang from PyPI, cached.
+    eval "$(deploy/tigerbeetle/toolchain.sh env)" || fail "the TigerBeetle toolchain could not be installed"
     timeout 3600 cargo build --release --locked -p dataplane -p controlplane -p discovery-server -p ctl -p testpeer -p otlp-sink \
-        || fail "cargo build failed"
+        --features dataplane/tigerbeetle || fail "cargo build failed"
 fi
 
 step "images from the Dockerfile's runtime stages (tag $IMAGE_TAG)"
 timeout 900 deploy/test/build-test-images.sh || fail "building the images failed"
 sink_ctx="$work/otlp-sink"
 mkdir -p "$sink_ctx"
-objcopy --compress-debug-sections=zlib target/release/otlp-sink "$sink_ctx/otlp-sink"
+objcopy --compress-debug-sections=zlib "${CARGO_TARGET_DIR:-target}/release/otlp-sink" "$sink_ctx/otlp-sink"
 docker build --quiet --force-rm -f deploy/test/otlp-sink.Dockerfile --build-arg "RUNTIME_IMAGE=ilp-connector/runtime:$IMAGE_TAG" \
     -t "ilp-connector/otlp-sink:$IMAGE_TAG" "$sink_ctx" >/dev/null 2>"$work/build.err" \
     || { cat "$work/build.err" >&2; fail "docker build of the otlp-sink image failed"; }
@@ -255,6 +257,19 @@ for image in dataplane controlplane discovery-server tools; do
     unwanted="$(grep -E '(^|/)(sh|bash|dash|busybox|apt|apt-get|dpkg|cargo|rustc|gcc|cc|ld|make)$|\.rs$|Cargo\.toml$|(^|/)src/' <<<"$image_files" || true)"
     [[ -z "$unwanted" ]] || fail "$ref contains build tools, a shell or sources: $(head -5 <<<"$unwanted" | xargs)"
 done
+
+# TigerBeetle's image is a database server's: a shell for its format-then-start entrypoint, the
+# same unprivileged user, and a health check that asks the cluster.
+ref="ilp-connector/tigerbeetle:$IMAGE_TAG"
+user=$(docker image inspect -f '{{.Config.User}}' "$ref")
+ports=$(docker image inspect -f '{{range $p, $_ := .Config.ExposedPorts}}{{$p}} {{end}}' "$ref" | xargs)
+health=$(docker image inspect -f '{{if .Config.Healthcheck}}{{join .Config.Healthcheck.Test " "}}{{end}}' "$ref")
+log "  $ref: $(($(docker image inspect -f '{{.Size}}' "$ref") / 1000000)) MB, user $user, ports [$ports], healthcheck [$health]"
+[[ "$user" == 10001:10001 ]] || fail "$ref runs as '$user', expected 10001:10001"
+[[ "$ports" == 3000/tcp ]] || fail "$ref exposes [$ports], expected [3000/tcp]"
+[[ "$health" == *"tigerbeetle repl"* ]] || fail "$ref has no health check asking the cluster: [$health]"
+docker run --rm --entrypoint tigerbeetle "$ref" version 2>&1 | grep -q "0.16.78" \
+    || fail "$ref does not run TigerBeetle 0.16.78"
 
 step "docker-compose config -q for every Compose file (example env files)"
 check_config() {
@@ -469,12 +484,12 @@ chmod 0755 "$work"
 projects+=("$PROJECT|$ENV_FILE|${STACK_FILES[*]}")
 stack() { compose_project "$PROJECT" "$ENV_FILE" "${STACK_FILES[@]}" -- "$@"; }
 timeout 300 docker-compose -p "$PROJECT" --env-file "$ENV_FILE" -f "${STACK_FILES[0]}" -f "${STACK_FILES[1]}" \
-    up -d otlp-sink controlplane dataplane discovery-server receiver 2>&1 | sed 's/^/  /' \
+    up -d otlp-sink controlplane tigerbeetle dataplane discovery-server receiver 2>&1 | sed 's/^/  /' \
     || fail "docker-compose up failed"
-MIN_CONTAINERS=5 wait_until 180 "controlplane, dataplane, discovery-server healthy" \
+MIN_CONTAINERS=6 wait_until 240 "controlplane, tigerbeetle, dataplane, discovery-server healthy" \
     all_healthy "$PROJECT" "$ENV_FILE" "${STACK_FILES[@]}"
 show_health "$PROJECT" "$ENV_FILE" "${STACK_FILES[@]}"
-for service in controlplane dataplane discovery-server; do
+for service in controlplane tigerbeetle dataplane discovery-server; do
     health="$(docker inspect -f '{{if .State.Health}}{{.State.Health.Status}}{{end}}' "$(stack ps -q "$service")")"
     [[ "$health" == healthy ]] || fail "$service reports '$health'"
 done
@@ -485,6 +500,25 @@ done
 
 step "stack: a test packet, and the data plane's spans at the collector"
 send_until_fulfilled "$PROJECT" "$ENV_FILE" 90 "${STACK_FILES[@]}"
+
+step "stack: the packets' money is in TigerBeetle, and stays there across a kill -9 of the data plane"
+stack_health_port="$(grep '^HEALTH_PORT=' "$ENV_FILE" | cut -d= -f2)"
+sender_balance() {
+    python3 - "$stack_health_port" <<'PY' 2>/dev/null
+import json, sys, urllib.request
+health = json.load(urllib.request.urlopen(f"http://127.0.0.1:{sys.argv[1]}/health", timeout=5))
+assert health["ledger"]["kind"] == "tigerbeetle", health["ledger"]
+print(next(p["balance"] for p in health["peers"] if p["id"] == "sender"))
+PY
+}
+balance_moved() { [[ "$(sender_balance)" =~ ^[1-9][0-9]*$ ]]; }
+wait_until 30 "the sender's balance, read from TigerBeetle, to show the test packets" balance_moved
+before="$(sender_balance)"
+log "  sender owes $before (read from TigerBeetle)"
+docker kill -s KILL "$(stack ps -q dataplane)" >/dev/null
+same_balance_after_restart() { [[ "$(sender_balance)" == "$before" ]]; }
+wait_until 120 "the restarted data plane to read the same balance from TigerBeetle" same_balance_after_restart
+log "  after kill -9 and the restart: still $before"
 sink="$(stack ps -q otlp-sink)"
 dataplane_spans() {
     docker logs "$sink" 2>/dev/null | python3 -c '
@@ -503,6 +537,7 @@ print("  spans received:", dict(count))
 print("  dataplane span names:", ", ".join(names[:12]))'
 
 step "stack: processes non-root, container logs JSON lines at INFO (no DEBUG)"
+check_non_root "$(stack ps -q tigerbeetle)"
 for service in controlplane dataplane discovery-server; do
     check_non_root "$(stack ps -q "$service")"
     check_json_logs "$service" "$(stack ps -q "$service")"

@@ -173,8 +173,12 @@ impl TigerBeetle {
         config: &TigerBeetleConfig,
         metrics: LedgerMetrics,
     ) -> Result<Arc<TigerBeetle>, String> {
-        let client = tb::Client::new(config.cluster_id, config.addresses.as_str())
+        let resolved = resolve(&config.addresses)?;
+        let client = tb::Client::new(config.cluster_id, resolved.as_str())
             .map_err(|e| format!("TIGERBEETLE_ADDRESSES {:?}: {e}", config.addresses))?;
+        if resolved != config.addresses {
+            info!(addresses = %config.addresses, resolved = %resolved, "ledger_addresses_resolved");
+        }
         let (queue, requests) = mpsc::channel(QUEUE);
         let ledger = Arc::new(TigerBeetle {
             node: node.to_string(),
@@ -539,6 +543,28 @@ impl TigerBeetle {
     }
 }
 
+/// The replica addresses as TigerBeetle's client takes them: it reads IP addresses and ports
+/// only, so host names (`tigerbeetle:3000`, a Compose service) are resolved here, once, at start.
+fn resolve(addresses: &str) -> Result<String, String> {
+    use std::net::{SocketAddr, ToSocketAddrs};
+    let mut resolved = Vec::new();
+    for entry in addresses.split(',').map(str::trim) {
+        if entry.parse::<u16>().is_ok() || entry.parse::<SocketAddr>().is_ok() {
+            resolved.push(entry.to_string());
+            continue;
+        }
+        let mut found = entry
+            .to_socket_addrs()
+            .map_err(|e| format!("TIGERBEETLE_ADDRESSES: cannot resolve {entry:?}: {e}"))?;
+        let address = found
+            .find(SocketAddr::is_ipv4)
+            .or_else(|| entry.to_socket_addrs().ok().and_then(|mut all| all.next()))
+            .ok_or_else(|| format!("TIGERBEETLE_ADDRESSES: {entry:?} resolves to no address"))?;
+        resolved.push(address.to_string());
+    }
+    Ok(resolved.join(","))
+}
+
 /// Links a chain so that all of it happens or none: every transfer but the last is `linked`.
 fn link(mut transfers: Vec<tb::Transfer>) -> Vec<tb::Transfer> {
     let last = transfers.len().saturating_sub(1);
@@ -679,6 +705,18 @@ mod tests {
         assert_eq!(ledger_of("USD", 9), ledger_of("USD", 9));
         assert_ne!(ledger_of("USD", 9), ledger_of("USD", 2));
         assert_ne!(ledger_of("USD", 9), 0);
+    }
+
+    #[test]
+    fn host_names_are_resolved_and_addresses_kept() {
+        assert_eq!(resolve("3000").unwrap(), "3000");
+        assert_eq!(
+            resolve("10.0.0.5:3000, 10.0.0.6:3001").unwrap(),
+            "10.0.0.5:3000,10.0.0.6:3001"
+        );
+        assert_eq!(resolve("localhost:3002").unwrap(), "127.0.0.1:3002");
+        let refused = resolve("no-such-host.invalid:3000").unwrap_err();
+        assert!(refused.contains("cannot resolve"), "{refused}");
     }
 
     #[test]
