@@ -234,3 +234,54 @@ async fn an_unreachable_cluster_refuses_packets_and_readiness_until_it_returns()
     assert!(pay(&sender, 10, "after").await.is_fulfilled());
     wait_balance(&node, "sender", (20, 0));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_three_replica_cluster_keeps_forwarding_when_a_replica_is_killed_under_load() {
+    use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+    let mut cluster = Cluster::start(3);
+    let dir = tempfile::tempdir().unwrap();
+    let node = start(dir.path(), "n", &cluster);
+    let (_receiver, sender) = peers(&node).await;
+    let sender = Arc::new(sender);
+    let (fulfilled, refused) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut load = Vec::new();
+    for task in 0..4 {
+        let (sender, fulfilled, refused, stop) =
+            (sender.clone(), fulfilled.clone(), refused.clone(), stop.clone());
+        load.push(tokio::spawn(async move {
+            let mut i = 0u64;
+            while !stop.load(Ordering::Relaxed) {
+                i += 1;
+                match pay(&sender, 1, &format!("{task}-{i}")).await {
+                    outcome if outcome.is_fulfilled() => fulfilled.fetch_add(1, Ordering::Relaxed),
+                    _ => refused.fetch_add(1, Ordering::Relaxed),
+                };
+            }
+        }));
+    }
+    let count = |counter: &AtomicU64| counter.load(Ordering::Relaxed);
+    wait_until("load through the cluster", Duration::from_secs(60), || {
+        count(&fulfilled) >= 200
+    });
+    // Replica 0 is the first primary; whichever it is now, the other two are a quorum.
+    cluster.kill(0);
+    let at_kill = count(&fulfilled);
+    wait_until(
+        "packets fulfilled after the replica died",
+        Duration::from_secs(60),
+        || count(&fulfilled) >= at_kill + 300,
+    );
+    stop.store(true, Ordering::Relaxed);
+    for task in load {
+        let _ = tokio::time::timeout(Duration::from_secs(30), task).await;
+    }
+    let total = i128::from(count(&fulfilled));
+    eprintln!(
+        "3 replicas, replica 0 killed after {at_kill} fulfilled: {total} fulfilled in all, {} refused",
+        count(&refused)
+    );
+    // No data plane died: what TigerBeetle holds is exactly what was fulfilled.
+    wait_balance(&node, "sender", (total, 0));
+    wait_balance(&node, "receiver", (-total, 0));
+}
