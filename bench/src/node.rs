@@ -76,8 +76,15 @@ impl Node {
             ),
         ];
         // `TRACK_BALANCES=false bench …` measures the cost of balance tracking, `LEDGER=memory
-        // bench …` the cost of the embedded ledger's journal.
-        for variable in ["TRACK_BALANCES", "LEDGER"] {
+        // bench …` the cost of the embedded ledger's journal, `LEDGER=tigerbeetle
+        // TIGERBEETLE_ADDRESSES=… bench …` a TigerBeetle cluster (bench/scripts/ledgers.sh).
+        for variable in [
+            "TRACK_BALANCES",
+            "LEDGER",
+            "TIGERBEETLE_ADDRESSES",
+            "TIGERBEETLE_CLUSTER_ID",
+            "TIGERBEETLE_MAX_BATCH",
+        ] {
             all.extend(
                 std::env::var(variable)
                     .ok()
