@@ -183,7 +183,8 @@ fn emit(report: &Report) {
     if let Ok(track) = std::env::var("TRACK_BALANCES") {
         line["trackBalances"] = serde_json::json!(track);
     }
-    line["ledger"] = serde_json::json!(std::env::var("LEDGER").unwrap_or_else(|_| "embedded".into()));
+    line["ledger"] =
+        serde_json::json!(std::env::var("LEDGER").unwrap_or_else(|_| "embedded".into()));
     println!("{line}");
     eprintln!("{}", report.summary());
 }

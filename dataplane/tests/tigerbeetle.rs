@@ -247,8 +247,12 @@ async fn a_three_replica_cluster_keeps_forwarding_when_a_replica_is_killed_under
     let stop = Arc::new(AtomicBool::new(false));
     let mut load = Vec::new();
     for task in 0..4 {
-        let (sender, fulfilled, refused, stop) =
-            (sender.clone(), fulfilled.clone(), refused.clone(), stop.clone());
+        let (sender, fulfilled, refused, stop) = (
+            sender.clone(),
+            fulfilled.clone(),
+            refused.clone(),
+            stop.clone(),
+        );
         load.push(tokio::spawn(async move {
             let mut i = 0u64;
             while !stop.load(Ordering::Relaxed) {

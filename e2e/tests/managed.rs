@@ -381,6 +381,20 @@ async fn changes_reach_the_data_plane_live() {
     );
     let (_, table, _) = a.ctl(&["status"]);
     assert!(table.contains("env:SECRET_NOBODY_SET"), "{table}");
+    // `ctl balances`: the same reported balances, one row per data plane and peer.
+    let (code, stdout, stderr) = a.ctl(&["balances", "-o", "json"]);
+    assert_eq!(code, 0, "{stderr}");
+    let rows: Vec<serde_json::Value> = serde_json::from_str(&stdout).unwrap();
+    let reported = shown["dataPlanes"][0]["balances"]
+        .as_array()
+        .map_or(0, Vec::len);
+    assert_eq!(rows.len(), reported, "{stdout}");
+    assert!(reported > 0, "balances reported: {stdout}");
+    let (code, stdout, _) = a.ctl(&["balances", "--peer", "b", "-o", "json"]);
+    assert_eq!(code, 0);
+    let rows: Vec<serde_json::Value> = serde_json::from_str(&stdout).unwrap();
+    assert!(rows.iter().all(|r| r["peerId"] == "b"), "{stdout}");
+    assert_eq!(rows.len(), 1, "{stdout}");
     // Fixing it (removing the peer) is applied again.
     let mut peers = PeerServiceClient::new(a.channel().await);
     let delete = pb::DeletePeerRequest {

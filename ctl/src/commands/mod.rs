@@ -39,6 +39,17 @@ pub enum Command {
     /// and why, when it was last seen, each link's state, and balances.
     #[command(after_help = exit_code::HELP)]
     Status,
+    /// What each peer owes this node (negative: what this node owes it), per data plane.
+    ///
+    /// As the data planes last reported it from their ledger (embedded, or TigerBeetle, the
+    /// truth either way): a view with the time of the report, never edited here. `--peer`
+    /// shows one peer.
+    #[command(after_help = exit_code::HELP)]
+    Balances {
+        /// Only this peer.
+        #[arg(long)]
+        peer: Option<String>,
+    },
     /// Print changes as they happen, one line per event.
     ///
     /// Peers and routes created, updated or deleted, link state changes, and configuration
@@ -88,6 +99,7 @@ pub async fn run(command: Command, args: &ConnectionArgs, format: Format) -> any
         Command::Peers(command) => peers::run(command, &context).await,
         Command::Routes(command) => routes::run(command, &context).await,
         Command::Status => node::status(&context).await,
+        Command::Balances { peer } => node::balances(&context, peer.as_deref()).await,
         Command::Discovery(DiscoveryCommand::List) => node::discovered(&context).await,
         Command::Watch => node::watch(&context).await,
     }

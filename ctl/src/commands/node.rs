@@ -18,6 +18,17 @@ pub async fn status(context: &Context) -> anyhow::Result<()> {
     )?)
 }
 
+/// `ctl balances`: the balances rows of the status, one per data plane and peer.
+pub async fn balances(context: &Context, peer: Option<&str>) -> anyhow::Result<()> {
+    let connection = &context.connection;
+    let request = connection.request(api::GetStatusRequest {});
+    let status = connection
+        .call(connection.node().get_status(request))
+        .await?;
+    let rows = views::BalanceRow::from_status(&views::NodeStatus::from(status), peer);
+    context.print(&output::list(context.format, &rows)?)
+}
+
 /// `ctl discovery list`: what discovery knows and whether each node is peered.
 pub async fn discovered(context: &Context) -> anyhow::Result<()> {
     let connection = &context.connection;

@@ -14,7 +14,7 @@ mod route;
 mod timestamp;
 mod watch;
 
-pub use node::{DiscoveredNode, NodeStatus};
+pub use node::{BalanceRow, DiscoveredNode, NodeStatus};
 pub use peer::{Peer, RemovedPeer};
 pub use route::{RemovedRoute, Route, RouteExplanation};
 pub use watch::WatchEvent;

@@ -137,6 +137,60 @@ impl From<api::PeerBalance> for PeerBalance {
     }
 }
 
+/// One peer's balance as one data plane last reported it (`ctl balances`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BalanceRow {
+    pub data_plane: String,
+    pub peer_id: String,
+    pub balance: String,
+    pub pending_incoming: String,
+    /// When the data plane last reported (RFC 3339).
+    pub reported: Option<String>,
+}
+
+impl BalanceRow {
+    /// Every data plane's balances, or one peer's.
+    pub fn from_status(status: &NodeStatus, peer: Option<&str>) -> Vec<BalanceRow> {
+        status
+            .data_planes
+            .iter()
+            .flat_map(|d| {
+                d.balances
+                    .iter()
+                    .filter(|b| peer.is_none_or(|p| p == b.peer_id))
+                    .map(|b| BalanceRow {
+                        data_plane: d.node_id.clone(),
+                        peer_id: b.peer_id.clone(),
+                        balance: b.balance.clone(),
+                        pending_incoming: b.pending_incoming.clone(),
+                        reported: d.last_seen.clone(),
+                    })
+            })
+            .collect()
+    }
+}
+
+impl Row for BalanceRow {
+    const HEADERS: &'static [&'static str] = &[
+        "DATA PLANE",
+        "PEER",
+        "BALANCE",
+        "PENDING INCOMING",
+        "REPORTED",
+    ];
+
+    fn cells(&self) -> Vec<String> {
+        vec![
+            self.data_plane.clone(),
+            self.peer_id.clone(),
+            self.balance.clone(),
+            self.pending_incoming.clone(),
+            dash(self.reported.as_deref()),
+        ]
+    }
+}
+
 /// A node discovery knows about, and whether it is one of our peers.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -287,6 +341,48 @@ pub(super) fn version(v: Option<ConfigVersion>) -> String {
 mod tests {
     use super::*;
     use crate::output::{Format, show};
+
+    #[test]
+    fn balance_rows_are_one_per_data_plane_and_peer_and_filter_by_peer() {
+        let plane = |id: &str, peers: &[&str]| DataPlaneStatus {
+            node_id: id.into(),
+            connected: true,
+            applied_version: None,
+            last_nack_version: None,
+            last_nack_error: String::new(),
+            last_seen: Some("2026-12-02T10:00:00Z".into()),
+            links: Vec::new(),
+            balances: peers
+                .iter()
+                .map(|p| PeerBalance {
+                    peer_id: (*p).into(),
+                    balance: "-5".into(),
+                    pending_incoming: "0".into(),
+                })
+                .collect(),
+            ilp_address: String::new(),
+            address_source: String::new(),
+        };
+        let status = NodeStatus {
+            node_id: "n".into(),
+            current_version: None,
+            peer_count: 2,
+            route_count: 0,
+            data_planes: vec![plane("dp-a", &["alice", "bob"]), plane("dp-b", &["alice"])],
+            settlement: Settlement::default(),
+        };
+        assert_eq!(BalanceRow::from_status(&status, None).len(), 3);
+        let alice = BalanceRow::from_status(&status, Some("alice"));
+        assert_eq!(
+            alice
+                .iter()
+                .map(|r| r.data_plane.as_str())
+                .collect::<Vec<_>>(),
+            ["dp-a", "dp-b"]
+        );
+        assert_eq!(alice[0].reported.as_deref(), Some("2026-12-02T10:00:00Z"));
+        assert!(BalanceRow::from_status(&status, Some("carol")).is_empty());
+    }
 
     #[test]
     fn status_json_keeps_balances_as_strings() {
