@@ -175,3 +175,95 @@ fn embedded_copy(dir: &Path) -> journal::Balances {
     }
     embedded(copy.path()).balances()
 }
+
+mod property {
+    use std::collections::BTreeMap;
+
+    use proptest::prelude::*;
+
+    use super::*;
+
+    /// One step a packet path (or a restart) can take.
+    #[derive(Debug, Clone)]
+    enum Step {
+        /// An incoming Prepare from `peer`, then fulfilled (commit) or not (release).
+        Incoming {
+            peer: u8,
+            amount: u64,
+            fulfilled: bool,
+        },
+        /// A Prepare we sent to `peer` was fulfilled.
+        Outgoing {
+            peer: u8,
+            amount: u64,
+        },
+        Flush,
+        /// A graceful stop and a start from the files.
+        Reopen,
+    }
+
+    fn step() -> impl Strategy<Value = Step> {
+        prop_oneof![
+            (0u8..4, 0u64..1_000_000, any::<bool>()).prop_map(|(peer, amount, fulfilled)| {
+                Step::Incoming {
+                    peer,
+                    amount,
+                    fulfilled,
+                }
+            }),
+            (0u8..4, 0u64..1_000_000).prop_map(|(peer, amount)| Step::Outgoing { peer, amount }),
+            Just(Step::Flush),
+            Just(Step::Reopen),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+
+        /// Whatever the order of packets, flushes and restarts, the embedded ledger holds what
+        /// a plain sum of the fulfilled packets says, and nothing stays reserved.
+        #[test]
+        fn the_embedded_ledger_equals_the_sum_of_fulfilled_packets(steps in proptest::collection::vec(step(), 1..60)) {
+            let dir = tempfile::tempdir().unwrap();
+            let mut ledger = embedded(dir.path());
+            let mut model: BTreeMap<String, i128> = BTreeMap::new();
+            for step in steps {
+                match step {
+                    Step::Incoming { peer, amount, fulfilled } => {
+                        let id = format!("p{peer}");
+                        let reservation = ledger.account(&id).reserve(amount, None).unwrap();
+                        if fulfilled {
+                            reservation.commit();
+                            *model.entry(id).or_default() += i128::from(amount);
+                        } else {
+                            drop(reservation);
+                            model.entry(id).or_default();
+                        }
+                    }
+                    Step::Outgoing { peer, amount } => {
+                        let id = format!("p{peer}");
+                        ledger.account(&id).outgoing_fulfilled(amount);
+                        *model.entry(id).or_default() -= i128::from(amount);
+                    }
+                    Step::Flush => {
+                        ledger.flush().unwrap();
+                    }
+                    Step::Reopen => {
+                        ledger.flush().unwrap();
+                        drop(ledger);
+                        ledger = embedded(dir.path());
+                    }
+                }
+            }
+            ledger.flush().unwrap();
+            drop(ledger);
+            let restored = embedded(dir.path());
+            let balances = restored.balances();
+            for (id, expected) in &model {
+                // An account that never moved need not be written.
+                prop_assert_eq!(balances.get(id).copied().unwrap_or(0), *expected, "{}", id);
+                prop_assert_eq!(restored.account(id).snapshot().pending_incoming, 0);
+            }
+        }
+    }
+}
