@@ -289,3 +289,161 @@ async fn a_three_replica_cluster_keeps_forwarding_when_a_replica_is_killed_under
     wait_balance(&node, "sender", (total, 0));
     wait_balance(&node, "receiver", (-total, 0));
 }
+
+/// The ledger's own calls against a real server, with the specification the embedded ledger's
+/// unit tests follow: hold and post, hold and void, the credit limit counting what is held,
+/// a retried packet counted once, and concurrent packets each counted exactly once.
+mod specification {
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use dataplane::balance::Balance;
+    use dataplane::ledger::TigerBeetleConfig;
+    use dataplane::ledger::tigerbeetle::{HoldError, Leg, PeerAccounts, TigerBeetle};
+    use dataplane::metrics::Metrics;
+    use test_kit::tigerbeetle::Cluster;
+
+    struct Fixture {
+        ledger: Arc<TigerBeetle>,
+        metrics: Metrics,
+        views: Vec<(String, PeerAccounts, Arc<Balance>)>,
+        _cluster: Cluster,
+    }
+
+    impl Fixture {
+        async fn new() -> Fixture {
+            let cluster = Cluster::start(1);
+            let config = TigerBeetleConfig {
+                cluster_id: cluster.cluster_id,
+                addresses: cluster.addresses.clone(),
+                timeout: Duration::from_secs(2),
+                // The cluster's smaller limit is found by the first batch it refuses.
+                max_batch: dataplane::ledger::DEFAULT_TIGERBEETLE_MAX_BATCH,
+            };
+            let metrics = Metrics::new();
+            let ledger = TigerBeetle::connect("spec", &config, metrics.ledger.clone()).unwrap();
+            let views = ["alice", "bob"]
+                .map(|id| {
+                    let accounts = PeerAccounts::new("spec", id, "USD", 9);
+                    (id.to_string(), accounts, Arc::new(Balance::default()))
+                })
+                .to_vec();
+            let fixture = Fixture {
+                ledger,
+                metrics,
+                views,
+                _cluster: cluster,
+            };
+            let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+            while !fixture.ledger.is_healthy() {
+                assert!(
+                    tokio::time::Instant::now() < deadline,
+                    "the cluster never answered"
+                );
+                fixture.ledger.refresh(&fixture.views).await;
+            }
+            fixture
+        }
+
+        fn leg(&self, index: usize, amount: u64) -> Leg {
+            Leg {
+                accounts: self.views[index].1,
+                amount,
+            }
+        }
+
+        /// alice → bob, alice's credit limit `limit`.
+        async fn hold(
+            &self,
+            key: u8,
+            amount: u64,
+            limit: Option<u64>,
+        ) -> Result<Option<dataplane::ledger::tigerbeetle::Hold>, HoldError> {
+            self.ledger
+                .hold(
+                    &[key; 32],
+                    (self.leg(0, amount), "alice", limit),
+                    (self.leg(1, amount), "bob", None),
+                    Duration::from_secs(10),
+                )
+                .await
+        }
+
+        async fn balances(&self) -> ((i128, i128), (i128, i128)) {
+            self.ledger.refresh(&self.views).await;
+            let read = |i: usize| {
+                let s = self.views[i].2.snapshot();
+                (s.balance, s.pending_incoming)
+            };
+            (read(0), read(1))
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn hold_post_void_limit_retry_and_concurrency() {
+        let f = Fixture::new().await;
+        const LIMIT: Option<u64> = Some(1_000);
+
+        // Held: pending on alice, nothing posted.
+        let hold = f.hold(1, 400, LIMIT).await.unwrap().expect("money moves");
+        assert_eq!(f.balances().await, ((0, 400), (0, 0)));
+        // The limit counts what is held: 400 + 700 > 1 000.
+        assert_eq!(
+            f.hold(2, 700, LIMIT).await.unwrap_err(),
+            HoldError::CreditExceeded
+        );
+        f.ledger.finish(hold, true).await;
+        assert_eq!(f.balances().await, ((400, 0), (-400, 0)));
+
+        // Voided: nothing moves, the hold is released.
+        let hold = f.hold(3, 600, LIMIT).await.unwrap().expect("money moves");
+        f.ledger.finish(hold, false).await;
+        assert_eq!(f.balances().await, ((400, 0), (-400, 0)));
+        // Exactly up to the limit.
+        let hold = f.hold(4, 600, LIMIT).await.unwrap().expect("money moves");
+        f.ledger.finish(hold, true).await;
+        assert_eq!(f.balances().await, ((1_000, 0), (-1_000, 0)));
+
+        // The same packet again (a retry) is the same hold, and posts once. The limit is
+        // raised first so the retry is not refused for credit.
+        const RAISED: Option<u64> = Some(1_000_000);
+        let hold = f.hold(5, 10, RAISED).await.unwrap().expect("money moves");
+        let again = f.hold(5, 10, RAISED).await.unwrap().expect("the same hold");
+        f.ledger.finish(hold, true).await;
+        f.ledger.finish(again, true).await;
+        assert_eq!(f.balances().await, ((1_010, 0), (-1_010, 0)));
+
+        // 200 concurrent packets: each counted once, batched into fewer requests.
+        let requests_before = f.metrics.ledger.requests.get();
+        let mut tasks = Vec::new();
+        let f = Arc::new(f);
+        for key in 0..200u8 {
+            let f = f.clone();
+            tasks.push(tokio::spawn(async move {
+                let mut packet = [key; 32];
+                packet[0] = 0xEE; // distinct from the keys above
+                let hold = f
+                    .ledger
+                    .hold(
+                        &packet,
+                        (f.leg(0, 1), "alice", RAISED),
+                        (f.leg(1, 1), "bob", None),
+                        Duration::from_secs(10),
+                    )
+                    .await
+                    .unwrap()
+                    .expect("money moves");
+                f.ledger.finish(hold, true).await;
+            }));
+        }
+        for task in tasks {
+            task.await.unwrap();
+        }
+        assert_eq!(f.balances().await, ((1_210, 0), (-1_210, 0)));
+        let requests = f.metrics.ledger.requests.get() - requests_before;
+        assert!(
+            requests < 400,
+            "400 chains (hold + post) went out in {requests} requests: batched"
+        );
+    }
+}

@@ -47,13 +47,14 @@ pub struct TigerBeetleConfig {
     pub addresses: String,
     /// `TIGERBEETLE_TIMEOUT_MS` (default 2000): a request not answered in this is an outage.
     pub timeout: Duration,
-    /// `TIGERBEETLE_MAX_BATCH` (default 254): transfers per request. 254 fits the 32 KiB
-    /// requests of a `--development` replica; a production replica takes up to 8189.
+    /// `TIGERBEETLE_MAX_BATCH` (default 8189, a production replica's most): transfers per
+    /// request. A smaller cluster limit (a `--development` replica takes 32 KiB requests, about
+    /// 250 transfers) is found at the first batch it refuses, and kept.
     pub max_batch: usize,
 }
 
 pub const DEFAULT_TIGERBEETLE_TIMEOUT: Duration = Duration::from_millis(2000);
-pub const DEFAULT_TIGERBEETLE_MAX_BATCH: usize = 254;
+pub const DEFAULT_TIGERBEETLE_MAX_BATCH: usize = 8189;
 
 /// Why the configured ledger could not be opened.
 #[derive(Debug, thiserror::Error)]

@@ -24,7 +24,7 @@
 //! unaccounted.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -162,6 +162,9 @@ pub struct TigerBeetle {
     /// deterministic ids instead).
     syncing: tokio::sync::Mutex<()>,
     pending: AtomicI64,
+    /// Transfers per request: `TIGERBEETLE_MAX_BATCH`, lowered if the cluster says a batch is
+    /// too large (its request size is set when it is built, and not asked by clients).
+    batch_limit: AtomicUsize,
     metrics: LedgerMetrics,
 }
 
@@ -190,6 +193,7 @@ impl TigerBeetle {
             synced: Mutex::default(),
             syncing: tokio::sync::Mutex::new(()),
             pending: AtomicI64::new(0),
+            batch_limit: AtomicUsize::new(config.max_batch),
             metrics,
         });
         tokio::spawn(batch(ledger.clone(), requests));
@@ -280,7 +284,9 @@ impl TigerBeetle {
         for kind in results.iter().flatten() {
             match kind {
                 CreateTransferErrorKind::ExceedsCredits => exceeded = true,
-                CreateTransferErrorKind::LinkedEventFailed => {}
+                // The same Prepare held before (a retry, or another data plane): its chain was
+                // created whole, so the one hold serves both, and its post lands once.
+                CreateTransferErrorKind::Exists | CreateTransferErrorKind::LinkedEventFailed => {}
                 other => refused = Some(format!("{other:?}")),
             }
         }
@@ -587,12 +593,12 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 /// batch size, never splitting a request's linked chain) into one `create_transfers`.
 async fn batch(ledger: Arc<TigerBeetle>, mut requests: mpsc::Receiver<Request>) {
     let in_flight = Arc::new(Semaphore::new(MAX_IN_FLIGHT));
-    let max = ledger.config.max_batch;
     let mut carried: Option<Request> = None;
     loop {
         let Ok(permit) = in_flight.clone().acquire_owned().await else {
             return;
         };
+        let max = ledger.batch_limit.load(Ordering::Acquire);
         let first = match carried.take() {
             Some(request) => request,
             None => match requests.recv().await {
@@ -624,7 +630,15 @@ async fn batch(ledger: Arc<TigerBeetle>, mut requests: mpsc::Receiver<Request>) 
 }
 
 impl TigerBeetle {
-    async fn send_batch(&self, batch: Vec<Request>, count: usize) {
+    fn send_batch(
+        &self,
+        batch: Vec<Request>,
+        count: usize,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send + '_>> {
+        Box::pin(self.send_batch_once(batch, count))
+    }
+
+    async fn send_batch_once(&self, mut batch: Vec<Request>, count: usize) {
         self.metrics.requests.inc();
         self.metrics.transfers.inc_by(count as u64);
         let mut all = Vec::with_capacity(count);
@@ -638,6 +652,26 @@ impl TigerBeetle {
                 .iter()
                 .map(|e| (e.index() as usize, e.kind()))
                 .collect()),
+            Ok(Err(CreateTransfersError::Send(error)))
+                if matches!(error.kind(), tb::error::SendErrorKind::TooMuchData)
+                    && batch.len() > 1 =>
+            {
+                // Halve the limit and send both halves: no packet pays for the discovery.
+                let lowered = (count / 2).max(2);
+                if self.batch_limit.swap(lowered, Ordering::AcqRel) > lowered {
+                    warn!(
+                        transfers = count,
+                        limit = lowered,
+                        "ledger_batch_limit_lowered"
+                    );
+                }
+                let second = batch.split_off(batch.len() / 2);
+                let len = |part: &[Request]| part.iter().map(|r| r.transfers.len()).sum();
+                let (first_len, second_len) = (len(&batch), len(&second));
+                self.send_batch(batch, first_len).await;
+                self.send_batch(second, second_len).await;
+                return;
+            }
             Ok(Err(error)) => Err(error.to_string()),
             Err(timeout) => Err(timeout),
         };
