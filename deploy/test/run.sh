@@ -291,8 +291,11 @@ COMPOSE_PROFILES=monitoring,tracing check_config deploy/stack .env.example  # ev
 (cd deploy/stack && ENV_FILE=.env.example TEST_SENDER_SECRET=x TEST_RECEIVER_SECRET=y docker-compose \
     --env-file .env.example -f docker-compose.yml -f ../test/stack.test.yml config -q) || fail "docker-compose config failed for the stack test overlay"
 log "  ok: deploy/stack + ../test/stack.test.yml"
+(cd deploy/stack && ENV_FILE=.env.example docker-compose --env-file .env.example -f docker-compose.yml \
+    -f tigerbeetle-cluster.yml config -q) || fail "docker-compose config failed for the three-replica TigerBeetle overlay"
+log "  ok: deploy/stack + tigerbeetle-cluster.yml"
 stack_services="$(cd deploy/stack && ENV_FILE=.env.example docker-compose --env-file .env.example config --services | sort | xargs)"
-for service in controlplane dataplane discovery-server prometheus grafana jaeger; do
+for service in controlplane dataplane tigerbeetle discovery-server prometheus grafana jaeger; do
     [[ " $stack_services " == *" $service "* ]] || fail "the production stack has no service named $service"
 done
 
@@ -317,9 +320,9 @@ created_services() {
     docker ps -a --filter "label=com.docker.compose.project=$PROJECT" --format '{{.Label "com.docker.compose.service"}}' | sort | xargs
     docker-compose -p "$PROJECT" --env-file "$setup_env" -f deploy/stack/docker-compose.yml down -v >/dev/null 2>&1
 }
-for profiles in "monitoring,tracing|controlplane dataplane discovery-server grafana jaeger prometheus" \
-    "monitoring|controlplane dataplane discovery-server grafana prometheus" \
-    "|controlplane dataplane discovery-server"; do
+for profiles in "monitoring,tracing|controlplane dataplane discovery-server grafana jaeger prometheus tigerbeetle" \
+    "monitoring|controlplane dataplane discovery-server grafana prometheus tigerbeetle" \
+    "|controlplane dataplane discovery-server tigerbeetle"; do
     set_env "$setup_env" COMPOSE_PROFILES "${profiles%%|*}"
     created="$(created_services)"
     [[ "$created" == "${profiles#*|}" ]] \
