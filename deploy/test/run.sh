@@ -504,25 +504,6 @@ done
 step "stack: a test packet, and the data plane's spans at the collector"
 send_until_fulfilled "$PROJECT" "$ENV_FILE" 90 "${STACK_FILES[@]}"
 
-step "stack: the packets' money is in TigerBeetle, and stays there across a kill -9 of the data plane"
-stack_health_port="$(grep '^HEALTH_PORT=' "$ENV_FILE" | cut -d= -f2)"
-sender_balance() {
-    python3 - "$stack_health_port" <<'PY' 2>/dev/null
-import json, sys, urllib.request
-health = json.load(urllib.request.urlopen(f"http://127.0.0.1:{sys.argv[1]}/health", timeout=5))
-assert health["ledger"]["kind"] == "tigerbeetle", health["ledger"]
-print(next(p["balance"] for p in health["peers"] if p["id"] == "sender"))
-PY
-}
-balance_moved() { [[ "$(sender_balance)" =~ ^[1-9][0-9]*$ ]]; }
-wait_until 30 "the sender's balance, read from TigerBeetle, to show the test packets" balance_moved
-before="$(sender_balance)"
-log "  sender owes $before (read from TigerBeetle)"
-# From the host, as a crash: `docker kill` would count as a stop and not be restarted.
-kill -9 "$(docker inspect -f '{{.State.Pid}}' "$(stack ps -q dataplane)")"
-same_balance_after_restart() { [[ "$(sender_balance)" == "$before" ]]; }
-wait_until 120 "the restarted data plane to read the same balance from TigerBeetle" same_balance_after_restart
-log "  after kill -9 and the restart: still $before"
 sink="$(stack ps -q otlp-sink)"
 dataplane_spans() {
     docker logs "$sink" 2>/dev/null | python3 -c '
@@ -539,6 +520,33 @@ count = collections.Counter(s.get("service") for s in spans)
 names = sorted({s.get("name") for s in spans if s.get("service") == "dataplane"})
 print("  spans received:", dict(count))
 print("  dataplane span names:", ", ".join(names[:12]))'
+
+step "stack: the packets' money is in TigerBeetle, and stays there across a kill -9 of the data plane"
+stack_health_port="$(grep '^HEALTH_PORT=' "$ENV_FILE" | cut -d= -f2)"
+sender_balance() {
+    python3 - "$stack_health_port" <<'PY' 2>/dev/null
+import json, sys, urllib.request
+health = json.load(urllib.request.urlopen(f"http://127.0.0.1:{sys.argv[1]}/health", timeout=5))
+assert health["ledger"]["kind"] == "tigerbeetle", health["ledger"]
+print(next(p["balance"] for p in health["peers"] if p["id"] == "sender"))
+PY
+}
+balance_moved() { [[ "$(sender_balance)" =~ ^[1-9][0-9]*$ ]]; }
+wait_until 30 "the sender's balance, read from TigerBeetle, to show the test packets" balance_moved
+before="$(sender_balance)"
+log "  sender owes $before (read from TigerBeetle)"
+# From the host, as a crash: `docker kill` would count as a stop and not be restarted.
+victim="$(stack ps -q dataplane)"
+old_restarts="$(docker inspect -f '{{.RestartCount}}' "$victim")"
+kill -9 "$(docker inspect -f '{{.State.Pid}}' "$victim")"
+dataplane_restarted() {
+    [[ "$(docker inspect -f '{{.RestartCount}} {{.State.Status}} {{if .State.Health}}{{.State.Health.Status}}{{end}}' "$victim")" \
+        == "$((old_restarts + 1)) running healthy" ]]
+}
+wait_until 120 "the data plane restarted by Docker and healthy" dataplane_restarted
+same_balance_after_restart() { [[ "$(sender_balance)" == "$before" ]]; }
+wait_until 60 "the restarted data plane to read the same balance from TigerBeetle" same_balance_after_restart
+log "  after kill -9 and the restart: still $before"
 
 step "stack: processes non-root, container logs JSON lines at INFO (no DEBUG)"
 check_non_root "$(stack ps -q tigerbeetle)"
