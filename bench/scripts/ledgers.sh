@@ -61,7 +61,7 @@ run_ledger() {
         [[ "$concurrency" == 100 ]] && count=$((COUNT * 10))
         echo "== $label: compare --concurrency $concurrency" >&2
         env "$@" "$BENCH" compare --count "$count" --concurrency "$concurrency" --repeat "$REPEAT" \
-            | jq -c --arg label "$label" '. + {ledgerSetup: $label}' | tee -a "$OUT"
+            | jq -c --arg setup "$label" '. + {ledgerSetup: $setup}' | tee -a "$OUT"
     done
 }
 
