@@ -92,7 +92,26 @@ impl Node {
             );
         }
         all.extend(env.iter().cloned());
-        Ok(Node::spawn(binary, name, &all, "connector_started")?.0)
+        let node = Node::spawn(binary, name, &all, "connector_started")?.0;
+        node.wait_ready(READY_WITHIN)?;
+        Ok(node)
+    }
+
+    /// Waits until `/health/ready` answers 200: a node with a shared ledger (TigerBeetle) is
+    /// not ready until the cluster has answered, and packets sent before would be refused.
+    pub fn wait_ready(&self, limit: Duration) -> Result<()> {
+        let deadline = Instant::now() + limit;
+        while self.status_of("/health/ready")? != 200 {
+            if Instant::now() > deadline {
+                bail!(
+                    "{}: not ready after {limit:?}; last logs:\n{}",
+                    self.name,
+                    self.logs()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Ok(())
     }
 
     /// Starts `binary` with the data plane's loopback defaults plus `env` and waits for the
