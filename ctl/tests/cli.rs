@@ -497,6 +497,7 @@ fn help_documents_every_exit_code() -> anyhow::Result<()> {
 #[test]
 fn discovery_list_shows_nodes_and_whether_they_are_peered() -> anyhow::Result<()> {
     let node = |id: &str, peered| api::DiscoveredNode {
+        verified: peered,
         node_id: id.into(),
         btp_endpoint: format!("ws://{id}:3000"),
         ilp_address: format!("g.{id}"),
@@ -518,10 +519,14 @@ fn discovery_list_shows_nodes_and_whether_they_are_peered() -> anyhow::Result<()
     assert_eq!(listed[0]["nodeId"], "east");
     assert_eq!(listed[0]["peered"], true);
     assert_eq!(listed[1]["peered"], false);
+    assert_eq!(listed[0]["verified"], true);
+    assert_eq!(listed[1]["verified"], false);
     assert_eq!(listed[1]["ilpAddress"], "g.west");
     let table = ctl(&server.url(), &["discovery", "list"])?;
     assert!(
         table.stdout.contains("PEERED")
+            && table.stdout.contains("VERIFIED")
+            && table.stdout.contains("key")
             && table.stdout.contains("west")
             && table.stdout.contains("no"),
         "{}",

@@ -334,8 +334,8 @@ fn post_announce(port: u16, body: &[u8]) -> u16 {
     .unwrap_or(0)
 }
 
-/// `ctl discovery list -o json` against `cp`: node id → peered.
-fn discovery_list(cp: &Process, token: &str) -> Vec<(String, bool)> {
+/// `ctl discovery list -o json` against `cp`: (node id, peered, verified).
+fn discovery_list(cp: &Process, token: &str) -> Vec<(String, bool, bool)> {
     let output = std::process::Command::new(binary("ctl"))
         .env_clear()
         .env(
@@ -356,6 +356,7 @@ fn discovery_list(cp: &Process, token: &str) -> Vec<(String, bool)> {
                     (
                         n["nodeId"].as_str().unwrap_or_default().to_string(),
                         n["peered"] == true,
+                        n["verified"] == true,
                     )
                 })
                 .collect()
@@ -399,7 +400,10 @@ fn unsigned_entries_are_known_but_never_peered() {
     .to_string();
     let mut sequence = 0;
     // Both keep announcing (the TTL is short) until the control plane has seen them.
-    let wanted = vec![("keyed".to_string(), true), ("story".to_string(), false)];
+    let wanted = vec![
+        ("keyed".to_string(), true, true),
+        ("story".to_string(), false, false),
+    ];
     let mut listed = Vec::new();
     let deadline = std::time::Instant::now() + Duration::from_secs(20);
     while listed != wanted {

@@ -107,6 +107,7 @@ impl NodeService for NodeApi {
             .into_iter()
             .map(|n| pb::DiscoveredNode {
                 peered: peers.contains(&n.node_id),
+                verified: n.verified,
                 last_seen: Some(timestamp(n.last_seen_ms)),
                 node_id: n.node_id,
                 btp_endpoint: n.btp_endpoint,

@@ -202,6 +202,8 @@ pub struct DiscoveredNode {
     pub source_endpoint: String,
     pub last_seen: Option<String>,
     pub peered: bool,
+    /// Announced signed by its node key; unsigned entries are never auto-peered.
+    pub verified: bool,
 }
 
 impl From<api::DiscoveredNode> for DiscoveredNode {
@@ -214,6 +216,7 @@ impl From<api::DiscoveredNode> for DiscoveredNode {
             source_endpoint: n.source_endpoint,
             last_seen: n.last_seen.map(rfc3339),
             peered: n.peered,
+            verified: n.verified,
         }
     }
 }
@@ -225,6 +228,7 @@ impl Row for DiscoveredNode {
         "ENDPOINT",
         "CAPABILITIES",
         "LAST SEEN",
+        "VERIFIED",
         "PEERED",
     ];
 
@@ -235,6 +239,7 @@ impl Row for DiscoveredNode {
             self.btp_endpoint.clone(),
             dash(Some(&self.capabilities.join(","))),
             dash(self.last_seen.as_deref()),
+            if self.verified { "key" } else { "no" }.to_string(),
             if self.peered { "yes" } else { "no" }.to_string(),
         ]
     }
