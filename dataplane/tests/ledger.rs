@@ -11,22 +11,6 @@ use common::{NodeProcess, SINGLE_NODE, connect_sender_and_receiver, secret};
 use proto::Address;
 use testpeer::{Payment, TestPeer};
 
-/// A peer's balance and in-flight amount as `/health` shows them (strings: i128).
-fn balance(node: &NodeProcess, peer: &str) -> (i128, i128) {
-    let health = node.health();
-    let entry = health["peers"]
-        .as_array()
-        .and_then(|peers| peers.iter().find(|p| p["id"] == peer))
-        .unwrap_or_else(|| panic!("no peer {peer} in {health}"));
-    let number = |key: &str| -> i128 {
-        entry[key]
-            .as_str()
-            .and_then(|s| s.parse().ok())
-            .unwrap_or_else(|| panic!("{key} of {peer} in {health}"))
-    };
-    (number("balance"), number("pendingIncoming"))
-}
-
 async fn pay(sender: &TestPeer, amount: u64, tag: &str) -> bool {
     let payment = Payment::new(
         Address::new("test.n.receiver").unwrap(),
@@ -60,8 +44,8 @@ async fn a_graceful_restart_restores_every_balance_exactly() {
         assert!(pay(&sender, amount, &format!("p{i}")).await, "payment {i}");
         total += i128::from(amount);
     }
-    assert_eq!(balance(&node, "sender"), (total, 0));
-    assert_eq!(balance(&node, "receiver"), (-total, 0));
+    assert_eq!(node.balance("sender"), (total, 0));
+    assert_eq!(node.balance("receiver"), (-total, 0));
 
     let status = node.terminate_and_wait(Duration::from_secs(30));
     assert!(status.success(), "{status}");
@@ -69,8 +53,8 @@ async fn a_graceful_restart_restores_every_balance_exactly() {
     node.restart();
     let restored = node.wait_for_event("ledger_restored", Duration::from_secs(5));
     assert_eq!(restored["accounts"], 2, "{restored}");
-    assert_eq!(balance(&node, "sender"), (total, 0));
-    assert_eq!(balance(&node, "receiver"), (-total, 0));
+    assert_eq!(node.balance("sender"), (total, 0));
+    assert_eq!(node.balance("receiver"), (-total, 0));
     let metric = node.metric("ilp_peer_balance{peer=\"sender\"}");
     assert_eq!(
         metric,
@@ -81,7 +65,7 @@ async fn a_graceful_restart_restores_every_balance_exactly() {
     // And it counts on from there.
     let (_receiver, sender) = reconnect(&node).await;
     assert!(pay(&sender, 7, "after").await);
-    assert_eq!(balance(&node, "sender").0, total + 7);
+    assert_eq!(node.balance("sender").0, total + 7);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -140,8 +124,8 @@ async fn kill_9_under_load_loses_at_most_one_flush_interval() {
     );
 
     node.restart();
-    let (owed, in_flight) = balance(&node, "sender");
-    let (owing, _) = balance(&node, "receiver");
+    let (owed, in_flight) = node.balance("sender");
+    let (owing, _) = node.balance("receiver");
     let lost = seen - owed;
     eprintln!(
         "kill -9 after {} fulfilled ({seen}): restored {owed}, lost {lost} ({} packets); bound {may_lose}",

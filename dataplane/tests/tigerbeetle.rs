@@ -59,27 +59,11 @@ fn wait_ready(node: &NodeProcess, ready: bool) {
     );
 }
 
-/// (balance, pendingIncoming) of a peer, as the data plane reads them from TigerBeetle.
-fn balance(node: &NodeProcess, peer: &str) -> (i128, i128) {
-    let health = node.health();
-    let entry = health["peers"]
-        .as_array()
-        .and_then(|peers| peers.iter().find(|p| p["id"] == peer))
-        .unwrap_or_else(|| panic!("no peer {peer} in {health}"));
-    let number = |key: &str| -> i128 {
-        entry[key]
-            .as_str()
-            .and_then(|s| s.parse().ok())
-            .unwrap_or_else(|| panic!("{key} in {health}"))
-    };
-    (number("balance"), number("pendingIncoming"))
-}
-
 fn wait_balance(node: &NodeProcess, peer: &str, wanted: (i128, i128)) {
     wait_until(
         &format!("{peer}'s balance to be {wanted:?}"),
         Duration::from_secs(30),
-        || balance(node, peer) == wanted,
+        || node.balance(peer) == wanted,
     );
 }
 
@@ -192,10 +176,10 @@ async fn kill_9_of_a_data_plane_loses_no_fulfilled_packet() {
     wait_until(
         "the holds the kill left to time out",
         Duration::from_secs(60),
-        || balance(&node, "sender").1 == 0,
+        || node.balance("sender").1 == 0,
     );
-    let (owed, _) = balance(&node, "sender");
-    let (owing, _) = balance(&node, "receiver");
+    let (owed, _) = node.balance("sender");
+    let (owing, _) = node.balance("receiver");
     eprintln!("kill -9 after {seen} fulfilled: TigerBeetle holds {owed} posted");
     assert!(
         owed >= seen && owed <= seen + SENDERS as i128,

@@ -24,7 +24,7 @@
 //! unaccounted.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, AtomicI64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -161,7 +161,6 @@ pub struct TigerBeetle {
     /// One account change at a time from this process (two data planes are kept apart by
     /// deterministic ids instead).
     syncing: tokio::sync::Mutex<()>,
-    pending: AtomicI64,
     /// Transfers per request: `TIGERBEETLE_MAX_BATCH`, lowered if the cluster says a batch is
     /// too large (its request size is set when it is built, and not asked by clients).
     batch_limit: AtomicUsize,
@@ -192,7 +191,6 @@ impl TigerBeetle {
             last_error: Mutex::new(Some("not reached yet".into())),
             synced: Mutex::default(),
             syncing: tokio::sync::Mutex::new(()),
-            pending: AtomicI64::new(0),
             batch_limit: AtomicUsize::new(config.max_batch),
             metrics,
         });
@@ -248,7 +246,7 @@ impl TigerBeetle {
             return Ok(None); // moves no money
         }
         let base = id_of(&[b"packet", self.node.as_bytes(), key]) & !0b111;
-        // Whole seconds, rounded up, plus one: the pending transfer outlives the packet.
+        // Whole seconds, rounded down, plus two: the pending transfer outlives the packet.
         let timeout = u32::try_from(expires_in.as_secs() + 2).unwrap_or(u32::MAX);
         let legs = [
             (
@@ -296,10 +294,7 @@ impl TigerBeetle {
         if let Some(reason) = refused {
             return Err(HoldError::Refused(reason));
         }
-        self.pending.fetch_add(1, Ordering::AcqRel);
-        self.metrics
-            .packets_held
-            .set(self.pending.load(Ordering::Acquire));
+        self.metrics.packets_held.inc();
         Ok(Some(Hold {
             base,
             incoming,
@@ -361,10 +356,7 @@ impl TigerBeetle {
                 }
             }
         }
-        self.pending.fetch_sub(1, Ordering::AcqRel);
-        self.metrics
-            .packets_held
-            .set(self.pending.load(Ordering::Acquire));
+        self.metrics.packets_held.dec();
     }
 
     /// Queues transfers for the next request and waits for their results (per transfer: its

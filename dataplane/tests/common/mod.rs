@@ -93,6 +93,22 @@ impl NodeProcess {
         metric_value(&self.metrics(), series)
     }
 
+    /// A peer's (balance, pendingIncoming) as `/health` shows them (decimal strings: i128).
+    pub fn balance(&self, peer: &str) -> (i128, i128) {
+        let health = self.health();
+        let entry = health["peers"]
+            .as_array()
+            .and_then(|peers| peers.iter().find(|p| p["id"] == peer))
+            .unwrap_or_else(|| panic!("no peer {peer} in {health}"));
+        let number = |key: &str| -> i128 {
+            entry[key]
+                .as_str()
+                .and_then(|s| s.parse().ok())
+                .unwrap_or_else(|| panic!("{key} of {peer} in {health}"))
+        };
+        (number("balance"), number("pendingIncoming"))
+    }
+
     pub fn link_state(&self, peer: &str) -> String {
         let health = self.health();
         health["peers"]
